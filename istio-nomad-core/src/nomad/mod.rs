@@ -1,0 +1,1 @@
+//! The typed Nomad job model.
