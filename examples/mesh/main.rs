@@ -1,0 +1,113 @@
+//! `mesh`: the istio-nomad command line.
+//!
+//! Renders a whole mesh with no cluster needed:
+//!
+//! ```text
+//! cargo run --example mesh -- plan examples/bookinfo.mesh.hcl --out out/bookinfo
+//! ```
+//!
+//! converts a Nomad job between HCL and JSON (validating it first):
+//!
+//! ```text
+//! cargo run --example mesh -- fmt my-job.nomad.hcl --to json
+//! ```
+//!
+//! Run `cargo run --example mesh -- --help` for every subcommand.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use istio_nomad_core::nomad::Job;
+use istio_nomad_core::plan::plan;
+use istio_nomad_core::spec::MeshSpec;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "mesh", about = "Istio service mesh on Nomad and Consul: plan, render, inject, apply")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Plans a mesh spec and writes every job (HCL and register JSON) and file under --out.
+    Plan {
+        /// The mesh spec (HCL, or JSON when it ends in .json).
+        spec: PathBuf,
+        /// Output folder.
+        #[arg(long, default_value = "out")]
+        out: PathBuf,
+    },
+    /// Converts a Nomad job between HCL and JSON (validating it first).
+    Fmt {
+        /// The job file (HCL, or JSON when it ends in .json).
+        job: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = JobFormat::Hcl)]
+        to: JobFormat,
+        /// Convert without validating.
+        #[arg(long)]
+        no_validate: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum JobFormat {
+    Hcl,
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Plan { spec, out } => run_plan(&spec, &out),
+        Command::Fmt { job, to, no_validate } => run_fmt(&job, to, no_validate),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_plan(spec_path: &PathBuf, out: &PathBuf) -> Result<(), istio_nomad_core::Error> {
+    let spec = MeshSpec::from_file(spec_path)?;
+    let plan = plan(&spec)?;
+    let written = plan.write(out)?;
+    println!("mesh {:?}: {} jobs, {} files written to {}", spec.name, plan.jobs.len(), written.len(), out.display());
+    for (i, stage) in plan.order()?.iter().enumerate() {
+        println!("  stage {}: {}", i + 1, stage.join(", "));
+    }
+    for pj in &plan.jobs {
+        let groups: Vec<String> = pj
+            .job
+            .task_groups
+            .iter()
+            .map(|g| format!("{}x{}", g.name(), g.count.unwrap_or(1)))
+            .collect();
+        println!("  {:<24} {:<10} {}", pj.job.id(), format!("{:?}", pj.role).to_lowercase(), groups.join(" "));
+    }
+    println!("spec hash {}", plan.spec_hash);
+    Ok(())
+}
+
+fn run_fmt(path: &PathBuf, to: JobFormat, no_validate: bool) -> Result<(), istio_nomad_core::Error> {
+    let bytes = std::fs::read(path).map_err(|source| istio_nomad_core::Error::Io { op: "read", path: path.clone(), source })?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        istio_nomad_core::error::ParseError::new(
+            istio_nomad_core::error::Format::Hcl,
+            format!("the file is not UTF-8 (invalid byte at offset {})", e.utf8_error().valid_up_to()),
+        )
+    })?;
+    let job = if path.extension().is_some_and(|e| e == "json") { Job::from_json(&text)? } else { Job::from_hcl(&text)? };
+    if !no_validate {
+        job.validate()?;
+    }
+    match to {
+        JobFormat::Hcl => print!("{}", job.to_hcl()?),
+        JobFormat::Json => println!("{}", job.to_register_json()?),
+    }
+    Ok(())
+}

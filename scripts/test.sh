@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Installs everything the tests need (idempotently) and runs every test of istio-nomad:
+# Rust (unit, golden, real etcd, real iptables in network namespaces), Python, C and Go.
+#
+#   sudo scripts/test.sh        # or as root; apt and ip netns need root
+#
+# Environment: CI=true makes tests that cannot reach their real components fail instead of
+# skip. NOMAD_ADDR / CONSUL_HTTP_ADDR, when set, also run the live Nomad / Consul tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+say() { printf '\n==> %s\n' "$*"; }
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+# --- system packages -------------------------------------------------------------------
+APT_PKGS=(etcd-server etcd-client iptables iproute2 golang-go gcc libc6-dev python3-venv python3-pip util-linux procps)
+missing=()
+for p in "${APT_PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing system packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+command -v cargo >/dev/null || { echo "cargo not found: install the Rust toolchain first" >&2; exit 1; }
+
+# --- Python tools (maturin, pytest) in a private virtualenv -----------------------------
+VENV="$ROOT/target/py-venv"
+if [ ! -x "$VENV/bin/python" ]; then
+  say "creating Python virtualenv $VENV"
+  python3 -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check maturin pytest mypy
+
+# --- Rust ------------------------------------------------------------------------------
+say "cargo fmt --check"
+cargo fmt --all -- --check
+say "cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+say "cargo test (unit, golden, real etcd, real netfilter)"
+cargo test --workspace --no-fail-fast
+
+# --- Python binding --------------------------------------------------------------------
+if [ -d istio-nomad-py ]; then
+  say "Python binding: maturin build + pytest"
+  (cd istio-nomad-py && "$VENV/bin/maturin" develop -q --release 2>&1 | tail -n 3)
+  "$VENV/bin/python" -m pytest -q -W error istio-nomad-py/tests
+fi
+
+# --- C and Go callers of the C ABI -----------------------------------------------------
+if [ -d istio-nomad-ffi ]; then
+  say "C ABI: header check, C test under AddressSanitizer, go test"
+  bash istio-nomad-ffi/tests/run.sh
+fi
+
+say "all tests passed"
