@@ -22,7 +22,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "mesh", about = "Istio service mesh on Nomad and Consul: plan, render, inject, apply")]
+#[command(
+    name = "mesh",
+    about = "Istio service mesh on Nomad and Consul: plan, render, inject, apply"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -61,7 +64,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Plan { spec, out } => run_plan(&spec, &out),
-        Command::Fmt { job, to, no_validate } => run_fmt(&job, to, no_validate),
+        Command::Fmt {
+            job,
+            to,
+            no_validate,
+        } => run_fmt(&job, to, no_validate),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -76,7 +83,13 @@ fn run_plan(spec_path: &PathBuf, out: &PathBuf) -> Result<(), istio_nomad_core::
     let spec = MeshSpec::from_file(spec_path)?;
     let plan = plan(&spec)?;
     let written = plan.write(out)?;
-    println!("mesh {:?}: {} jobs, {} files written to {}", spec.name, plan.jobs.len(), written.len(), out.display());
+    println!(
+        "mesh {:?}: {} jobs, {} files written to {}",
+        spec.name,
+        plan.jobs.len(),
+        written.len(),
+        out.display()
+    );
     for (i, stage) in plan.order()?.iter().enumerate() {
         println!("  stage {}: {}", i + 1, stage.join(", "));
     }
@@ -87,21 +100,23 @@ fn run_plan(spec_path: &PathBuf, out: &PathBuf) -> Result<(), istio_nomad_core::
             .iter()
             .map(|g| format!("{}x{}", g.name(), g.count.unwrap_or(1)))
             .collect();
-        println!("  {:<24} {:<10} {}", pj.job.id(), format!("{:?}", pj.role).to_lowercase(), groups.join(" "));
+        println!(
+            "  {:<24} {:<10} {}",
+            pj.job.id(),
+            format!("{:?}", pj.role).to_lowercase(),
+            groups.join(" ")
+        );
     }
     println!("spec hash {}", plan.spec_hash);
     Ok(())
 }
 
-fn run_fmt(path: &PathBuf, to: JobFormat, no_validate: bool) -> Result<(), istio_nomad_core::Error> {
-    let bytes = std::fs::read(path).map_err(|source| istio_nomad_core::Error::Io { op: "read", path: path.clone(), source })?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        istio_nomad_core::error::ParseError::new(
-            istio_nomad_core::error::Format::Hcl,
-            format!("the file is not UTF-8 (invalid byte at offset {})", e.utf8_error().valid_up_to()),
-        )
-    })?;
-    let job = if path.extension().is_some_and(|e| e == "json") { Job::from_json(&text)? } else { Job::from_hcl(&text)? };
+fn run_fmt(
+    path: &PathBuf,
+    to: JobFormat,
+    no_validate: bool,
+) -> Result<(), istio_nomad_core::Error> {
+    let job = Job::from_file(path)?;
     if !no_validate {
         job.validate()?;
     }

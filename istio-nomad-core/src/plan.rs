@@ -305,6 +305,7 @@ impl Plan {
         let mut out = Vec::new();
         for pj in &self.jobs {
             let id = pj.job.id();
+            out.push((format!("jobs/{id}.nomad.hcl"), pj.job.to_hcl()?));
             out.push((format!("jobs/{id}.json"), pj.job.to_register_json()? + "\n"));
         }
         for r in &self.iptables {

@@ -11,6 +11,7 @@
 //! assert_eq!(job.to_json_value().unwrap()["TaskGroups"][0]["Count"], 2);
 //! ```
 
+pub mod hcl;
 mod model;
 mod validate;
 
@@ -120,6 +121,45 @@ impl Job {
             return Err(ParseError::new(Format::Json, "a job must be a JSON object").into());
         }
         serde_path_to_error::deserialize(value).map_err(|e| json_error(&e).into())
+    }
+
+    /// Reads a job from an HCL2 jobspec (`job "id" { group ... }`), mapped the way Nomad's
+    /// jobspec2 parser maps it onto the API model. `${...}` interpolations are kept as text.
+    pub fn from_hcl(text: &str) -> Result<Job> {
+        let value = hcl::jobspec_to_api(text)?;
+        Job::from_json_value(value)
+    }
+
+    /// Renders the job as a readable, `nomad job run`-ready HCL2 jobspec.
+    pub fn to_hcl(&self) -> Result<String> {
+        hcl::api_to_jobspec(&self.to_json_value()?)
+    }
+
+    /// Reads a job file: JSON when the name ends in `.json`, else HCL. Invalid UTF-8 is a parse
+    /// error naming the byte offset.
+    pub fn from_file(path: impl AsRef<std::path::Path>) -> Result<Job> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+            op: "read",
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let json = path.extension().is_some_and(|e| e == "json");
+        let format = if json { Format::Json } else { Format::Hcl };
+        let text = std::str::from_utf8(&bytes).map_err(|e| {
+            ParseError::new(
+                format,
+                format!(
+                    "the file is not UTF-8 (invalid byte at offset {})",
+                    e.valid_up_to()
+                ),
+            )
+        })?;
+        if json {
+            Job::from_json(text)
+        } else {
+            Job::from_hcl(text)
+        }
     }
 
     /// The job as an API JSON value (the bare job object).

@@ -1,0 +1,8 @@
+job "web" {
+  group "api" {
+    count = "three"
+    task "app" {
+      driver = "docker"
+    }
+  }
+}

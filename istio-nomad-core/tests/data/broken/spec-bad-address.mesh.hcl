@@ -1,0 +1,5 @@
+mesh "m" {
+  nomad {
+    address = "ftp://nomad:4646"
+  }
+}

@@ -1,0 +1,7 @@
+mesh "m" {
+  service "web" {
+    image = "nginx:1.27"
+    port "http" { port = 80 }
+    port "http" { port = 81 }
+  }
+}

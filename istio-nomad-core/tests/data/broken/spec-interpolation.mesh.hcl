@@ -1,0 +1,6 @@
+mesh "m" {
+  service "web" {
+    image = "nginx:${var.tag}"
+    port "http" { port = 80 }
+  }
+}

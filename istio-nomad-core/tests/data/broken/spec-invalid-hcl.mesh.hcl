@@ -1,0 +1,5 @@
+mesh "m" {
+  service "web" {
+    image = "nginx:1.27
+  }
+}

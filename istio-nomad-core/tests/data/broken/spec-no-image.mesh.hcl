@@ -1,0 +1,5 @@
+mesh "m" {
+  service "web" {
+    port "http" { port = 80 }
+  }
+}

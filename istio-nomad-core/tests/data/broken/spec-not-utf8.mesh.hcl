@@ -1,0 +1,3 @@
+mesh "m" {
+  region = "café"
+}

@@ -1,0 +1,8 @@
+mesh "m" {
+  service "web" {
+    image = "nginx:1.27"
+    port "http" {
+      port = 65536
+    }
+  }
+}

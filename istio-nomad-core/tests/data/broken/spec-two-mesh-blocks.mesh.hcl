@@ -1,0 +1,2 @@
+mesh "a" {}
+mesh "b" {}
