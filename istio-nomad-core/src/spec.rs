@@ -215,6 +215,14 @@ impl MeshSpec {
     /// Parses and validates an HCL mesh spec (`mesh "name" { ... }`).
     pub fn from_hcl(text: &str) -> Result<MeshSpec> {
         check_size(text)?;
+        if let Some(line) = nesting_exceeds(text, MAX_DEPTH) {
+            return Err(ParseError::new(
+                Format::Hcl,
+                format!("blocks are nested deeper than {MAX_DEPTH} levels"),
+            )
+            .line(line)
+            .into());
+        }
         let body: hcl::Body = hcl::parse(text).map_err(|e| hcl_error(&e))?;
         let value = hcl_body_to_spec_value(&body, 0, "mesh")?;
         let mesh = match value {
@@ -576,6 +584,55 @@ fn check_size(text: &str) -> Result<()> {
         return Err(ParseError::new(Format::Hcl, "the spec is empty").into());
     }
     Ok(())
+}
+
+/// Scans HCL text for `{`/`[`/`(` nesting deeper than `max` (outside strings and comments), so
+/// pathological input is refused before the recursive parser sees it. Returns the line.
+pub(crate) fn nesting_exceeds(text: &str, max: usize) -> Option<usize> {
+    let (mut depth, mut line) = (0usize, 1usize);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\n' => line += 1,
+            '"' => {
+                while let Some(c) = chars.next() {
+                    match c {
+                        '\\' => {
+                            chars.next();
+                        }
+                        '"' => break,
+                        '\n' => line += 1,
+                        _ => {}
+                    }
+                }
+            }
+            '#' => {
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        line += 1;
+                        break;
+                    }
+                }
+            }
+            '/' if chars.peek() == Some(&'/') => {
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        line += 1;
+                        break;
+                    }
+                }
+            }
+            '{' | '[' | '(' => {
+                depth += 1;
+                if depth > max {
+                    return Some(line);
+                }
+            }
+            '}' | ']' | ')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
 }
 
 fn strip_position(msg: &str) -> String {
