@@ -48,7 +48,9 @@ fn bench(c: &mut Criterion) {
     assert_eq!(direct(&spec), via_c_abi(spec.as_bytes()));
     let mut g = c.benchmark_group("plan_bookinfo");
     g.bench_function("rust_direct", |b| b.iter(|| direct(black_box(&spec))));
-    g.bench_function("c_abi", |b| b.iter(|| via_c_abi(black_box(spec.as_bytes()))));
+    g.bench_function("c_abi", |b| {
+        b.iter(|| via_c_abi(black_box(spec.as_bytes())))
+    });
     g.finish();
 }
 

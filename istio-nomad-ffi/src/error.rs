@@ -111,8 +111,9 @@ impl IstioNomadError {
             fields: &fields,
         };
         // Serializing plain strings and numbers cannot fail; fall back to a minimal document.
-        let json = serde_json::to_string(&doc)
-            .unwrap_or_else(|_| format!("{{\"code\":{},\"name\":\"{}\"}}", code as u32, code.name()));
+        let json = serde_json::to_string(&doc).unwrap_or_else(|_| {
+            format!("{{\"code\":{},\"name\":\"{}\"}}", code as u32, code.name())
+        });
         IstioNomadError {
             code,
             message: c_string_lossy(message),

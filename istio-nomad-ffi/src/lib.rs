@@ -36,10 +36,14 @@ use std::ffi::c_char;
 /// The version of this library (the crate version), NUL-terminated, static.
 #[no_mangle]
 pub extern "C" fn istio_nomad_version() -> *const c_char {
-    const VERSION: &std::ffi::CStr =
-        match std::ffi::CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
-            Ok(v) => v,
-            Err(_) => c"",
-        };
+    const VERSION: &std::ffi::CStr = match std::ffi::CStr::from_bytes_with_nul(
+        concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes(),
+    ) {
+        Ok(v) => v,
+        Err(_) => c"",
+    };
     error::guard(std::ptr::null(), || VERSION.as_ptr())
 }
+
+#[cfg(test)]
+mod tests;

@@ -58,7 +58,11 @@ pub(crate) unsafe fn out_slot<T>(out: *mut *mut T, name: &str) -> FfiResult<*mut
 ///
 /// # Safety
 /// When not NULL, `data` points to `len` readable bytes that stay unchanged during the call.
-pub(crate) unsafe fn input_bytes<'a>(data: *const u8, len: usize, name: &str) -> FfiResult<&'a [u8]> {
+pub(crate) unsafe fn input_bytes<'a>(
+    data: *const u8,
+    len: usize,
+    name: &str,
+) -> FfiResult<&'a [u8]> {
     if data.is_null() {
         if len == 0 {
             return Ok(&[]);

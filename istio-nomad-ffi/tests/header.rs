@@ -66,7 +66,10 @@ fn header_declares_every_exported_function() {
     assert!(names.len() >= 12, "found only {names:?}");
     for n in names {
         assert!(n.starts_with("istio_nomad_"), "{n} lacks the prefix");
-        assert!(header.contains(&format!("{n}(")), "{n} missing from the header");
+        assert!(
+            header.contains(&format!("{n}(")),
+            "{n} missing from the header"
+        );
     }
     let version = env!("CARGO_PKG_VERSION");
     assert!(header.contains(&format!("#define ISTIO_NOMAD_VERSION \"{version}\"")));

@@ -1,0 +1,261 @@
+// Package istionomad is a Go binding of the istio-nomad C ABI (istio_nomad.h): plan an Istio
+// mesh on Nomad, convert and validate Nomad jobs.
+//
+// It links the static library built by Cargo; point the linker at it with CGO_LDFLAGS:
+//
+//	cargo build -p istio-nomad-ffi
+//	CGO_LDFLAGS="-L$PWD/target/debug" go test ./...        # from examples/go
+//
+// Every failure is an *Error carrying the result code, the message and the located problems
+// (field path, message, offending value), so callers can use errors.Is(err, ErrValidation)
+// and errors.As to read the field paths. All functions are safe for concurrent use.
+package istionomad
+
+/*
+#cgo CFLAGS: -I${SRCDIR}/../../../istio-nomad-ffi/include
+#cgo LDFLAGS: -l:libistio_nomad_ffi.a -lpthread -ldl -lm
+#include <stdlib.h>
+#include "istio_nomad.h"
+*/
+import "C"
+
+import (
+	"encoding/json"
+	"fmt"
+	"unsafe"
+)
+
+// Code is a result code of the C ABI (IstioNomadResult).
+type Code uint32
+
+// The result codes: one per error family of the core library, plus the boundary's own.
+const (
+	CodeOK              Code = C.ISTIO_NOMAD_OK
+	CodeParse           Code = C.ISTIO_NOMAD_PARSE
+	CodeValidation      Code = C.ISTIO_NOMAD_VALIDATION
+	CodeIptables        Code = C.ISTIO_NOMAD_IPTABLES
+	CodeBackend         Code = C.ISTIO_NOMAD_BACKEND
+	CodeConflict        Code = C.ISTIO_NOMAD_CONFLICT
+	CodeIO              Code = C.ISTIO_NOMAD_IO
+	CodeNullArgument    Code = C.ISTIO_NOMAD_NULL_ARGUMENT
+	CodeInvalidUTF8     Code = C.ISTIO_NOMAD_INVALID_UTF8
+	CodeInvalidArgument Code = C.ISTIO_NOMAD_INVALID_ARGUMENT
+	CodePanic           Code = C.ISTIO_NOMAD_PANIC
+)
+
+var codeNames = map[Code]string{
+	CodeOK: "OK", CodeParse: "PARSE", CodeValidation: "VALIDATION", CodeIptables: "IPTABLES",
+	CodeBackend: "BACKEND", CodeConflict: "CONFLICT", CodeIO: "IO",
+	CodeNullArgument: "NULL_ARGUMENT", CodeInvalidUTF8: "INVALID_UTF8",
+	CodeInvalidArgument: "INVALID_ARGUMENT", CodePanic: "PANIC",
+}
+
+// String returns the code's name (VALIDATION).
+func (c Code) String() string {
+	if n, ok := codeNames[c]; ok {
+		return n
+	}
+	return fmt.Sprintf("CODE_%d", uint32(c))
+}
+
+// FieldError is one located problem: where, what, and the offending value.
+type FieldError struct {
+	// Path of the field, e.g. mesh.service[reviews].port[http].port.
+	Path string `json:"path"`
+	// Message says what is wrong.
+	Message string `json:"message"`
+	// Value is the offending value as written, or nil.
+	Value *string `json:"value"`
+}
+
+// Error is a failure reported by the library.
+type Error struct {
+	// Code is the result code (its family).
+	Code Code `json:"code"`
+	// Family is the core error family (parse, validation, ...), empty for boundary errors.
+	Family string `json:"family"`
+	// Message is the full message, every problem included.
+	Message string `json:"message"`
+	// Line is the 1-based line of a parse error, 0 when unknown.
+	Line int `json:"line"`
+	// Fields lists the located problems.
+	Fields []FieldError `json:"fields"`
+}
+
+// Error implements error.
+func (e *Error) Error() string {
+	return fmt.Sprintf("istio-nomad: %s: %s", e.Code, e.Message)
+}
+
+// Is reports whether target is an *Error with the same code, so that
+// errors.Is(err, ErrValidation) works.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Code == e.Code
+}
+
+// Sentinels for errors.Is, one per code.
+var (
+	ErrParse           = &Error{Code: CodeParse}
+	ErrValidation      = &Error{Code: CodeValidation}
+	ErrIptables        = &Error{Code: CodeIptables}
+	ErrBackend         = &Error{Code: CodeBackend}
+	ErrConflict        = &Error{Code: CodeConflict}
+	ErrIO              = &Error{Code: CodeIO}
+	ErrNullArgument    = &Error{Code: CodeNullArgument}
+	ErrInvalidUTF8     = &Error{Code: CodeInvalidUTF8}
+	ErrInvalidArgument = &Error{Code: CodeInvalidArgument}
+	ErrPanic           = &Error{Code: CodePanic}
+)
+
+// Format names the format of a document.
+type Format uint32
+
+// Formats. FormatAuto detects an input's format (JSON when it starts with '{').
+const (
+	FormatAuto Format = C.ISTIO_NOMAD_FORMAT_AUTO
+	FormatHCL  Format = C.ISTIO_NOMAD_FORMAT_HCL
+	FormatJSON Format = C.ISTIO_NOMAD_FORMAT_JSON
+)
+
+// Version returns the version of the linked library.
+func Version() string {
+	return C.GoString(C.istio_nomad_version())
+}
+
+// HeaderVersion returns the version of the header this package was compiled against.
+func HeaderVersion() string {
+	return C.ISTIO_NOMAD_VERSION
+}
+
+// input returns the pointer + length of b for the duration of a call ((NULL, 0) when empty).
+func input(b []byte) (*C.uint8_t, C.size_t) {
+	if len(b) == 0 {
+		return nil, 0
+	}
+	return (*C.uint8_t)(unsafe.Pointer(&b[0])), C.size_t(len(b))
+}
+
+// takeError converts and frees the error handle of a failed call.
+func takeError(rc C.IstioNomadResult, cerr *C.IstioNomadError) error {
+	defer C.istio_nomad_error_free(&cerr)
+	e := &Error{Code: Code(rc)}
+	if cerr == nil {
+		e.Message = "no error detail available"
+		return e
+	}
+	doc := C.GoString(C.istio_nomad_error_json(cerr))
+	var parsed struct {
+		Error
+		Line *int `json:"line"`
+	}
+	if err := json.Unmarshal([]byte(doc), &parsed); err != nil {
+		e.Message = C.GoString(C.istio_nomad_error_message(cerr))
+		return e
+	}
+	e = &parsed.Error
+	e.Code = Code(rc)
+	if parsed.Line != nil {
+		e.Line = *parsed.Line
+	}
+	return e
+}
+
+// takeString copies and frees an output string.
+func takeString(s *C.IstioNomadString) []byte {
+	defer C.istio_nomad_string_free(&s)
+	n := int(C.istio_nomad_string_len(s))
+	out := make([]byte, n)
+	if n > 0 {
+		copy(out, unsafe.Slice((*byte)(unsafe.Pointer(C.istio_nomad_string_data(s))), n))
+	}
+	return out
+}
+
+// PlanJSON plans a mesh spec (HCL or JSON text) and returns the plan document as JSON: every
+// job as HCL and JSON, the iptables rules files, the VM bundles and the dependency order.
+func PlanJSON(spec []byte, format Format) ([]byte, error) {
+	p, n := input(spec)
+	var out *C.IstioNomadString
+	var cerr *C.IstioNomadError
+	rc := C.istio_nomad_plan(p, n, C.uint32_t(format), &out, &cerr)
+	if rc != C.ISTIO_NOMAD_OK {
+		return nil, takeError(rc, cerr)
+	}
+	return takeString(out), nil
+}
+
+// PlannedJob is one job of a plan.
+type PlannedJob struct {
+	// ID is the Nomad job ID.
+	ID string `json:"id"`
+	// Role is etcd, api-server, pilot, mixer, citadel, zipkin or app.
+	Role string `json:"role"`
+	// DependsOn lists the jobs that must be healthy first.
+	DependsOn []string `json:"depends_on"`
+	// HCL is the `nomad job run`-ready jobspec.
+	HCL string `json:"hcl"`
+	// JSON is the Nomad API job object.
+	JSON json.RawMessage `json:"json"`
+}
+
+// RulesFile holds the iptables rules of one meshed group.
+type RulesFile struct {
+	Job     string `json:"job"`
+	Group   string `json:"group"`
+	Restore string `json:"restore"`
+	Cleanup string `json:"cleanup"`
+}
+
+// VMBundle holds the files of a service that runs outside Nomad.
+type VMBundle struct {
+	Service string            `json:"service"`
+	Files   map[string]string `json:"files"`
+}
+
+// MeshPlan is the decoded plan document.
+type MeshPlan struct {
+	Mesh      string       `json:"mesh"`
+	SpecHash  string       `json:"spec_hash"`
+	Order     [][]string   `json:"order"`
+	Jobs      []PlannedJob `json:"jobs"`
+	Iptables  []RulesFile  `json:"iptables"`
+	VMBundles []VMBundle   `json:"vm_bundles"`
+}
+
+// Plan plans a mesh spec and decodes the plan document.
+func Plan(spec []byte, format Format) (*MeshPlan, error) {
+	doc, err := PlanJSON(spec, format)
+	if err != nil {
+		return nil, err
+	}
+	var plan MeshPlan
+	if err := json.Unmarshal(doc, &plan); err != nil {
+		return nil, fmt.Errorf("istio-nomad: decoding the plan document: %w", err)
+	}
+	return &plan, nil
+}
+
+// ConvertJob converts a Nomad job between HCL and JSON (to FormatJSON: the POST /v1/jobs
+// body). The job is not validated; see ValidateJob.
+func ConvertJob(job []byte, from, to Format) (string, error) {
+	p, n := input(job)
+	var out *C.IstioNomadString
+	var cerr *C.IstioNomadError
+	rc := C.istio_nomad_job_convert(p, n, C.uint32_t(from), C.uint32_t(to), &out, &cerr)
+	if rc != C.ISTIO_NOMAD_OK {
+		return "", takeError(rc, cerr)
+	}
+	return string(takeString(out)), nil
+}
+
+// ValidateJob checks a Nomad job with Nomad's rules; the error lists every problem.
+func ValidateJob(job []byte, format Format) error {
+	p, n := input(job)
+	var cerr *C.IstioNomadError
+	rc := C.istio_nomad_job_validate(p, n, C.uint32_t(format), &cerr)
+	if rc != C.ISTIO_NOMAD_OK {
+		return takeError(rc, cerr)
+	}
+	return nil
+}

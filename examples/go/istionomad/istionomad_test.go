@@ -1,0 +1,180 @@
+package istionomad
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+var repo = filepath.Join("..", "..", "..")
+
+func read(t *testing.T, rel string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(repo, rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestVersionMatchesHeader(t *testing.T) {
+	if Version() != HeaderVersion() {
+		t.Fatalf("library %q, header %q", Version(), HeaderVersion())
+	}
+}
+
+func TestPlanBookinfoMatchesTheRustRendering(t *testing.T) {
+	golden := read(t, "istio-nomad-ffi/tests/golden/bookinfo.plan.json")
+	doc, err := PlanJSON(read(t, "examples/bookinfo.mesh.hcl"), FormatHCL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(doc, golden) {
+		t.Fatalf("plan document differs from the golden file (%d vs %d bytes)", len(doc), len(golden))
+	}
+	plan, err := Plan(read(t, "istio-nomad-ffi/tests/golden/bookinfo.mesh.json"), FormatAuto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan.Mesh != "bookinfo" || len(plan.SpecHash) != 64 {
+		t.Fatalf("mesh %q, hash %q", plan.Mesh, plan.SpecHash)
+	}
+	ids := map[string]bool{}
+	for _, j := range plan.Jobs {
+		ids[j.ID] = true
+		if !strings.Contains(j.HCL, "job \""+j.ID+"\"") {
+			t.Errorf("job %s: HCL does not declare the job:\n%s", j.ID, j.HCL)
+		}
+	}
+	staged := 0
+	for _, stage := range plan.Order {
+		for _, id := range stage {
+			if !ids[id] {
+				t.Errorf("stage lists unknown job %s", id)
+			}
+			staged++
+		}
+	}
+	if staged != len(plan.Jobs) {
+		t.Fatalf("%d jobs staged, %d planned", staged, len(plan.Jobs))
+	}
+}
+
+func TestBadSpecIsAValidationErrorWithTheFieldPath(t *testing.T) {
+	spec := strings.Replace(string(read(t, "examples/bookinfo.mesh.hcl")), "port = 9080", "port = 70000", 1)
+	_, err := Plan([]byte(spec), FormatHCL)
+	if !errors.Is(err, ErrValidation) {
+		t.Fatalf("want a validation error, got %v", err)
+	}
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Fatalf("not an *Error: %T", err)
+	}
+	if e.Code != CodeValidation || e.Family != "validation" || len(e.Fields) != 1 {
+		t.Fatalf("%+v", e)
+	}
+	f := e.Fields[0]
+	if f.Path != "mesh.service[productpage].port[http].port" || f.Value == nil || *f.Value != "70000" {
+		t.Fatalf("field %+v", f)
+	}
+	if !strings.Contains(err.Error(), "VALIDATION") || !strings.Contains(err.Error(), f.Path) {
+		t.Fatalf("message %q", err.Error())
+	}
+}
+
+func TestValidateJobListsEveryProblem(t *testing.T) {
+	if err := ValidateJob(read(t, "istio-nomad-ffi/tests/data/web.job.json"), FormatAuto); err != nil {
+		t.Fatal(err)
+	}
+	err := ValidateJob(read(t, "istio-nomad-ffi/tests/data/web-invalid.job.json"), FormatJSON)
+	var e *Error
+	if !errors.As(err, &e) || e.Code != CodeValidation {
+		t.Fatalf("got %v", err)
+	}
+	var paths []string
+	for _, f := range e.Fields {
+		paths = append(paths, f.Path)
+	}
+	want := []string{"job[web].priority", "job[web].group[api].count", "job[web].group[api].service[0].port"}
+	if strings.Join(paths, " ") != strings.Join(want, " ") {
+		t.Fatalf("paths %v, want %v", paths, want)
+	}
+}
+
+func TestConvertJobMatchesTheRustRendering(t *testing.T) {
+	job := read(t, "istio-nomad-ffi/tests/data/web.job.json")
+	hcl, err := ConvertJob(job, FormatJSON, FormatHCL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hcl != string(read(t, "istio-nomad-ffi/tests/golden/web.job.hcl")) {
+		t.Fatalf("HCL differs from the golden file:\n%s", hcl)
+	}
+	back, err := ConvertJob([]byte(hcl), FormatAuto, FormatJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back != string(read(t, "istio-nomad-ffi/tests/golden/web.job.register.json")) {
+		t.Fatalf("JSON differs from the golden file:\n%s", back)
+	}
+	_, err = ConvertJob(job, FormatJSON, FormatAuto)
+	if !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("want an invalid argument, got %v", err)
+	}
+}
+
+func TestBoundaryErrors(t *testing.T) {
+	_, err := Plan(nil, FormatHCL)
+	var e *Error
+	if !errors.As(err, &e) || e.Code != CodeParse || !strings.Contains(e.Message, "empty") {
+		t.Fatalf("empty spec: %v", err)
+	}
+	_, err = Plan([]byte("mesh \"\xff\" {}"), FormatHCL)
+	if !errors.Is(err, ErrInvalidUTF8) {
+		t.Fatalf("invalid UTF-8: %v", err)
+	}
+	_, err = Plan([]byte("mesh \"a\" {\n  service \"x\" {"), FormatHCL)
+	if !errors.As(err, &e) || e.Code != CodeParse {
+		t.Fatalf("truncated: %v", err)
+	}
+}
+
+func TestConcurrentPlans(t *testing.T) {
+	spec := read(t, "examples/bookinfo.mesh.hcl")
+	golden := read(t, "istio-nomad-ffi/tests/golden/bookinfo.plan.json")
+	bad := []byte(strings.Replace(string(spec), "port = 9080", "port = 0", 1))
+	var wg sync.WaitGroup
+	errs := make(chan error, 16*10)
+	for g := 0; g < 16; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 10; i++ {
+				if (g+i)%3 == 0 {
+					// failures interleaved with successes: each error belongs to its own call
+					_, err := Plan(bad, FormatHCL)
+					var e *Error
+					if !errors.As(err, &e) || e.Code != CodeValidation || len(e.Fields) != 1 {
+						errs <- err
+					}
+					continue
+				}
+				doc, err := PlanJSON(spec, FormatAuto)
+				if err != nil {
+					errs <- err
+				} else if !bytes.Equal(doc, golden) {
+					errs <- errors.New("concurrent plan differs from the golden file")
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
