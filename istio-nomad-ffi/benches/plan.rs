@@ -6,7 +6,7 @@
 //! ```sh
 //! cargo bench -p istio-nomad-ffi --bench plan
 //! ```
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, missing_docs)]
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use istio_nomad_ffi::format::DocFormat;
@@ -33,7 +33,7 @@ fn via_c_abi(spec: &[u8]) -> usize {
         )
     };
     assert_eq!(rc, IstioNomadResult::ISTIO_NOMAD_OK);
-    let n = istio_nomad_string_len(out);
+    let n = unsafe { istio_nomad_string_len(out) };
     // SAFETY: `out` was returned by the library.
     unsafe { istio_nomad_string_free(&mut out) };
     n

@@ -141,12 +141,18 @@ const char *istio_nomad_version(void);
 
 /**
  * The result code of an error; `ISTIO_NOMAD_NULL_ARGUMENT` when `error` is NULL.
+ *
+ * # Safety
+ * The argument is NULL or a handle returned by this library and not yet freed.
  */
 IstioNomadResult istio_nomad_error_code(const struct IstioNomadError *error);
 
 /**
  * The message of an error, NUL-terminated, owned by the error (valid until
  * `istio_nomad_error_free`). NULL when `error` is NULL.
+ *
+ * # Safety
+ * The argument is NULL or a handle returned by this library and not yet freed.
  */
 const char *istio_nomad_error_message(const struct IstioNomadError *error);
 
@@ -158,6 +164,9 @@ const char *istio_nomad_error_message(const struct IstioNomadError *error);
  * "fields": [{"path": "mesh.service[reviews].port[http].port", "message": "...", "value":
  * "70000"}]}`. `family` is the core error family (null for boundary errors such as
  * `NULL_ARGUMENT`); `line` is the 1-based line of a parse error when known.
+ *
+ * # Safety
+ * The argument is NULL or a handle returned by this library and not yet freed.
  */
 const char *istio_nomad_error_json(const struct IstioNomadError *error);
 
@@ -265,11 +274,17 @@ IstioNomadResult istio_nomad_plan(const uint8_t *spec,
  * The text of a string, NUL-terminated, owned by the string (valid until
  * `istio_nomad_string_free`). Use `istio_nomad_string_len` for the length: the text itself
  * never relies on the terminator. NULL when `string` is NULL.
+ *
+ * # Safety
+ * The argument is NULL or a handle returned by this library and not yet freed.
  */
 const char *istio_nomad_string_data(const struct IstioNomadString *string);
 
 /**
  * The length of a string in bytes, without the terminating NUL; 0 when `string` is NULL.
+ *
+ * # Safety
+ * The argument is NULL or a handle returned by this library and not yet freed.
  */
 size_t istio_nomad_string_len(const struct IstioNomadString *string);
 

@@ -331,8 +331,11 @@ pub(crate) fn c_ptr(s: &CString) -> *const c_char {
 // ---------------------------------------------------------------------------------------------
 
 /// The result code of an error; `ISTIO_NOMAD_NULL_ARGUMENT` when `error` is NULL.
+///
+/// # Safety
+/// The argument is NULL or a handle returned by this library and not yet freed.
 #[no_mangle]
-pub extern "C" fn istio_nomad_error_code(error: *const IstioNomadError) -> IstioNomadResult {
+pub unsafe extern "C" fn istio_nomad_error_code(error: *const IstioNomadError) -> IstioNomadResult {
     guard(IstioNomadResult::ISTIO_NOMAD_PANIC, || {
         // SAFETY: NULL or a pointer returned by this library and not yet freed.
         match unsafe { error.as_ref() } {
@@ -344,8 +347,11 @@ pub extern "C" fn istio_nomad_error_code(error: *const IstioNomadError) -> Istio
 
 /// The message of an error, NUL-terminated, owned by the error (valid until
 /// `istio_nomad_error_free`). NULL when `error` is NULL.
+///
+/// # Safety
+/// The argument is NULL or a handle returned by this library and not yet freed.
 #[no_mangle]
-pub extern "C" fn istio_nomad_error_message(error: *const IstioNomadError) -> *const c_char {
+pub unsafe extern "C" fn istio_nomad_error_message(error: *const IstioNomadError) -> *const c_char {
     guard(ptr::null(), || {
         // SAFETY: NULL or a pointer returned by this library and not yet freed.
         unsafe { error.as_ref() }.map_or(ptr::null(), |e| c_ptr(&e.message))
@@ -359,8 +365,11 @@ pub extern "C" fn istio_nomad_error_message(error: *const IstioNomadError) -> *c
 /// "fields": [{"path": "mesh.service[reviews].port[http].port", "message": "...", "value":
 /// "70000"}]}`. `family` is the core error family (null for boundary errors such as
 /// `NULL_ARGUMENT`); `line` is the 1-based line of a parse error when known.
+///
+/// # Safety
+/// The argument is NULL or a handle returned by this library and not yet freed.
 #[no_mangle]
-pub extern "C" fn istio_nomad_error_json(error: *const IstioNomadError) -> *const c_char {
+pub unsafe extern "C" fn istio_nomad_error_json(error: *const IstioNomadError) -> *const c_char {
     guard(ptr::null(), || {
         // SAFETY: NULL or a pointer returned by this library and not yet freed.
         unsafe { error.as_ref() }.map_or(ptr::null(), |e| c_ptr(&e.json))

@@ -102,8 +102,11 @@ pub(crate) unsafe fn input_str<'a>(data: *const u8, len: usize, name: &str) -> F
 /// The text of a string, NUL-terminated, owned by the string (valid until
 /// `istio_nomad_string_free`). Use `istio_nomad_string_len` for the length: the text itself
 /// never relies on the terminator. NULL when `string` is NULL.
+///
+/// # Safety
+/// The argument is NULL or a handle returned by this library and not yet freed.
 #[no_mangle]
-pub extern "C" fn istio_nomad_string_data(string: *const IstioNomadString) -> *const c_char {
+pub unsafe extern "C" fn istio_nomad_string_data(string: *const IstioNomadString) -> *const c_char {
     guard(ptr::null(), || {
         // SAFETY: NULL or a pointer returned by this library and not yet freed.
         unsafe { string.as_ref() }.map_or(ptr::null(), |s| s.bytes.as_ptr().cast())
@@ -111,8 +114,11 @@ pub extern "C" fn istio_nomad_string_data(string: *const IstioNomadString) -> *c
 }
 
 /// The length of a string in bytes, without the terminating NUL; 0 when `string` is NULL.
+///
+/// # Safety
+/// The argument is NULL or a handle returned by this library and not yet freed.
 #[no_mangle]
-pub extern "C" fn istio_nomad_string_len(string: *const IstioNomadString) -> usize {
+pub unsafe extern "C" fn istio_nomad_string_len(string: *const IstioNomadString) -> usize {
     guard(0, || {
         // SAFETY: NULL or a pointer returned by this library and not yet freed.
         unsafe { string.as_ref() }.map_or(0, |s| s.bytes.len().saturating_sub(1))

@@ -21,7 +21,7 @@ fn last_json() -> serde_json::Value {
 }
 
 fn err_json(e: *const IstioNomadError) -> serde_json::Value {
-    let p = istio_nomad_error_json(e);
+    let p = unsafe { istio_nomad_error_json(e) };
     serde_json::from_str(unsafe { CStr::from_ptr(p) }.to_str().unwrap()).unwrap()
 }
 
@@ -45,7 +45,8 @@ fn a_panic_in_any_exported_function_is_returned_as_the_panic_code() {
     let sp: *mut *mut IstioNomadString = &mut s;
     let ep: *mut *mut IstioNomadError = &mut e;
     set_force_panic(true);
-    let ops: Vec<(&str, Box<dyn Fn() -> IstioNomadResult>)> = vec![
+    type Op<'a> = (&'a str, Box<dyn Fn() -> IstioNomadResult>);
+    let ops: Vec<Op> = vec![
         (
             "plan",
             Box::new(|| unsafe { istio_nomad_plan(job.as_ptr(), job.len(), 0, sp, ep) }),
@@ -69,7 +70,7 @@ fn a_panic_in_any_exported_function_is_returned_as_the_panic_code() {
             .contains("istio_nomad_test_force_panic"));
         set_force_panic(false);
         assert_eq!(
-            istio_nomad_error_code(unsafe { *ep }),
+            unsafe { istio_nomad_error_code(*ep) },
             ISTIO_NOMAD_PANIC,
             "{name}"
         );
@@ -80,17 +81,23 @@ fn a_panic_in_any_exported_function_is_returned_as_the_panic_code() {
     // Accessors and frees: documented fallbacks, the panic recorded as the last error.
     let checks: Vec<(&str, bool)> = vec![
         ("version", istio_nomad_version().is_null()),
-        ("string_data", istio_nomad_string_data(held).is_null()),
-        ("string_len", istio_nomad_string_len(held) == 0),
+        (
+            "string_data",
+            unsafe { istio_nomad_string_data(held) }.is_null(),
+        ),
+        ("string_len", unsafe { istio_nomad_string_len(held) } == 0),
         (
             "error_code",
-            istio_nomad_error_code(held_err) == ISTIO_NOMAD_PANIC,
+            unsafe { istio_nomad_error_code(held_err) } == ISTIO_NOMAD_PANIC,
         ),
         (
             "error_message",
-            istio_nomad_error_message(held_err).is_null(),
+            unsafe { istio_nomad_error_message(held_err) }.is_null(),
         ),
-        ("error_json", istio_nomad_error_json(held_err).is_null()),
+        (
+            "error_json",
+            unsafe { istio_nomad_error_json(held_err) }.is_null(),
+        ),
     ];
     for (name, ok) in checks {
         assert!(ok, "{name}");
@@ -129,12 +136,12 @@ fn null_pointers_are_reported_by_parameter_name() {
     assert_eq!(rc, ISTIO_NOMAD_NULL_ARGUMENT);
     assert_eq!(last_json()["fields"][0]["path"], "job");
     assert_eq!(
-        istio_nomad_error_code(ptr::null()),
+        unsafe { istio_nomad_error_code(ptr::null()) },
         ISTIO_NOMAD_NULL_ARGUMENT
     );
-    assert!(istio_nomad_error_message(ptr::null()).is_null());
-    assert!(istio_nomad_string_data(ptr::null()).is_null());
-    assert_eq!(istio_nomad_string_len(ptr::null()), 0);
+    assert!(unsafe { istio_nomad_error_message(ptr::null()) }.is_null());
+    assert!(unsafe { istio_nomad_string_data(ptr::null()) }.is_null());
+    assert_eq!(unsafe { istio_nomad_string_len(ptr::null()) }, 0);
     unsafe { istio_nomad_string_free(ptr::null_mut()) };
     unsafe { istio_nomad_error_free(ptr::null_mut()) };
 }
@@ -183,7 +190,7 @@ fn a_success_clears_the_last_error_and_free_nulls_the_pointer() {
     let text = unsafe { CStr::from_ptr(istio_nomad_string_data(s)) }
         .to_str()
         .unwrap();
-    assert_eq!(text.len(), istio_nomad_string_len(s));
+    assert_eq!(text.len(), unsafe { istio_nomad_string_len(s) });
     let expected = istio_nomad_core::nomad::Job::from_json(JOB_JSON)
         .unwrap()
         .to_register_json()
@@ -248,7 +255,7 @@ fn interior_nul_in_messages_is_escaped() {
     let c = c_string_lossy("a\0b".to_string());
     assert_eq!(c.to_bytes(), b"a\\0b");
     let s = IstioNomadString::new("x\0y".into());
-    assert_eq!(istio_nomad_string_len(&s), 3);
+    assert_eq!(unsafe { istio_nomad_string_len(&s) }, 3);
 }
 
 #[test]
