@@ -45,7 +45,7 @@ fn a_panic_in_any_exported_function_is_returned_as_the_panic_code() {
     let sp: *mut *mut IstioNomadString = &mut s;
     let ep: *mut *mut IstioNomadError = &mut e;
     set_force_panic(true);
-    type Op<'a> = (&'a str, Box<dyn Fn() -> IstioNomadResult>);
+    type Op<'a> = (&'a str, Box<dyn Fn() -> IstioNomadResult + 'a>);
     let ops: Vec<Op> = vec![
         (
             "plan",

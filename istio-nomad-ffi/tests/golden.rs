@@ -61,7 +61,7 @@ fn call(
     let rc = f(&mut out, &mut err);
     if rc != IstioNomadResult::ISTIO_NOMAD_OK {
         assert!(out.is_null());
-        let doc = unsafe { CStr::from_ptr(unsafe { istio_nomad_error_json(err) }) };
+        let doc = unsafe { CStr::from_ptr(istio_nomad_error_json(err)) };
         let doc: Value = serde_json::from_str(doc.to_str().unwrap()).unwrap();
         unsafe { istio_nomad_error_free(&mut err) };
         return Err((rc, doc));
@@ -69,8 +69,8 @@ fn call(
     assert!(err.is_null());
     let bytes = unsafe {
         std::slice::from_raw_parts(
-            unsafe { istio_nomad_string_data(out) }.cast::<u8>(),
-            unsafe { istio_nomad_string_len(out) },
+            istio_nomad_string_data(out).cast::<u8>(),
+            istio_nomad_string_len(out),
         )
     };
     let text = String::from_utf8(bytes.to_vec()).unwrap();
@@ -163,7 +163,7 @@ fn an_invalid_job_lists_every_problem_with_its_path() {
         istio_nomad_job_validate(text.as_ptr(), text.len(), ISTIO_NOMAD_FORMAT_JSON, &mut err)
     };
     assert_eq!(rc, IstioNomadResult::ISTIO_NOMAD_VALIDATION);
-    let doc = unsafe { CStr::from_ptr(unsafe { istio_nomad_error_json(err) }) }
+    let doc = unsafe { CStr::from_ptr(istio_nomad_error_json(err)) }
         .to_str()
         .unwrap()
         .to_string();
