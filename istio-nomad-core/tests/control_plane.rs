@@ -11,7 +11,7 @@ use istio_nomad_core::nomad::{Job, Task, TaskGroup, SECOND};
 use istio_nomad_core::plan::{plan, Plan, Role};
 use istio_nomad_core::spec::MeshSpec;
 use istio_nomad_core::Error;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 fn bookinfo_text() -> String {
     std::fs::read_to_string(concat!(
@@ -308,7 +308,7 @@ etcd-2=http://etcd-2.bookinfo-etcd-peer.service.consul:2380";
         // tagged with the member name (the Consul DNS tag lookups in the URLs).
         let client = &g.services[0];
         assert_eq!(client.name.as_deref(), Some("bookinfo-etcd"));
-        assert_eq!(client.tags, [name.clone()]);
+        assert_eq!(client.tags, [name.as_str()]);
         assert_eq!(client.port_label.as_deref(), Some("client"));
         let c = &client.checks[0];
         assert_eq!(
@@ -322,7 +322,7 @@ etcd-2=http://etcd-2.bookinfo-etcd-peer.service.consul:2380";
         assert!(client.check_restart.is_none());
         let peer = &g.services[1];
         assert_eq!(peer.name.as_deref(), Some("bookinfo-etcd-peer"));
-        assert_eq!(peer.tags, [name.clone()]);
+        assert_eq!(peer.tags, [name.as_str()]);
         assert_eq!(peer.checks[0].check_type.as_deref(), Some("tcp"));
         assert_eq!(peer.checks[0].port_label.as_deref(), Some("peer"));
     }
@@ -788,5 +788,4 @@ fn json_spec_uses_the_same_names() {
     );
     let etcd = &jobs[0].job;
     assert_eq!(task(etcd, "etcd").config["work_dir"], "/var/lib/etcd");
-    let _ = PathBuf::new();
 }
