@@ -789,3 +789,64 @@ fn json_spec_uses_the_same_names() {
     let etcd = &jobs[0].job;
     assert_eq!(task(etcd, "etcd").config["work_dir"], "/var/lib/etcd");
 }
+
+#[test]
+fn spec_with_control_plane_settings_round_trips_through_json() {
+    let text = r#"mesh "m" {
+  control_plane {
+    profile     = "ha"
+    dns_servers = ["172.17.0.1"]
+    etcd {
+      members = 5
+      storage {
+        type   = "host_volume"
+        volume = "etcd"
+      }
+    }
+    apiserver {
+      service_cluster_ip_range = "10.100.0.0/20"
+      tls {
+        vault_pki_path = "pki_int/issue/mesh"
+        ttl            = "24h"
+      }
+    }
+    pilot {
+      count = 3
+      env   = { GODEBUG = "netdns=go" }
+      constraints = [{ attribute = "$${node.class}", value = "control" }]
+    }
+    zipkin {
+      enabled = false
+    }
+  }
+}
+"#;
+    let spec = MeshSpec::from_hcl(text).unwrap();
+    let back = MeshSpec::from_value(spec.to_value()).unwrap();
+    assert_eq!(back, spec);
+    let jobs = istio_nomad_core::control_plane::jobs(&spec).unwrap();
+    let ids: Vec<&str> = jobs.iter().map(|j| j.job.id()).collect();
+    assert_eq!(
+        ids,
+        ["m-etcd", "m-apiserver", "m-pilot", "m-mixer", "m-citadel"]
+    );
+    assert_eq!(jobs[0].job.task_groups.len(), 5);
+    let api = task(&jobs[1].job, "apiserver");
+    assert!(args(api).contains(&"--service-cluster-ip-range=10.100.0.0/20".to_string()));
+    assert!(api.templates[0]
+        .embedded_tmpl
+        .as_deref()
+        .unwrap()
+        .starts_with("{{ with secret \"pki_int/issue/mesh\""));
+    let pilot = &jobs[2].job;
+    assert_eq!(
+        pilot.constraints[0].l_target.as_deref(),
+        Some("${node.class}")
+    );
+    assert_eq!(pilot.constraints[0].operand.as_deref(), Some("="));
+    assert_eq!(group(pilot, "pilot").count, Some(3));
+    // Without Zipkin, Mixer sends no traces.
+    assert!(!args(task(&jobs[3].job, "mixer"))
+        .iter()
+        .any(|a| a.contains("zipkin")));
+}

@@ -22,6 +22,10 @@
 //! assert!(EtcdJob::builder("bookinfo").members(4).build().is_err());
 //! ```
 //!
+//! Nomad interpolations in settings (`${node.class}` in a constraint, `${attr...}` in
+//! `consul_url` or `dns_servers`) are written `$${...}` in an HCL mesh spec (HCL's escape) and
+//! `${...}` in JSON; they reach the job unchanged.
+//!
 //! # Profiles
 //!
 //! * `ha` (default): a 3-member etcd cluster, two replicas of the API server, Pilot, Mixer and
@@ -76,6 +80,15 @@ mod templates;
 pub use builders::{
     ApiServerJob, ApiServerJobBuilder, CitadelJob, CitadelJobBuilder, EtcdJob, EtcdJobBuilder,
     MixerJob, MixerJobBuilder, PilotJob, PilotJobBuilder, ZipkinJob, ZipkinJobBuilder,
+};
+
+pub use components::{
+    APISERVER_INSECURE, CITADEL_GRPC, MIXER_GRPC, MIXER_PROMETHEUS, MONITORING, PILOT_GRPC,
+    PILOT_HTTP, ZIPKIN_PORT,
+};
+pub use etcd::{
+    client_host, client_service, member_name, peer_host, peer_service, ETCD_BINARY,
+    HOST_VOLUME_MOUNT,
 };
 
 use crate::error::{Result, ValidationErrors};
