@@ -11,7 +11,9 @@ use common::fast_options;
 use istio_nomad_core::backend::consul::{AgentCheck, ServiceRegistration};
 use istio_nomad_core::backend::{BackendError, Consul, ConsulConfig, HttpConsul, QueryOptions};
 use serde_json::json;
-use wiremock::matchers::{body_bytes, body_json, header, method, path, query_param, query_param_is_missing};
+use wiremock::matchers::{
+    body_bytes, body_json, header, method, path, query_param, query_param_is_missing,
+};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 fn client(server: &MockServer, attempts: u32) -> HttpConsul {
@@ -27,7 +29,9 @@ fn client(server: &MockServer, attempts: u32) -> HttpConsul {
 }
 
 fn plain(status: u16, text: &str) -> ResponseTemplate {
-    ResponseTemplate::new(status).insert_header("Content-Type", "text/plain; charset=utf-8").set_body_string(text)
+    ResponseTemplate::new(status)
+        .insert_header("Content-Type", "text/plain; charset=utf-8")
+        .set_body_string(text)
 }
 
 #[tokio::test]
@@ -63,7 +67,10 @@ async fn register_service_exact_body() {
             timeout: Some("2s".into()),
             ..AgentCheck::default()
         });
-    client(&server, 3).register_service(&reg, true).await.unwrap();
+    client(&server, 3)
+        .register_service(&reg, true)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -75,12 +82,20 @@ async fn writes_are_not_retried_after_500() {
         .expect(1)
         .mount(&server)
         .await;
-    Mock::given(method("PUT")).and(path("/v1/kv/lock")).respond_with(plain(500, "rpc error")).expect(1).mount(&server).await;
+    Mock::given(method("PUT"))
+        .and(path("/v1/kv/lock"))
+        .respond_with(plain(500, "rpc error"))
+        .expect(1)
+        .mount(&server)
+        .await;
     let c = client(&server, 4);
     let e = c.deregister_service("istio-pilot-1").await.unwrap_err();
     assert_eq!(e.status(), Some(500));
     assert_eq!(e.to_string(), "consul PUT /v1/agent/service/deregister/istio-pilot-1: HTTP 500: Unknown service ID \"istio-pilot-1\"");
-    assert_eq!(c.kv_put("lock", b"x", Some(0)).await.unwrap_err().status(), Some(500));
+    assert_eq!(
+        c.kv_put("lock", b"x", Some(0)).await.unwrap_err().status(),
+        Some(500)
+    );
 }
 
 #[tokio::test]
@@ -114,11 +129,20 @@ async fn kv_cas_answers_true_or_false() {
         .mount(&server)
         .await;
     let c = client(&server, 1);
-    assert!(!c.kv_put("istio-nomad/state", b"{\"v\":1}", Some(0)).await.unwrap());
-    assert!(c.kv_put("istio-nomad/state", b"{\"v\":2}", Some(12)).await.unwrap());
+    assert!(!c
+        .kv_put("istio-nomad/state", b"{\"v\":1}", Some(0))
+        .await
+        .unwrap());
+    assert!(c
+        .kv_put("istio-nomad/state", b"{\"v\":2}", Some(12))
+        .await
+        .unwrap());
     assert!(c.kv_delete("istio-nomad/state", Some(13)).await.unwrap());
     let e = c.kv_put("odd", b"", None).await.unwrap_err();
-    assert_eq!(e.to_string(), "consul /v1/kv/odd: cannot decode response: expected true or false, got \"maybe\"");
+    assert_eq!(
+        e.to_string(),
+        "consul /v1/kv/odd: cannot decode response: expected true or false, got \"maybe\""
+    );
 }
 
 #[tokio::test]
@@ -150,7 +174,11 @@ async fn kv_reads_block_and_keep_the_index() {
         .await;
     Mock::given(method("GET"))
         .and(path("/v1/kv/badindex"))
-        .respond_with(ResponseTemplate::new(200).insert_header("X-Consul-Index", "-1").set_body_json(json!([])))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("X-Consul-Index", "-1")
+                .set_body_json(json!([])),
+        )
         .mount(&server)
         .await;
     Mock::given(method("GET"))
@@ -163,18 +191,48 @@ async fn kv_reads_block_and_keep_the_index() {
         .mount(&server)
         .await;
     let c = client(&server, 1);
-    let got = c.kv_get("state", &QueryOptions::blocking(20, Duration::from_secs(5))).await.unwrap();
+    let got = c
+        .kv_get("state", &QueryOptions::blocking(20, Duration::from_secs(5)))
+        .await
+        .unwrap();
     assert_eq!(got.index, 25);
     let pair = got.value.unwrap();
-    assert_eq!((pair.value.as_slice(), pair.modify_index), (b"{\"v\":3}".as_slice(), 25));
-    assert_eq!(c.kv_get("absent", &QueryOptions::new()).await.unwrap().value, None);
+    assert_eq!(
+        (pair.value.as_slice(), pair.modify_index),
+        (b"{\"v\":3}".as_slice(), 25)
+    );
+    assert_eq!(
+        c.kv_get("absent", &QueryOptions::new())
+            .await
+            .unwrap()
+            .value,
+        None
+    );
     let e = c.kv_get("noindex", &QueryOptions::new()).await.unwrap_err();
-    assert_eq!(e.to_string(), "consul /v1/kv/noindex: response has no X-Consul-Index header");
-    let e = c.kv_get("badindex", &QueryOptions::new()).await.unwrap_err();
-    assert!(matches!(e, BackendError::MalformedIndex { ref value, .. } if value == "-1"), "{e:?}");
-    let list = c.kv_list("istio-nomad/", &QueryOptions::new()).await.unwrap();
+    assert_eq!(
+        e.to_string(),
+        "consul /v1/kv/noindex: response has no X-Consul-Index header"
+    );
+    let e = c
+        .kv_get("badindex", &QueryOptions::new())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, BackendError::MalformedIndex { ref value, .. } if value == "-1"),
+        "{e:?}"
+    );
+    let list = c
+        .kv_list("istio-nomad/", &QueryOptions::new())
+        .await
+        .unwrap();
     assert_eq!(list.index, 30);
-    assert_eq!(list.value.iter().map(|p| p.key.as_str()).collect::<Vec<_>>(), vec!["istio-nomad/a", "istio-nomad/b"]);
+    assert_eq!(
+        list.value
+            .iter()
+            .map(|p| p.key.as_str())
+            .collect::<Vec<_>>(),
+        vec!["istio-nomad/a", "istio-nomad/b"]
+    );
     assert_eq!(list.value[1].value, b"");
 }
 
@@ -211,19 +269,33 @@ async fn health_passing_and_catalog() {
         .mount(&server)
         .await;
     let c = client(&server, 1);
-    let h = c.health_service("istio-pilot", true, &QueryOptions::new()).await.unwrap();
+    let h = c
+        .health_service("istio-pilot", true, &QueryOptions::new())
+        .await
+        .unwrap();
     assert_eq!(h.index, 44);
     assert!(h.value[0].is_passing());
     assert_eq!(h.value[0].service.port, 15010);
-    let cat = c.catalog_service("istio-pilot", &QueryOptions::new()).await.unwrap();
+    let cat = c
+        .catalog_service("istio-pilot", &QueryOptions::new())
+        .await
+        .unwrap();
     assert_eq!(cat.value[0].service_id, "istio-pilot-1");
-    assert_eq!(cat.value[0].service_address, "", "empty means: use the node address");
+    assert_eq!(
+        cat.value[0].service_address, "",
+        "empty means: use the node address"
+    );
 }
 
 #[tokio::test]
 async fn acl_and_rate_limit_errors() {
     let server = MockServer::start().await;
-    Mock::given(method("GET")).and(path("/v1/kv/secret")).respond_with(plain(403, "ACL not found")).expect(1).mount(&server).await;
+    Mock::given(method("GET"))
+        .and(path("/v1/kv/secret"))
+        .respond_with(plain(403, "ACL not found"))
+        .expect(1)
+        .mount(&server)
+        .await;
     Mock::given(method("GET"))
         .and(path("/v1/catalog/service/busy"))
         .respond_with(plain(429, "rate limit exceeded, try again later"))
@@ -239,15 +311,28 @@ async fn acl_and_rate_limit_errors() {
         .await;
     Mock::given(method("GET"))
         .and(path("/v1/health/service/flaky"))
-        .respond_with(ResponseTemplate::new(200).insert_header("X-Consul-Index", "3").set_body_json(json!([])))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("X-Consul-Index", "3")
+                .set_body_json(json!([])),
+        )
         .expect(1)
         .mount(&server)
         .await;
     let c = client(&server, 3);
     let e = c.kv_get("secret", &QueryOptions::new()).await.unwrap_err();
-    assert_eq!(e.to_string(), "consul GET /v1/kv/secret: HTTP 403: ACL not found");
-    let e = c.catalog_service("busy", &QueryOptions::new()).await.unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "consul GET /v1/kv/secret: HTTP 403: ACL not found"
+    );
+    let e = c
+        .catalog_service("busy", &QueryOptions::new())
+        .await
+        .unwrap_err();
     assert_eq!(e.status(), Some(429));
-    let h = c.health_service("flaky", false, &QueryOptions::new()).await.unwrap();
+    let h = c
+        .health_service("flaky", false, &QueryOptions::new())
+        .await
+        .unwrap();
     assert_eq!((h.index, h.value.len()), (3, 0));
 }

@@ -48,11 +48,15 @@ async fn check_sent_jobs(server: &MockServer, expected: usize) {
 }
 
 fn plain(status: u16, text: &str) -> ResponseTemplate {
-    ResponseTemplate::new(status).insert_header("Content-Type", "text/plain; charset=utf-8").set_body_string(text)
+    ResponseTemplate::new(status)
+        .insert_header("Content-Type", "text/plain; charset=utf-8")
+        .set_body_string(text)
 }
 
 fn indexed(body: Value, index: &str) -> ResponseTemplate {
-    ResponseTemplate::new(200).insert_header("X-Nomad-Index", index).set_body_json(body)
+    ResponseTemplate::new(200)
+        .insert_header("X-Nomad-Index", index)
+        .set_body_json(body)
 }
 
 #[tokio::test]
@@ -65,7 +69,9 @@ async fn register_sends_job_with_check_and_set() {
         .and(query_param("region", "eu"))
         .and(header("X-Nomad-Token", "nomad-secret-id"))
         .and(header("Content-Type", "application/json"))
-        .and(body_json(json!({"Job": job, "EnforceIndex": true, "JobModifyIndex": 0})))
+        .and(body_json(
+            json!({"Job": job, "EnforceIndex": true, "JobModifyIndex": 0}),
+        ))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "EvalID": "d092fdc0-e1fd-2536-67d8-43af8ca798ac",
             "EvalCreateIndex": 35,
@@ -76,7 +82,10 @@ async fn register_sends_job_with_check_and_set() {
         .expect(1)
         .mount(&server)
         .await;
-    let r = client(&server, 4).register_job(&RegisterRequest::new(job).enforce_index(0)).await.unwrap();
+    let r = client(&server, 4)
+        .register_job(&RegisterRequest::new(job).enforce_index(0))
+        .await
+        .unwrap();
     assert_eq!(r.eval_id, "d092fdc0-e1fd-2536-67d8-43af8ca798ac");
     assert_eq!((r.eval_create_index, r.job_modify_index), (35, 34));
     assert_eq!(r.warnings, "");
@@ -87,7 +96,12 @@ async fn register_sends_job_with_check_and_set() {
 async fn register_check_and_set_failure_is_a_conflict_and_not_retried() {
     let server = MockServer::start().await;
     let text = "Enforcing job modify index 34: job exists with conflicting job modify index: 40";
-    Mock::given(method("POST")).and(path("/v1/jobs")).respond_with(plain(500, text)).expect(1).mount(&server).await;
+    Mock::given(method("POST"))
+        .and(path("/v1/jobs"))
+        .respond_with(plain(500, text))
+        .expect(1)
+        .mount(&server)
+        .await;
     let e = client(&server, 4)
         .register_job(&RegisterRequest::new(web_job("nginx:1.25", 1)).enforce_index(34))
         .await
@@ -95,7 +109,10 @@ async fn register_check_and_set_failure_is_a_conflict_and_not_retried() {
     assert!(e.is_conflict(), "{e:?}");
     assert_eq!(e.status(), Some(500));
     assert!(!e.is_retryable());
-    assert_eq!(e.to_string(), format!("nomad POST /v1/jobs: conflict: {text}"));
+    assert_eq!(
+        e.to_string(),
+        format!("nomad POST /v1/jobs: conflict: {text}")
+    );
     check_sent_jobs(&server, 1).await;
 }
 
@@ -104,20 +121,34 @@ async fn register_500_is_not_retried() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/v1/jobs"))
-        .respond_with(plain(500, "1 error occurred:\n\t* Missing job datacenters\n\n"))
+        .respond_with(plain(
+            500,
+            "1 error occurred:\n\t* Missing job datacenters\n\n",
+        ))
         .expect(1)
         .mount(&server)
         .await;
-    let e = client(&server, 4).register_job(&RegisterRequest::new(web_job("nginx:1.25", 1))).await.unwrap_err();
+    let e = client(&server, 4)
+        .register_job(&RegisterRequest::new(web_job("nginx:1.25", 1)))
+        .await
+        .unwrap_err();
     match &e {
-        BackendError::Http { status, message, path, .. } => {
+        BackendError::Http {
+            status,
+            message,
+            path,
+            ..
+        } => {
             assert_eq!(*status, 500);
             assert_eq!(path, "/v1/jobs");
             assert_eq!(message, "1 error occurred:\n\t* Missing job datacenters");
         }
         other => panic!("{other:?}"),
     }
-    assert!(e.is_retryable(), "a 500 is transient in itself; register is still not repeated");
+    assert!(
+        e.is_retryable(),
+        "a 500 is transient in itself; register is still not repeated"
+    );
 }
 
 #[tokio::test]
@@ -136,7 +167,10 @@ async fn get_500_is_retried_then_succeeds() {
         .expect(1)
         .mount(&server)
         .await;
-    let got = client(&server, 4).read_job("web", &QueryOptions::new()).await.unwrap();
+    let got = client(&server, 4)
+        .read_job("web", &QueryOptions::new())
+        .await
+        .unwrap();
     assert_eq!(got.index, 77);
     assert_eq!(got.value, json!({"ID": "web", "Version": 3}));
     assert_eq!(server.received_requests().await.unwrap().len(), 3);
@@ -151,16 +185,27 @@ async fn get_429_is_retried_until_attempts_run_out() {
         .expect(3)
         .mount(&server)
         .await;
-    let e = client(&server, 3).job_allocations("web", false, &QueryOptions::new()).await.unwrap_err();
+    let e = client(&server, 3)
+        .job_allocations("web", false, &QueryOptions::new())
+        .await
+        .unwrap_err();
     assert_eq!(e.status(), Some(429));
     assert!(e.is_retryable());
-    assert_eq!(e.to_string(), "nomad GET /v1/job/web/allocations: HTTP 429: Too many requests");
+    assert_eq!(
+        e.to_string(),
+        "nomad GET /v1/job/web/allocations: HTTP 429: Too many requests"
+    );
 }
 
 #[tokio::test]
 async fn client_errors_keep_status_and_text() {
     let server = MockServer::start().await;
-    Mock::given(method("GET")).and(path("/v1/job/ghost")).respond_with(plain(404, "job not found")).expect(1).mount(&server).await;
+    Mock::given(method("GET"))
+        .and(path("/v1/job/ghost"))
+        .respond_with(plain(404, "job not found"))
+        .expect(1)
+        .mount(&server)
+        .await;
     Mock::given(method("GET"))
         .and(path("/v1/job/private"))
         .respond_with(plain(403, "Permission denied"))
@@ -176,12 +221,24 @@ async fn client_errors_keep_status_and_text() {
     let c = client(&server, 4);
     let e = c.read_job("ghost", &QueryOptions::new()).await.unwrap_err();
     assert!(e.is_not_found());
-    assert_eq!(e.to_string(), "nomad GET /v1/job/ghost: not found (HTTP 404): job not found");
-    let e = c.read_job("private", &QueryOptions::new()).await.unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "nomad GET /v1/job/ghost: not found (HTTP 404): job not found"
+    );
+    let e = c
+        .read_job("private", &QueryOptions::new())
+        .await
+        .unwrap_err();
     assert_eq!((e.status(), e.is_retryable()), (Some(403), false));
-    assert_eq!(e.to_string(), "nomad GET /v1/job/private: HTTP 403: Permission denied");
+    assert_eq!(
+        e.to_string(),
+        "nomad GET /v1/job/private: HTTP 403: Permission denied"
+    );
     let e = c.plan_job(&web_job("nginx:1", 1), true).await.unwrap_err();
-    assert_eq!(e.to_string(), "nomad POST /v1/job/web/plan: HTTP 400: Job ID does not match");
+    assert_eq!(
+        e.to_string(),
+        "nomad POST /v1/job/web/plan: HTTP 400: Job ID does not match"
+    );
     check_sent_jobs(&server, 1).await;
 }
 
@@ -206,7 +263,10 @@ async fn blocking_query_sends_index_and_wait_and_reads_the_index() {
         .expect(1)
         .mount(&server)
         .await;
-    let got = client(&server, 1).latest_deployment("web", &QueryOptions::blocking(41, Duration::from_secs(2))).await.unwrap();
+    let got = client(&server, 1)
+        .latest_deployment("web", &QueryOptions::blocking(41, Duration::from_secs(2)))
+        .await
+        .unwrap();
     assert_eq!(got.index, 52);
     let d = got.value.unwrap();
     assert_eq!(d.status, deployment_status::SUCCESSFUL);
@@ -220,10 +280,17 @@ async fn no_deployment_is_null() {
     Mock::given(method("GET"))
         .and(path("/v1/job/batchy/deployment"))
         .and(query_param_is_missing("index"))
-        .respond_with(ResponseTemplate::new(200).insert_header("X-Nomad-Index", "9").set_body_string("null"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("X-Nomad-Index", "9")
+                .set_body_string("null"),
+        )
         .mount(&server)
         .await;
-    let got = client(&server, 1).latest_deployment("batchy", &QueryOptions::new()).await.unwrap();
+    let got = client(&server, 1)
+        .latest_deployment("batchy", &QueryOptions::new())
+        .await
+        .unwrap();
     assert_eq!((got.index, got.value), (9, None));
 }
 
@@ -237,20 +304,43 @@ async fn missing_or_malformed_index_is_an_error() {
         .await;
     Mock::given(method("GET"))
         .and(path("/v1/job/b/evaluations"))
-        .respond_with(ResponseTemplate::new(200).insert_header("X-Nomad-Index", "soon").set_body_json(json!([])))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("X-Nomad-Index", "soon")
+                .set_body_json(json!([])),
+        )
         .mount(&server)
         .await;
     Mock::given(method("GET"))
         .and(path("/v1/job/c/evaluations"))
-        .respond_with(ResponseTemplate::new(200).insert_header("X-Nomad-Index", "0").set_body_json(json!([])))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("X-Nomad-Index", "0")
+                .set_body_json(json!([])),
+        )
         .mount(&server)
         .await;
     let c = client(&server, 1);
-    let e = c.job_evaluations("a", &QueryOptions::new()).await.unwrap_err();
-    assert_eq!(e.to_string(), "nomad /v1/job/a/evaluations: response has no X-Nomad-Index header");
-    let e = c.job_evaluations("b", &QueryOptions::new()).await.unwrap_err();
-    assert_eq!(e.to_string(), "nomad /v1/job/b/evaluations: malformed X-Nomad-Index header \"soon\"");
-    let e = c.job_evaluations("c", &QueryOptions::new()).await.unwrap_err();
+    let e = c
+        .job_evaluations("a", &QueryOptions::new())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "nomad /v1/job/a/evaluations: response has no X-Nomad-Index header"
+    );
+    let e = c
+        .job_evaluations("b", &QueryOptions::new())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "nomad /v1/job/b/evaluations: malformed X-Nomad-Index header \"soon\""
+    );
+    let e = c
+        .job_evaluations("c", &QueryOptions::new())
+        .await
+        .unwrap_err();
     assert!(matches!(e, BackendError::MalformedIndex { .. }), "{e:?}");
 }
 
@@ -322,7 +412,11 @@ async fn validate_versions_deregister_allocations_evaluations() {
         .and(path("/v1/job/web"))
         .and(query_param("purge", "true"))
         .and(header("X-Nomad-Token", "nomad-secret-id"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"EvalID": "e-2", "EvalCreateIndex": 61, "JobModifyIndex": 61})))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(
+                json!({"EvalID": "e-2", "EvalCreateIndex": 61, "JobModifyIndex": 61}),
+            ),
+        )
         .expect(1)
         .mount(&server)
         .await;
@@ -344,18 +438,34 @@ async fn validate_versions_deregister_allocations_evaluations() {
         .mount(&server)
         .await;
     let c = client(&server, 1);
-    let v = c.validate_job(&json!({"ID": "web", "TaskGroups": [{"Name": "frontend", "Tasks": []}]})).await.unwrap();
-    assert_eq!(v.validation_errors, vec!["Task group frontend validation failed: Missing tasks for task group".to_owned()]);
+    let v = c
+        .validate_job(&json!({"ID": "web", "TaskGroups": [{"Name": "frontend", "Tasks": []}]}))
+        .await
+        .unwrap();
+    assert_eq!(
+        v.validation_errors,
+        vec!["Task group frontend validation failed: Missing tasks for task group".to_owned()]
+    );
     let versions = c.job_versions("web", true).await.unwrap();
     assert_eq!(versions.index, 60);
     assert_eq!(versions.value.versions.len(), 2);
     assert_eq!(versions.value.diffs[0].kind, "Edited");
     let d = c.deregister_job("web", true).await.unwrap();
     assert_eq!((d.eval_id.as_str(), d.job_modify_index), ("e-2", 61));
-    let allocs = c.job_allocations("web", true, &QueryOptions::new()).await.unwrap();
+    let allocs = c
+        .job_allocations("web", true, &QueryOptions::new())
+        .await
+        .unwrap();
     assert_eq!(allocs.index, 58);
-    assert_eq!(allocs.value[0].deployment_status.as_ref().unwrap().healthy, Some(true));
-    assert!(c.evaluation("e-404", &QueryOptions::new()).await.unwrap_err().is_not_found());
+    assert_eq!(
+        allocs.value[0].deployment_status.as_ref().unwrap().healthy,
+        Some(true)
+    );
+    assert!(c
+        .evaluation("e-404", &QueryOptions::new())
+        .await
+        .unwrap_err()
+        .is_not_found());
 }
 
 #[tokio::test]
@@ -372,18 +482,36 @@ async fn slow_answers_time_out_and_reads_are_retried() {
         .options(fast_options(2).timeout(Duration::from_millis(150)))
         .build()
         .unwrap();
-    let e = HttpNomad::new(&cfg).unwrap().read_job("slow", &QueryOptions::new()).await.unwrap_err();
+    let e = HttpNomad::new(&cfg)
+        .unwrap()
+        .read_job("slow", &QueryOptions::new())
+        .await
+        .unwrap_err();
     assert!(matches!(e, BackendError::Timeout { .. }), "{e:?}");
     assert!(e.is_retryable());
 }
 
 #[tokio::test]
 async fn connection_refused_is_a_connect_error() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let cfg = NomadConfig::builder().address(format!("http://127.0.0.1:{port}")).options(fast_options(2)).build().unwrap();
-    let e = HttpNomad::new(&cfg).unwrap().register_job(&RegisterRequest::new(web_job("x", 1))).await.unwrap_err();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cfg = NomadConfig::builder()
+        .address(format!("http://127.0.0.1:{port}"))
+        .options(fast_options(2))
+        .build()
+        .unwrap();
+    let e = HttpNomad::new(&cfg)
+        .unwrap()
+        .register_job(&RegisterRequest::new(web_job("x", 1)))
+        .await
+        .unwrap_err();
     match &e {
-        BackendError::Connect { endpoint, message, .. } => {
+        BackendError::Connect {
+            endpoint, message, ..
+        } => {
             assert_eq!(endpoint, &format!("http://127.0.0.1:{port}"));
             assert!(message.starts_with("connection failed"), "{message}");
         }

@@ -22,7 +22,9 @@ pub fn etcd_binary() -> Option<PathBuf> {
         return p.is_file().then_some(p);
     }
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join("etcd")).find(|p| p.is_file())
+    std::env::split_paths(&path)
+        .map(|d| d.join("etcd"))
+        .find(|p| p.is_file())
 }
 
 /// The `etcd` binary, or `None` after printing why the test is skipped. With `CI=true` a
@@ -60,7 +62,9 @@ impl EtcdMember {
     /// A single-member cluster on free loopback ports with a fresh data directory, started
     /// and healthy. `extra` arguments are appended (e.g. `--auth-token-ttl=1`).
     pub fn start_single(binary: &Path, extra: &[&str]) -> io::Result<Self> {
-        let dir = tempfile::Builder::new().prefix("istio-nomad-etcd-").tempdir()?;
+        let dir = tempfile::Builder::new()
+            .prefix("istio-nomad-etcd-")
+            .tempdir()?;
         let client = format!("http://127.0.0.1:{}", free_port()?);
         let peer = format!("http://127.0.0.1:{}", free_port()?);
         let mut args = vec![
@@ -88,8 +92,20 @@ impl EtcdMember {
     /// arguments come from elsewhere). `client_url` is where [`EtcdMember::wait_ready`]
     /// looks for `/health`; output goes to `log`. Does not wait for readiness: members of a
     /// new cluster only become healthy once a quorum is up.
-    pub fn spawn(binary: &Path, args: Vec<String>, client_url: String, log: PathBuf) -> io::Result<Self> {
-        let mut m = EtcdMember { binary: binary.to_owned(), args, client_url, log, child: None, _dir: None };
+    pub fn spawn(
+        binary: &Path,
+        args: Vec<String>,
+        client_url: String,
+        log: PathBuf,
+    ) -> io::Result<Self> {
+        let mut m = EtcdMember {
+            binary: binary.to_owned(),
+            args,
+            client_url,
+            log,
+            child: None,
+            _dir: None,
+        };
         m.launch()?;
         Ok(m)
     }
@@ -131,7 +147,10 @@ impl EtcdMember {
             if let Some(child) = self.child.as_mut() {
                 if let Some(status) = child.try_wait()? {
                     self.child = None;
-                    return Err(io::Error::other(format!("etcd exited with {status}:\n{}", self.log_tail())));
+                    return Err(io::Error::other(format!(
+                        "etcd exited with {status}:\n{}",
+                        self.log_tail()
+                    )));
                 }
             }
             if health(&hostport).unwrap_or(false) {
@@ -140,7 +159,11 @@ impl EtcdMember {
             if Instant::now() >= deadline {
                 return Err(io::Error::new(
                     io::ErrorKind::TimedOut,
-                    format!("etcd at {} not healthy after {timeout:?}:\n{}", self.client_url, self.log_tail()),
+                    format!(
+                        "etcd at {} not healthy after {timeout:?}:\n{}",
+                        self.client_url,
+                        self.log_tail()
+                    ),
                 ));
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -170,7 +193,9 @@ impl EtcdMember {
             let _ = f.read_to_string(&mut s);
         }
         let start = s.len().saturating_sub(4096);
-        let start = (start..s.len()).find(|i| s.is_char_boundary(*i)).unwrap_or(s.len());
+        let start = (start..s.len())
+            .find(|i| s.is_char_boundary(*i))
+            .unwrap_or(s.len());
         s[start..].to_owned()
     }
 }

@@ -12,7 +12,12 @@ pub fn fast_options(attempts: u32) -> ClientOptions {
     ClientOptions::new()
         .timeout(Duration::from_secs(5))
         .connect_timeout(Duration::from_secs(1))
-        .retry(RetryPolicy::new().max_attempts(attempts).base_delay(Duration::from_millis(2)).max_delay(Duration::from_millis(10)))
+        .retry(
+            RetryPolicy::new()
+                .max_attempts(attempts)
+                .base_delay(Duration::from_millis(2))
+                .max_delay(Duration::from_millis(10)),
+        )
 }
 
 /// A small service job in Nomad's API JSON form.
@@ -37,7 +42,11 @@ pub fn web_job(image: &str, count: u64) -> Value {
 
 /// `<repo root>/../shared/data`, or `None` after printing why (failing under `CI=true`).
 pub fn shared_data() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("..").join("shared").join("data");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("..")
+        .join("shared")
+        .join("data");
     if dir.is_dir() {
         return Some(dir);
     }
@@ -58,12 +67,20 @@ pub fn check_job_body_against_openapi(job: &Value) {
     let text = std::fs::read_to_string(data.join("nomad-openapi-v1.yaml")).unwrap();
     let spec: Value = serde_norway::from_str(&text).unwrap();
     let props = |schema: &str| -> Vec<String> {
-        spec["components"]["schemas"][schema]["properties"].as_object().unwrap().keys().cloned().collect()
+        spec["components"]["schemas"][schema]["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect()
     };
     let check = |obj: &Value, schema: &str, at: &str| {
         let allowed = props(schema);
         for key in obj.as_object().unwrap().keys() {
-            assert!(allowed.contains(key), "{at}.{key} is not a field of the OpenAPI {schema} schema");
+            assert!(
+                allowed.contains(key),
+                "{at}.{key} is not a field of the OpenAPI {schema} schema"
+            );
         }
     };
     check(job, "Job", "Job");

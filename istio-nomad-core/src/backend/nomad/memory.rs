@@ -319,6 +319,7 @@ impl MemoryNomad {
             m.entry("Name").or_insert_with(|| json!(id));
             m.entry("Type").or_insert_with(|| json!("service"));
             m.entry("Priority").or_insert_with(|| json!(50));
+            m.entry("Stop").or_insert_with(|| json!(false));
         }
         Ok((id, v))
     }
@@ -707,9 +708,6 @@ impl Nomad for MemoryNomad {
             job["Status"] = json!(if stopped { "dead" } else { "pending" });
             job["Stable"] = json!(false);
             job["SubmitTime"] = json!(now_ns());
-            if !stopped {
-                job["Stop"] = json!(false);
-            }
             versions.push(job.clone());
         } else if let Some(e) = &existing {
             job = e.current.clone();
