@@ -1,1 +1,3 @@
 //! Shared harness for the end-to-end tests: real etcd servers, network namespaces, shared data.
+
+pub mod netns;
