@@ -342,6 +342,8 @@ fn failed_apply_leaves_the_namespace_as_before() {
     nf.apply(&good).unwrap();
     let applied = save_text(&nf, Family::V4);
     assert!(nf.apply(&bad).is_err());
+    // The mangle table did not exist before the failed apply; the rollback leaves it empty
+    // (all built-in chains ACCEPT, no rules), which the kernel treats like an absent table.
     assert_eq!(save_text(&nf, Family::V4).replace("*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n", ""), applied);
     assert!(good.is_applied(&nf.state(Family::V4).unwrap()));
     nf.clean(&good).unwrap();

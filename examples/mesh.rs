@@ -1,2 +1,0 @@
-//! `mesh`: the istio-nomad command line. Run `cargo run --example mesh -- --help`.
-fn main() {}
