@@ -51,6 +51,41 @@
 #define ISTIO_NOMAD_FORMAT_JSON 2
 
 /**
+ * Render kind: a JSON document with every rendering (see `istio_nomad_iptables_render`).
+ */
+#define ISTIO_NOMAD_IPTABLES_ALL 0
+
+/**
+ * Render kind: `iptables-restore --noflush` input installing the IPv4 rules.
+ */
+#define ISTIO_NOMAD_IPTABLES_RESTORE 1
+
+/**
+ * Render kind: `ip6tables-restore --noflush` input (empty when `ipv6` is off).
+ */
+#define ISTIO_NOMAD_IPTABLES_RESTORE_V6 2
+
+/**
+ * Render kind: a POSIX shell script, one `iptables`/`ip6tables`/`ip` command per step.
+ */
+#define ISTIO_NOMAD_IPTABLES_SHELL 3
+
+/**
+ * Render kind: `iptables-restore --noflush` input removing exactly the IPv4 rules.
+ */
+#define ISTIO_NOMAD_IPTABLES_CLEANUP 4
+
+/**
+ * Render kind: `ip6tables-restore --noflush` input removing the IPv6 rules.
+ */
+#define ISTIO_NOMAD_IPTABLES_CLEANUP_V6 5
+
+/**
+ * Render kind: a POSIX shell script removing everything, TPROXY routing included.
+ */
+#define ISTIO_NOMAD_IPTABLES_CLEANUP_SHELL 6
+
+/**
  * The outcome of a call. `ISTIO_NOMAD_OK` is 0; every other value is a failure whose detail
  * is available through the `IstioNomadError` out-parameter and the thread-local last error.
  *
@@ -205,6 +240,35 @@ const char *istio_nomad_last_error_json(void);
  */
 void istio_nomad_test_force_panic(bool enabled);
 #endif
+
+/**
+ * Renders Istio's traffic interception rules for an `InterceptConfig` given as JSON.
+ *
+ * `config`/`config_len`: the settings with Istio's defaults for what is left out, e.g.
+ * `{"proxy_port": 15001, "proxy_uids": [1337], "mode": "redirect", "inbound_ports": [9080],
+ * "exclude_outbound_cidrs": ["169.254.169.254/32"], "ipv6": false}` (`{}` is the defaults;
+ * `inbound_ports` and `outbound_cidrs` take a list, `"all"` or `"none"`). `kind`: one of the
+ * `ISTIO_NOMAD_IPTABLES_*` constants. `ISTIO_NOMAD_IPTABLES_ALL` gives a JSON document:
+ *
+ * ```text
+ * { "restore": { "ipv4": "<text>", "ipv6": "<text>" | null },
+ *   "cleanup": { "ipv4": "<text>", "ipv6": "<text>" | null },
+ *   "shell": "<script>", "cleanup_shell": "<script>",
+ *   "ip_commands": [["ip", "-4", "rule", ...], ...] }   // TPROXY policy routing
+ * ```
+ *
+ * A bad setting is `ISTIO_NOMAD_PARSE` (wrong type or unknown key, with its path) or
+ * `ISTIO_NOMAD_VALIDATION` (a rule broken, with the setting and value).
+ *
+ * # Safety
+ * `config` points to `config_len` readable bytes (or is NULL with `config_len` 0); `out` is a
+ * writable pointer slot; `error` is NULL or a writable pointer slot.
+ */
+IstioNomadResult istio_nomad_iptables_render(const uint8_t *config,
+                                             size_t config_len,
+                                             uint32_t kind,
+                                             struct IstioNomadString **out,
+                                             struct IstioNomadError **error);
 
 /**
  * Converts a Nomad job between HCL2 and API JSON. The job is read and rendered but not

@@ -23,7 +23,9 @@
 
 pub mod error;
 pub mod format;
+pub mod iptables;
 pub mod job;
+pub mod json;
 pub mod plan;
 pub mod string;
 

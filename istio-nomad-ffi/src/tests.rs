@@ -56,6 +56,12 @@ fn a_panic_in_any_exported_function_is_returned_as_the_panic_code() {
             Box::new(|| unsafe { istio_nomad_job_convert(job.as_ptr(), job.len(), 2, 1, sp, ep) }),
         ),
         (
+            "iptables_render",
+            Box::new(|| unsafe {
+                crate::iptables::istio_nomad_iptables_render(b"{}".as_ptr(), 2, 0, sp, ep)
+            }),
+        ),
+        (
             "job_validate",
             Box::new(|| unsafe { istio_nomad_job_validate(job.as_ptr(), job.len(), 2, ep) }),
         ),

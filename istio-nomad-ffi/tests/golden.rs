@@ -8,6 +8,7 @@ use istio_nomad_core::nomad::Job;
 use istio_nomad_core::plan::plan;
 use istio_nomad_core::spec::MeshSpec;
 use istio_nomad_ffi::error::{istio_nomad_error_free, istio_nomad_error_json};
+use istio_nomad_ffi::iptables::*;
 use istio_nomad_ffi::job::{istio_nomad_job_convert, istio_nomad_job_validate};
 use istio_nomad_ffi::plan::istio_nomad_plan;
 use istio_nomad_ffi::string::{
@@ -195,4 +196,103 @@ fn a_bad_spec_names_the_field_and_the_line() {
         "bookinfo-bad-port.error.json",
         &(serde_json::to_string(&doc).unwrap() + "\n"),
     );
+}
+
+fn iptables_via_ffi(config: &str, kind: u32) -> Result<String, (IstioNomadResult, Value)> {
+    call(|out, err| unsafe {
+        istio_nomad_iptables_render(config.as_ptr(), config.len(), kind, out, err)
+    })
+}
+
+#[test]
+fn iptables_renderings_match_the_core() {
+    use istio_nomad_core::iptables::{Family, InterceptConfig, IptablesPlan};
+    let text = std::fs::read_to_string(crate_dir().join("tests/data/intercept.json")).unwrap();
+    let config: InterceptConfig = serde_json::from_str(&text).unwrap();
+    let plan = IptablesPlan::new(&config).unwrap();
+    let expect = [
+        (
+            ISTIO_NOMAD_IPTABLES_RESTORE,
+            plan.render_restore(Family::V4),
+        ),
+        (
+            ISTIO_NOMAD_IPTABLES_RESTORE_V6,
+            plan.render_restore(Family::V6),
+        ),
+        (ISTIO_NOMAD_IPTABLES_SHELL, plan.render_shell()),
+        (
+            ISTIO_NOMAD_IPTABLES_CLEANUP,
+            plan.render_cleanup_restore(Family::V4),
+        ),
+        (
+            ISTIO_NOMAD_IPTABLES_CLEANUP_V6,
+            plan.render_cleanup_restore(Family::V6),
+        ),
+        (
+            ISTIO_NOMAD_IPTABLES_CLEANUP_SHELL,
+            plan.render_cleanup_shell(),
+        ),
+    ];
+    for (kind, want) in &expect {
+        assert!(!want.is_empty(), "kind {kind}");
+        assert_eq!(
+            &iptables_via_ffi(&text, *kind).unwrap(),
+            want,
+            "kind {kind}"
+        );
+    }
+    let all = iptables_via_ffi(&text, ISTIO_NOMAD_IPTABLES_ALL).unwrap();
+    let doc: Value = serde_json::from_str(&all).unwrap();
+    assert_eq!(doc["restore"]["ipv4"], expect[0].1.as_str());
+    assert_eq!(doc["restore"]["ipv6"], expect[1].1.as_str());
+    assert_eq!(doc["shell"], expect[2].1.as_str());
+    assert_eq!(doc["cleanup"]["ipv4"], expect[3].1.as_str());
+    assert_eq!(doc["cleanup"]["ipv6"], expect[4].1.as_str());
+    assert_eq!(doc["cleanup_shell"], expect[5].1.as_str());
+    assert_eq!(
+        doc["ip_commands"],
+        serde_json::to_value(plan.rules_file().ip_commands).unwrap()
+    );
+    assert!(
+        !doc["ip_commands"].as_array().unwrap().is_empty(),
+        "TPROXY routes expected"
+    );
+    golden("intercept.iptables.json", &all);
+    golden("intercept.restore.rules", &expect[0].1);
+
+    // Istio's defaults from `{}`; IPv6 off gives a null IPv6 restore in the document.
+    let defaults = IptablesPlan::new(&InterceptConfig::default()).unwrap();
+    assert_eq!(
+        iptables_via_ffi("{}", ISTIO_NOMAD_IPTABLES_RESTORE).unwrap(),
+        defaults.render_restore(Family::V4)
+    );
+    let doc: Value = serde_json::from_str(&iptables_via_ffi("{}", 0).unwrap()).unwrap();
+    assert_eq!(doc["restore"]["ipv6"], Value::Null);
+}
+
+#[test]
+fn bad_intercept_configs_name_the_setting() {
+    let text =
+        std::fs::read_to_string(crate_dir().join("tests/data/intercept-invalid.json")).unwrap();
+    let (rc, doc) = iptables_via_ffi(&text, ISTIO_NOMAD_IPTABLES_SHELL).unwrap_err();
+    assert_eq!(rc, IstioNomadResult::ISTIO_NOMAD_VALIDATION, "{doc}");
+    let config: istio_nomad_core::iptables::InterceptConfig = serde_json::from_str(&text).unwrap();
+    let core = istio_nomad_core::iptables::IptablesPlan::new(&config).unwrap_err();
+    assert_eq!(doc["message"], core.to_string());
+    golden(
+        "intercept-invalid.error.json",
+        &(serde_json::to_string(&doc).unwrap() + "\n"),
+    );
+
+    // A wrong type: a parse error with the JSON path and line.
+    let (rc, doc) = iptables_via_ffi("{\n  \"proxy_port\": \"x\"\n}", 1).unwrap_err();
+    assert_eq!(rc, IstioNomadResult::ISTIO_NOMAD_PARSE);
+    assert_eq!(doc["fields"][0]["path"], "config.proxy_port");
+    assert_eq!(doc["line"], 2);
+    // An unknown key and an unknown kind.
+    let (rc, _) = iptables_via_ffi("{\"proxy_prot\": 1}", 1).unwrap_err();
+    assert_eq!(rc, IstioNomadResult::ISTIO_NOMAD_PARSE);
+    let (rc, doc) = iptables_via_ffi("{}", 7).unwrap_err();
+    assert_eq!(rc, IstioNomadResult::ISTIO_NOMAD_INVALID_ARGUMENT);
+    assert_eq!(doc["fields"][0]["path"], "kind");
 }

@@ -259,3 +259,66 @@ func ValidateJob(job []byte, format Format) error {
 	}
 	return nil
 }
+
+// IptablesKind selects a rendering of the interception rules.
+type IptablesKind uint32
+
+// Renderings of RenderIptables.
+const (
+	// IptablesAll is a JSON document with every rendering (see IptablesRules).
+	IptablesAll IptablesKind = C.ISTIO_NOMAD_IPTABLES_ALL
+	// IptablesRestore is iptables-restore --noflush input for IPv4.
+	IptablesRestore IptablesKind = C.ISTIO_NOMAD_IPTABLES_RESTORE
+	// IptablesRestoreV6 is ip6tables-restore --noflush input (empty when IPv6 is off).
+	IptablesRestoreV6 IptablesKind = C.ISTIO_NOMAD_IPTABLES_RESTORE_V6
+	// IptablesShell is a POSIX shell script, one command per step.
+	IptablesShell IptablesKind = C.ISTIO_NOMAD_IPTABLES_SHELL
+	// IptablesCleanup is iptables-restore input removing exactly the IPv4 rules.
+	IptablesCleanup IptablesKind = C.ISTIO_NOMAD_IPTABLES_CLEANUP
+	// IptablesCleanupV6 is ip6tables-restore input removing the IPv6 rules.
+	IptablesCleanupV6 IptablesKind = C.ISTIO_NOMAD_IPTABLES_CLEANUP_V6
+	// IptablesCleanupShell is a shell script removing everything, TPROXY routing included.
+	IptablesCleanupShell IptablesKind = C.ISTIO_NOMAD_IPTABLES_CLEANUP_SHELL
+)
+
+// RenderIptables renders Istio's interception rules for an InterceptConfig given as JSON
+// ("{}" is Istio's defaults).
+func RenderIptables(config []byte, kind IptablesKind) (string, error) {
+	p, n := input(config)
+	var out *C.IstioNomadString
+	var cerr *C.IstioNomadError
+	rc := C.istio_nomad_iptables_render(p, n, C.uint32_t(kind), &out, &cerr)
+	if rc != C.ISTIO_NOMAD_OK {
+		return "", takeError(rc, cerr)
+	}
+	return string(takeString(out)), nil
+}
+
+// FamilyText holds one text per address family (IPv6 nil when off).
+type FamilyText struct {
+	IPv4 string  `json:"ipv4"`
+	IPv6 *string `json:"ipv6"`
+}
+
+// IptablesRules is every rendering of one interception config.
+type IptablesRules struct {
+	Restore      FamilyText `json:"restore"`
+	Cleanup      FamilyText `json:"cleanup"`
+	Shell        string     `json:"shell"`
+	CleanupShell string     `json:"cleanup_shell"`
+	// IPCommands are the TPROXY policy-routing `ip` commands to run after the restore.
+	IPCommands [][]string `json:"ip_commands"`
+}
+
+// Iptables renders every form of the interception rules of config.
+func Iptables(config []byte) (*IptablesRules, error) {
+	doc, err := RenderIptables(config, IptablesAll)
+	if err != nil {
+		return nil, err
+	}
+	var rules IptablesRules
+	if err := json.Unmarshal([]byte(doc), &rules); err != nil {
+		return nil, fmt.Errorf("istio-nomad: decoding the iptables document: %w", err)
+	}
+	return &rules, nil
+}

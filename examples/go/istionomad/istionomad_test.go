@@ -178,3 +178,33 @@ func TestConcurrentPlans(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestIptablesMatchesTheRustRendering(t *testing.T) {
+	config := read(t, "istio-nomad-ffi/tests/data/intercept.json")
+	all, err := RenderIptables(config, IptablesAll)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if all != string(read(t, "istio-nomad-ffi/tests/golden/intercept.iptables.json")) {
+		t.Fatal("ALL document differs from the golden file")
+	}
+	rules, err := Iptables(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	restore, err := RenderIptables(config, IptablesRestore)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if restore != rules.Restore.IPv4 || restore != string(read(t, "istio-nomad-ffi/tests/golden/intercept.restore.rules")) {
+		t.Fatal("IPv4 restore differs")
+	}
+	if rules.Restore.IPv6 == nil || len(rules.IPCommands) == 0 {
+		t.Fatalf("IPv6 and TPROXY routes expected: %+v", rules)
+	}
+	_, err = RenderIptables(read(t, "istio-nomad-ffi/tests/data/intercept-invalid.json"), IptablesShell)
+	var e *Error
+	if !errors.As(err, &e) || e.Code != CodeValidation || len(e.Fields) != 2 || e.Fields[0].Path != "intercept.proxy_port" {
+		t.Fatalf("got %v", err)
+	}
+}

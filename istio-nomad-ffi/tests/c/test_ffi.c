@@ -263,6 +263,77 @@ static void test_job_convert_and_validate(void) {
     buffer_free(&reg);
 }
 
+static void test_iptables_render(void) {
+    buffer config = read_file("istio-nomad-ffi/tests/data/intercept.json");
+    buffer all = read_file("istio-nomad-ffi/tests/golden/intercept.iptables.json");
+    buffer restore = read_file("istio-nomad-ffi/tests/golden/intercept.restore.rules");
+    buffer invalid = read_file("istio-nomad-ffi/tests/data/intercept-invalid.json");
+    buffer want = read_file("istio-nomad-ffi/tests/golden/intercept-invalid.error.json");
+    IstioNomadString *out = NULL;
+    IstioNomadError *err = NULL;
+
+    CHECK_RC(istio_nomad_iptables_render(config.data, config.len, ISTIO_NOMAD_IPTABLES_ALL, &out,
+                                         &err),
+             ISTIO_NOMAD_OK);
+    CHECK(string_equals(out, &all));
+    istio_nomad_string_free(&out);
+    CHECK_RC(istio_nomad_iptables_render(config.data, config.len, ISTIO_NOMAD_IPTABLES_RESTORE,
+                                         &out, NULL),
+             ISTIO_NOMAD_OK);
+    CHECK(string_equals(out, &restore));
+    CHECK(contains(istio_nomad_string_data(out), "COMMIT"));
+    istio_nomad_string_free(&out);
+    const struct {
+        uint32_t kind;
+        const char *starts_with;
+        const char *has;
+    } kinds[] = {
+        {ISTIO_NOMAD_IPTABLES_RESTORE_V6, "*mangle", "-j TPROXY"},
+        {ISTIO_NOMAD_IPTABLES_SHELL, "#!/bin/sh", "ip6tables -t nat -N ISTIO_OUTPUT"},
+        {ISTIO_NOMAD_IPTABLES_CLEANUP, "*mangle", "-X ISTIO_TPROXY"},
+        {ISTIO_NOMAD_IPTABLES_CLEANUP_V6, "*mangle", "-X ISTIO_DIVERT"},
+        {ISTIO_NOMAD_IPTABLES_CLEANUP_SHELL, "#!/bin/sh", "|| true"},
+    };
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        CHECK_RC(istio_nomad_iptables_render(config.data, config.len, kinds[i].kind, &out, NULL),
+                 ISTIO_NOMAD_OK);
+        const char *t = istio_nomad_string_data(out);
+        CHECK(t != NULL && strncmp(t, kinds[i].starts_with, strlen(kinds[i].starts_with)) == 0);
+        CHECK(contains(t, kinds[i].has));
+        istio_nomad_string_free(&out);
+    }
+
+    /* Defaults from "{}" (no NUL terminator needed). */
+    buffer empty = text("{}");
+    CHECK_RC(istio_nomad_iptables_render(empty.data, empty.len, ISTIO_NOMAD_IPTABLES_SHELL, &out,
+                                         NULL),
+             ISTIO_NOMAD_OK);
+    CHECK(contains(istio_nomad_string_data(out), "15001"));
+    istio_nomad_string_free(&out);
+
+    /* Broken rules: VALIDATION with each setting's path. */
+    CHECK_RC(istio_nomad_iptables_render(invalid.data, invalid.len, ISTIO_NOMAD_IPTABLES_SHELL,
+                                         &out, &err),
+             ISTIO_NOMAD_VALIDATION);
+    const char *json = istio_nomad_error_json(err);
+    CHECK(json != NULL && strlen(json) + 1 == want.len && memcmp(json, want.data, want.len - 1) == 0);
+    istio_nomad_error_free(&err);
+    /* Truncated JSON, unknown kind. */
+    CHECK_RC(istio_nomad_iptables_render(config.data, config.len / 2, ISTIO_NOMAD_IPTABLES_SHELL,
+                                         &out, NULL),
+             ISTIO_NOMAD_PARSE);
+    CHECK_RC(istio_nomad_iptables_render(config.data, config.len, 99, &out, NULL),
+             ISTIO_NOMAD_INVALID_ARGUMENT);
+    CHECK(out == NULL);
+
+    buffer_free(&empty);
+    buffer_free(&config);
+    buffer_free(&all);
+    buffer_free(&restore);
+    buffer_free(&invalid);
+    buffer_free(&want);
+}
+
 static void test_null_arguments(void) {
     static const uint8_t some[] = "x";
     IstioNomadString *out = NULL;
@@ -288,6 +359,12 @@ static void test_null_arguments(void) {
     istio_nomad_error_free(&err);
     CHECK_RC(istio_nomad_job_validate(NULL, 1, 0, NULL), ISTIO_NOMAD_NULL_ARGUMENT);
 
+    CHECK_RC(istio_nomad_iptables_render(NULL, 2, 0, &out, &err), ISTIO_NOMAD_NULL_ARGUMENT);
+    CHECK(contains(istio_nomad_error_json(err), "\"path\":\"config\""));
+    istio_nomad_error_free(&err);
+    CHECK_RC(istio_nomad_iptables_render((const uint8_t *)"{}", 2, 0, NULL, NULL),
+             ISTIO_NOMAD_NULL_ARGUMENT);
+
     /* Accessors and frees accept NULL. */
     CHECK(istio_nomad_string_data(NULL) == NULL);
     CHECK(istio_nomad_string_len(NULL) == 0);
@@ -312,6 +389,7 @@ static void test_invalid_utf8(void) {
     istio_nomad_error_free(&err);
     CHECK_RC(istio_nomad_job_convert(bad, sizeof bad, 0, 2, &out, NULL), ISTIO_NOMAD_INVALID_UTF8);
     CHECK_RC(istio_nomad_job_validate(bad, sizeof bad, 0, NULL), ISTIO_NOMAD_INVALID_UTF8);
+    CHECK_RC(istio_nomad_iptables_render(bad, sizeof bad, 0, &out, NULL), ISTIO_NOMAD_INVALID_UTF8);
     CHECK(contains(istio_nomad_last_error_json(), "\"name\":\"INVALID_UTF8\""));
 }
 
@@ -444,6 +522,7 @@ static void test_panics_are_caught(void) {
     EXPECT_PANIC(istio_nomad_plan(job.data, job.len, 0, &out, &err));
     EXPECT_PANIC(istio_nomad_job_convert(job.data, job.len, 0, 1, &out, &err));
     EXPECT_PANIC(istio_nomad_job_validate(job.data, job.len, 0, &err));
+    EXPECT_PANIC(istio_nomad_iptables_render((const uint8_t *)"{}", 2, 0, &out, &err));
 
     /* Accessors and frees return their documented fallback and record the panic. */
     istio_nomad_test_force_panic(true);
@@ -489,6 +568,7 @@ int main(int argc, char **argv) {
         {"plan_bookinfo", test_plan_bookinfo},
         {"plan_errors", test_plan_errors},
         {"job_convert_and_validate", test_job_convert_and_validate},
+        {"iptables_render", test_iptables_render},
         {"null_arguments", test_null_arguments},
         {"invalid_utf8", test_invalid_utf8},
         {"large_inputs", test_large_inputs},
