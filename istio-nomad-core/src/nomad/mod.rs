@@ -1,1 +1,4 @@
 //! The typed Nomad job model.
+
+pub mod hcl;
+pub mod openapi;

@@ -1,0 +1,1 @@
+//! Validation of Nomad API JSON against Nomad's OpenAPI description.
