@@ -73,7 +73,12 @@ impl std::error::Error for ParseError {}
 impl ParseError {
     /// A parse error with only a message.
     pub fn new(format: Format, message: impl Into<String>) -> Self {
-        ParseError { format, path: None, line: None, message: message.into() }
+        ParseError {
+            format,
+            path: None,
+            line: None,
+            message: message.into(),
+        }
     }
 
     /// Sets the field path.
@@ -105,7 +110,11 @@ pub struct FieldError {
 impl FieldError {
     /// A problem at `path`.
     pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
-        FieldError { path: path.into(), message: message.into(), value: None }
+        FieldError {
+            path: path.into(),
+            message: message.into(),
+            value: None,
+        }
     }
 
     /// Records the offending value.
@@ -142,7 +151,12 @@ impl ValidationErrors {
     }
 
     /// Records a problem at `path` with the offending `value`.
-    pub fn add(&mut self, path: impl Into<String>, message: impl Into<String>, value: impl fmt::Display) {
+    pub fn add(
+        &mut self,
+        path: impl Into<String>,
+        message: impl Into<String>,
+        value: impl fmt::Display,
+    ) {
         self.0.push(FieldError::new(path, message).value(value));
     }
 
@@ -218,7 +232,11 @@ pub enum Error {
 
 impl Error {
     /// One validation problem as an error.
-    pub fn field(path: impl Into<String>, message: impl Into<String>, value: impl fmt::Display) -> Self {
+    pub fn field(
+        path: impl Into<String>,
+        message: impl Into<String>,
+        value: impl fmt::Display,
+    ) -> Self {
         let mut v = ValidationErrors::new();
         v.add(path, message, value);
         Error::Validation(v)
