@@ -42,8 +42,12 @@ fn golden(name: &str, actual: &str) {
         std::fs::write(&path, actual).unwrap();
         return;
     }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (run with UPDATE_GOLDEN=1 to create it)", path.display()));
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (run with UPDATE_GOLDEN=1 to create it)",
+            path.display()
+        )
+    });
     assert_eq!(expected, actual, "golden file {} differs", path.display());
 }
 
@@ -59,7 +63,10 @@ fn schema(data: &Path) -> OpenApiSchema {
 
 fn assert_valid(schema: &OpenApiSchema, what: &str, job: &Value) {
     let violations = schema.validate("Job", job);
-    assert!(violations.is_empty(), "{what} breaks the Job schema:\n{violations:#?}");
+    assert!(
+        violations.is_empty(),
+        "{what} breaks the Job schema:\n{violations:#?}"
+    );
 }
 
 /// The shared jobs: file name and golden base name.
@@ -70,7 +77,10 @@ fn shared_jobs(data: &Path) -> Vec<(PathBuf, String)> {
         .filter(|p| p.extension().is_some_and(|e| e == "hcl" || e == "nomad"))
         .map(|p| {
             let file = p.file_name().unwrap().to_string_lossy().to_string();
-            let base = file.trim_end_matches(".hcl").trim_end_matches(".nomad").to_string();
+            let base = file
+                .trim_end_matches(".hcl")
+                .trim_end_matches(".nomad")
+                .to_string();
             (p, base)
         })
         .collect();
@@ -97,9 +107,14 @@ fn shared_jobs_match_golden_files_and_round_trip() {
         golden(&format!("{base}.nomad.hcl"), &hcl);
 
         // HCL -> api -> HCL -> api gives the same api value, and the HCL is a fixed point.
-        let api2 = jobspec_to_api(&hcl).unwrap_or_else(|e| panic!("{base} rendered HCL: {e}\n{hcl}"));
+        let api2 =
+            jobspec_to_api(&hcl).unwrap_or_else(|e| panic!("{base} rendered HCL: {e}\n{hcl}"));
         assert_eq!(api, api2, "{base}: api -> HCL -> api changed the job");
-        assert_eq!(hcl, api_to_jobspec(&api2).unwrap(), "{base}: rendering is not deterministic");
+        assert_eq!(
+            hcl,
+            api_to_jobspec(&api2).unwrap(),
+            "{base}: rendering is not deterministic"
+        );
     }
 }
 
@@ -116,9 +131,21 @@ fn expected_after_round_trip(v: &Value, top: bool) -> Option<Value> {
                 }
                 let keep_empty_list = !matches!(
                     k.as_str(),
-                    "Constraints" | "Affinities" | "Spreads" | "Services" | "Checks" | "Networks"
-                        | "ReservedPorts" | "DynamicPorts" | "Templates" | "Artifacts" | "VolumeMounts"
-                        | "Devices" | "TaskGroups" | "Tasks" | "ScalingPolicies"
+                    "Constraints"
+                        | "Affinities"
+                        | "Spreads"
+                        | "Services"
+                        | "Checks"
+                        | "Networks"
+                        | "ReservedPorts"
+                        | "DynamicPorts"
+                        | "Templates"
+                        | "Artifacts"
+                        | "VolumeMounts"
+                        | "Devices"
+                        | "TaskGroups"
+                        | "Tasks"
+                        | "ScalingPolicies"
                 );
                 if let Some(x) = expected_after_round_trip(item, false) {
                     if x.as_array().is_some_and(Vec::is_empty) && !keep_empty_list {
@@ -129,7 +156,12 @@ fn expected_after_round_trip(v: &Value, top: bool) -> Option<Value> {
             }
             Some(Value::Object(out))
         }
-        Value::Array(items) => Some(Value::Array(items.iter().filter_map(|i| expected_after_round_trip(i, false)).collect())),
+        Value::Array(items) => Some(Value::Array(
+            items
+                .iter()
+                .filter_map(|i| expected_after_round_trip(i, false))
+                .collect(),
+        )),
         other => Some(other.clone()),
     }
 }
@@ -144,7 +176,11 @@ fn api_example_job_renders_and_reads_back_without_loss() {
     assert_valid(&schema, "the API example job", job);
 
     let hcl = api_to_jobspec(&wrapped).unwrap();
-    assert_eq!(hcl, api_to_jobspec(job).unwrap(), "wrapped and bare input render the same");
+    assert_eq!(
+        hcl,
+        api_to_jobspec(job).unwrap(),
+        "wrapped and bare input render the same"
+    );
     golden("nomad-api-example-job.nomad.hcl", &hcl);
     for field in ["SubmitTime", "JobModifyIndex", "Dispatched", "status"] {
         assert!(!hcl.contains(field), "{field} must not be rendered");
@@ -157,9 +193,18 @@ fn api_example_job_renders_and_reads_back_without_loss() {
     assert_eq!(expected, back);
 
     // Spot checks of what the example holds.
-    assert_eq!(back["TaskGroups"][0]["Networks"][0]["DynamicPorts"][0]["To"], 6379);
-    assert_eq!(back["TaskGroups"][0]["RestartPolicy"]["Interval"], 1_800_000_000_000i64);
-    assert_eq!(back["TaskGroups"][0]["Tasks"][0]["Identity"], serde_json::json!({"Env": true, "File": true}));
+    assert_eq!(
+        back["TaskGroups"][0]["Networks"][0]["DynamicPorts"][0]["To"],
+        6379
+    );
+    assert_eq!(
+        back["TaskGroups"][0]["RestartPolicy"]["Interval"],
+        1_800_000_000_000i64
+    );
+    assert_eq!(
+        back["TaskGroups"][0]["Tasks"][0]["Identity"],
+        serde_json::json!({"Env": true, "File": true})
+    );
     assert!(hcl.contains("interval = \"30m\""));
     assert!(hcl.contains("healthy_deadline = \"3m\""));
 }

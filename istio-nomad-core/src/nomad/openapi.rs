@@ -36,7 +36,11 @@ pub struct NewerField {
 }
 
 const fn newer(schema: &'static str, field: &'static str, since: &'static str) -> NewerField {
-    NewerField { schema, field, since }
+    NewerField {
+        schema,
+        field,
+        since,
+    }
 }
 
 /// Keys accepted although the 1.4 description lacks them; each was added by a later Nomad
@@ -113,9 +117,14 @@ impl OpenApiSchema {
             err
         })?;
         match doc.pointer("/components/schemas") {
-            Some(Value::Object(schemas)) => Ok(OpenApiSchema { schemas: schemas.clone() }),
-            _ => Err(ParseError::new(Format::Json, "OpenAPI document has no components.schemas map")
-                .at("components.schemas")),
+            Some(Value::Object(schemas)) => Ok(OpenApiSchema {
+                schemas: schemas.clone(),
+            }),
+            _ => Err(ParseError::new(
+                Format::Json,
+                "OpenAPI document has no components.schemas map",
+            )
+            .at("components.schemas")),
         }
     }
 
@@ -146,7 +155,12 @@ impl OpenApiSchema {
         depth: usize,
         out: &mut Vec<SchemaViolation>,
     ) {
-        let mut fail = |message: String| out.push(SchemaViolation { path: path.to_string(), message });
+        let mut fail = |message: String| {
+            out.push(SchemaViolation {
+                path: path.to_string(),
+                message,
+            })
+        };
         if depth > MAX_DEPTH {
             fail(format!("nested deeper than {MAX_DEPTH} levels"));
             return;
@@ -196,7 +210,9 @@ impl OpenApiSchema {
                             _ => {}
                         }
                     } else if props.is_some() {
-                        let allowed = owner.is_some_and(|o| NEWER_FIELDS.iter().any(|n| n.schema == o && n.field == k));
+                        let allowed = owner.is_some_and(|o| {
+                            NEWER_FIELDS.iter().any(|n| n.schema == o && n.field == k)
+                        });
                         if !allowed {
                             out.push(SchemaViolation {
                                 path: kpath,
@@ -216,7 +232,14 @@ impl OpenApiSchema {
                 };
                 if let Some(item_schema) = schema.get("items") {
                     for (i, item) in items.iter().enumerate() {
-                        self.check(item_schema, None, item, &format!("{path}[{i}]"), depth + 1, out);
+                        self.check(
+                            item_schema,
+                            None,
+                            item,
+                            &format!("{path}[{i}]"),
+                            depth + 1,
+                            out,
+                        );
                     }
                 }
             }
@@ -237,14 +260,18 @@ impl OpenApiSchema {
                     fail(format!("expected an integer, got {}", describe(value)));
                     return;
                 };
-                let whole = n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0);
+                let whole =
+                    n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0);
                 if !whole {
                     fail(format!("expected an integer, got {n}"));
                     return;
                 }
                 let (fmin, fmax) = match schema.get("format").and_then(Value::as_str) {
                     Some("int32") => (Some(f64::from(i32::MIN)), Some(f64::from(i32::MAX))),
-                    Some("int64") => (Some(-9.223_372_036_854_776e18), Some(9.223_372_036_854_776e18)),
+                    Some("int64") => (
+                        Some(-9.223_372_036_854_776e18),
+                        Some(9.223_372_036_854_776e18),
+                    ),
                     _ => (None, None),
                 };
                 check_range(schema, n, fmin, fmax, &mut fail);
@@ -256,17 +283,21 @@ impl OpenApiSchema {
                 };
                 check_range(schema, n, None, None, &mut fail);
             }
-            Some("boolean") => {
-                if !value.is_boolean() {
-                    fail(format!("expected true or false, got {}", describe(value)));
-                }
+            Some("boolean") if !value.is_boolean() => {
+                fail(format!("expected true or false, got {}", describe(value)));
             }
             _ => {}
         }
     }
 }
 
-fn check_range(schema: &Value, n: &serde_json::Number, fmin: Option<f64>, fmax: Option<f64>, fail: &mut impl FnMut(String)) {
+fn check_range(
+    schema: &Value,
+    n: &serde_json::Number,
+    fmin: Option<f64>,
+    fmax: Option<f64>,
+    fail: &mut impl FnMut(String),
+) {
     let min = schema.get("minimum").and_then(Value::as_f64).or(fmin);
     let max = schema.get("maximum").and_then(Value::as_f64).or(fmax);
     // The bounds in the file are floats (uint64's maximum is written 1.8446744073709552e+19,
@@ -297,7 +328,10 @@ fn describe(v: &Value) -> String {
     };
     let mut shown = v.to_string();
     if shown.len() > 40 {
-        let cut = (0..=37).rev().find(|i| shown.is_char_boundary(*i)).unwrap_or(0);
+        let cut = (0..=37)
+            .rev()
+            .find(|i| shown.is_char_boundary(*i))
+            .unwrap_or(0);
         shown.truncate(cut);
         shown.push_str("...");
     }
