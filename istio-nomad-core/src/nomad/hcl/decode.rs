@@ -145,6 +145,25 @@ impl Slot {
     }
 }
 
+/// Keys the tables do not know, in source order, with an index by key.
+#[derive(Default)]
+struct Unknowns {
+    items: Vec<(String, Unknown)>,
+    index: std::collections::HashMap<String, usize>,
+}
+
+impl Unknowns {
+    fn get_mut(&mut self, key: &str) -> Option<&mut Unknown> {
+        let i = *self.index.get(key)?;
+        self.items.get_mut(i).map(|(_, u)| u)
+    }
+
+    fn push(&mut self, key: String, u: Unknown) {
+        self.index.insert(key.clone(), self.items.len());
+        self.items.push((key, u));
+    }
+}
+
 /// Blocks (or one attribute) of a name the tables do not know.
 enum Unknown {
     Attr(Value),
@@ -420,7 +439,7 @@ impl Decoder {
             .at(path));
         }
         let mut known: Vec<Option<Slot>> = schema.fields.iter().map(|_| None).collect();
-        let mut unknown: Vec<(String, Unknown)> = Vec::new();
+        let mut unknown = Unknowns::default();
         let mut attr_names: HashSet<&str> = HashSet::new();
 
         for s in body.iter() {
@@ -630,7 +649,7 @@ impl Decoder {
                 out.insert(field.json.to_string(), slot.into_value());
             }
         }
-        for (k, u) in unknown {
+        for (k, u) in unknown.items {
             let v = match u {
                 Unknown::Attr(v) => v,
                 Unknown::Blocks { mut items, labeled } => {
@@ -651,14 +670,14 @@ impl Decoder {
 
     fn push_unknown_attr(
         &self,
-        unknown: &mut Vec<(String, Unknown)>,
+        unknown: &mut Unknowns,
         name: &str,
         v: Value,
         path: &str,
         span: Option<std::ops::Range<usize>>,
     ) -> Result<(), ParseError> {
         let key = pascal_case(name);
-        if unknown.iter().any(|(k, _)| *k == key) {
+        if unknown.index.contains_key(&key) {
             return Err(self.err(
                 path,
                 span,
@@ -666,14 +685,14 @@ impl Decoder {
             ));
         }
         if !v.is_null() {
-            unknown.push((key, Unknown::Attr(v)));
+            unknown.push(key, Unknown::Attr(v));
         }
         Ok(())
     }
 
     fn push_unknown_block(
         &self,
-        unknown: &mut Vec<(String, Unknown)>,
+        unknown: &mut Unknowns,
         b: &EditBlock,
         path: &str,
         depth: usize,
@@ -704,25 +723,25 @@ impl Decoder {
             }
             None => inner,
         };
-        match unknown.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, Unknown::Blocks { items, labeled })) => {
+        match unknown.get_mut(&key) {
+            Some(Unknown::Blocks { items, labeled }) => {
                 items.push(Value::Object(value));
                 *labeled |= label.is_some();
             }
-            Some((_, Unknown::Attr(_))) => {
+            Some(Unknown::Attr(_)) => {
                 return Err(self.err(
                     &bpath,
                     b.span(),
                     format!("{name} is set both as an attribute and as a block"),
                 ));
             }
-            None => unknown.push((
+            None => unknown.push(
                 key,
                 Unknown::Blocks {
                     items: vec![Value::Object(value)],
                     labeled: label.is_some(),
                 },
-            )),
+            ),
         }
         Ok(())
     }
@@ -741,7 +760,7 @@ impl Decoder {
             )
             .at(path));
         }
-        let mut unknown = Vec::new();
+        let mut unknown = Unknowns::default();
         for s in body.iter() {
             match s {
                 Structure::Attribute(a) => {
@@ -754,7 +773,7 @@ impl Decoder {
             }
         }
         let mut out = Map::new();
-        for (k, u) in unknown {
+        for (k, u) in unknown.items {
             let v = match u {
                 Unknown::Attr(v) => v,
                 Unknown::Blocks { mut items, labeled } => {
