@@ -313,7 +313,10 @@ fn inject_group(
                 t.name(),
             );
         }
-        if t.kind.as_deref().is_some_and(|k| k.starts_with("connect-proxy")) {
+        if t.kind
+            .as_deref()
+            .is_some_and(|k| k.starts_with("connect-proxy"))
+        {
             e.add(
                 format!("{gp}.task[{}].kind", t.name()),
                 "the group runs a Consul Connect proxy task; remove it (or the job's connect blocks) first",
@@ -324,7 +327,11 @@ fn inject_group(
 
     // Labels of the group, for the version tag and the protocol.
     let version = g.meta.get(meta::VERSION).cloned().or(opts.version.clone());
-    let protocol = g.meta.get(meta::PROTOCOL).cloned().or(opts.protocol.clone());
+    let protocol = g
+        .meta
+        .get(meta::PROTOCOL)
+        .cloned()
+        .or(opts.protocol.clone());
     for (key, v) in [(meta::VERSION, &version), (meta::PROTOCOL, &protocol)] {
         if let Some(v) = v {
             if !is_label_value(v) {
@@ -354,7 +361,16 @@ fn inject_group(
     for (i, s) in g.services.iter_mut().enumerate() {
         let sp = format!("{gp}.service[{i}]");
         let changed = edit_service(
-            s, &sp, job_id, &gname, None, opts, &version, &protocol, &own_ports, &mut cluster,
+            s,
+            &sp,
+            job_id,
+            &gname,
+            None,
+            opts,
+            &version,
+            &protocol,
+            &own_ports,
+            &mut cluster,
             &mut e,
         );
         services_changed |= changed;
@@ -496,12 +512,7 @@ fn edit_service(
     changed
 }
 
-fn port_collisions(
-    n: &NetworkResource,
-    np: &str,
-    own_ports: &[u16],
-    e: &mut ValidationErrors,
-) {
+fn port_collisions(n: &NetworkResource, np: &str, own_ports: &[u16], e: &mut ValidationErrors) {
     for p in n.reserved_ports.iter().chain(n.dynamic_ports.iter()) {
         let label = p.label.as_deref().unwrap_or("");
         let pp = format!("{np}.port[{label}]");
@@ -514,7 +525,11 @@ fn port_collisions(
         }
         if let Some(inside) = inside_port(p) {
             if own_ports.iter().any(|o| i64::from(*o) == inside) {
-                let field = if p.to.is_some_and(|t| t > 0) { "to" } else { "static" };
+                let field = if p.to.is_some_and(|t| t > 0) {
+                    "to"
+                } else {
+                    "static"
+                };
                 e.add(
                     format!("{pp}.{field}"),
                     "the port is the Istio proxy's own (15000 admin, 15001 outbound, 15006 inbound, 15020 status, 15090 metrics)",
@@ -539,7 +554,9 @@ fn bridge_network(
     for t in &g.tasks {
         let tp = format!("{gp}.task[{}]", t.name());
         let driver = t.driver.as_deref().unwrap_or("");
-        if !BRIDGE_DRIVERS.contains(&driver) && !opts.extra_bridge_drivers.iter().any(|d| d == driver) {
+        if !BRIDGE_DRIVERS.contains(&driver)
+            && !opts.extra_bridge_drivers.iter().any(|d| d == driver)
+        {
             e.add(
                 format!("{tp}.driver"),
                 "the driver cannot join the group's bridge network, so its traffic would bypass the proxy; use host mode or a docker/podman/exec/java task",
@@ -588,7 +605,10 @@ fn bridge_network(
             // docker's port_map (host-mode networking) becomes the port's `to`.
             for (task, map) in &port_maps {
                 for (label, v) in map {
-                    let Some(to) = v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok())) else {
+                    let Some(to) = v
+                        .as_i64()
+                        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                    else {
                         e.add(
                             format!("{gp}.task[{task}].config.port_map.{label}"),
                             "a port_map entry must be a port number",
@@ -606,7 +626,10 @@ fn bridge_network(
                         Some(p) if p.to == Some(to) => {}
                         Some(p) => e.add(
                             format!("{np}.port[{label}].to"),
-                            format!("the port maps to {} but task {task}'s port_map says {to}", p.to.unwrap_or(0)),
+                            format!(
+                                "the port maps to {} but task {task}'s port_map says {to}",
+                                p.to.unwrap_or(0)
+                            ),
                             p.to.unwrap_or(0),
                         ),
                         None => e.add(
@@ -631,11 +654,14 @@ fn bridge_network(
     }
     port_collisions(n, &np, own_ports, e);
     if opts.has_status_port() {
-        n.dynamic_ports.push(Port::dynamic("istio-status", i64::from(STATUS_PORT)));
-        n.dynamic_ports.push(Port::dynamic("istio-metrics", i64::from(METRICS_PORT)));
+        n.dynamic_ports
+            .push(Port::dynamic("istio-status", i64::from(STATUS_PORT)));
+        n.dynamic_ports
+            .push(Port::dynamic("istio-metrics", i64::from(METRICS_PORT)));
     }
     if opts.spec.expose_admin {
-        n.dynamic_ports.push(Port::dynamic("istio-admin", i64::from(ADMIN_PORT)));
+        n.dynamic_ports
+            .push(Port::dynamic("istio-admin", i64::from(ADMIN_PORT)));
     }
 }
 
@@ -693,7 +719,10 @@ fn host_network(
         ("istio-inbound", opts.spec.intercept.inbound_capture_port),
     ];
     if opts.has_status_port() {
-        ports.extend([("istio-status", STATUS_PORT), ("istio-metrics", METRICS_PORT)]);
+        ports.extend([
+            ("istio-status", STATUS_PORT),
+            ("istio-metrics", METRICS_PORT),
+        ]);
     }
     // Static reservations: the scheduler then never places two host-mode meshed groups on
     // one node.

@@ -310,8 +310,16 @@ impl SidecarOptions {
                 &self.istio_version,
             );
         }
-        crate::spec::image_rule(&mut e, &format!("{p}.proxy_image"), &self.effective_proxy_image());
-        crate::spec::image_rule(&mut e, &format!("{p}.init_image"), &self.effective_init_image());
+        crate::spec::image_rule(
+            &mut e,
+            &format!("{p}.proxy_image"),
+            &self.effective_proxy_image(),
+        );
+        crate::spec::image_rule(
+            &mut e,
+            &format!("{p}.init_image"),
+            &self.effective_init_image(),
+        );
         crate::spec::image_rule(&mut e, &format!("{p}.ready_image"), &self.spec.ready_image);
         if let Some(a) = &self.spec.pilot_address {
             address_rule(&mut e, &format!("{p}.pilot_address"), a);
@@ -327,7 +335,11 @@ impl SidecarOptions {
             );
         }
         if self.spec.cpu < 1 {
-            e.add(format!("{p}.cpu"), "cpu must be at least 1 MHz", self.spec.cpu);
+            e.add(
+                format!("{p}.cpu"),
+                "cpu must be at least 1 MHz",
+                self.spec.cpu,
+            );
         }
         if self.spec.memory < 10 {
             e.add(
@@ -356,18 +368,26 @@ impl SidecarOptions {
                 );
             }
         }
+        let ic = &self.spec.intercept;
+        if ic.mode == crate::iptables::InterceptionMode::Tproxy
+            && !(ic.bypass_root || ic.proxy_uids.contains(&0))
+        {
+            e.add(
+                format!("{p}.intercept.bypass_root"),
+                "in TPROXY mode the proxy runs as root (it needs IP_TRANSPARENT), so root's traffic must bypass it",
+                false,
+            );
+        }
         e.into_result()?;
-        self.spec.intercept.validate()
+        ic.validate()
     }
 
     /// Pilot's discovery address: the configured one, else `<mesh>-pilot.service.consul:15007`.
     pub fn discovery_address(&self) -> String {
-        self.spec.pilot_address.clone().unwrap_or_else(|| {
-            format!(
-                "{}-pilot.service.consul:{PILOT_DISCOVERY_PORT}",
-                self.mesh
-            )
-        })
+        self.spec
+            .pilot_address
+            .clone()
+            .unwrap_or_else(|| format!("{}-pilot.service.consul:{PILOT_DISCOVERY_PORT}", self.mesh))
     }
 
     /// The proxy image: the configured one, else `proxy_debug` (Istio 1.0 and older, as in the
@@ -418,8 +438,7 @@ pub(crate) fn version_tuple(v: &str) -> Option<(u32, u32, u32)> {
 pub(crate) fn is_dns_name(v: &str) -> bool {
     !v.is_empty()
         && v.len() <= 63
-        && v
-            .chars()
+        && v.chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !v.starts_with('-')
         && !v.ends_with('-')
@@ -430,8 +449,7 @@ pub(crate) fn is_dns_name(v: &str) -> bool {
 pub(crate) fn is_label_value(v: &str) -> bool {
     !v.is_empty()
         && v.len() <= 128
-        && v
-            .chars()
+        && v.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-')
         && !v.starts_with('-')
         && !v.starts_with('.')

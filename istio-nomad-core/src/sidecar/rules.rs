@@ -79,12 +79,16 @@ impl GroupRules {
         s.push_str(&format!(
             "iptables-restore --noflush < {dir}/{CLEANUP_FILE} 2>/dev/null || true\n"
         ));
-        s.push_str(&format!("iptables-restore --noflush < {dir}/{RULES_FILE}\n"));
+        s.push_str(&format!(
+            "iptables-restore --noflush < {dir}/{RULES_FILE}\n"
+        ));
         if self.restore6.is_some() {
             s.push_str(&format!(
                 "ip6tables-restore --noflush < {dir}/{CLEANUP6_FILE} 2>/dev/null || true\n"
             ));
-            s.push_str(&format!("ip6tables-restore --noflush < {dir}/{RULES6_FILE}\n"));
+            s.push_str(&format!(
+                "ip6tables-restore --noflush < {dir}/{RULES6_FILE}\n"
+            ));
         }
         for cmd in &self.ip_commands {
             let args: Vec<String> = cmd.iter().map(|a| shell_quote(a)).collect();
@@ -95,7 +99,10 @@ impl GroupRules {
 
     /// The files the init task's templates render: (name, contents).
     pub fn files(&self) -> Vec<(&'static str, &str)> {
-        let mut out = vec![(RULES_FILE, self.restore.as_str()), (CLEANUP_FILE, self.cleanup.as_str())];
+        let mut out = vec![
+            (RULES_FILE, self.restore.as_str()),
+            (CLEANUP_FILE, self.cleanup.as_str()),
+        ];
         if let Some((r, c)) = &self.restore6 {
             out.push((RULES6_FILE, r.as_str()));
             out.push((CLEANUP6_FILE, c.as_str()));

@@ -1,7 +1,9 @@
 //! The tasks injection adds to a group.
 
 use super::rules::{GroupRules, CLEANUP_FILE};
-use super::{SidecarOptions, ADMIN_PORT, CLEANUP_TASK, INIT_TASK, PROXY_TASK, READY_TASK, STATUS_PORT};
+use super::{
+    SidecarOptions, ADMIN_PORT, CLEANUP_TASK, INIT_TASK, PROXY_TASK, READY_TASK, STATUS_PORT,
+};
 use crate::error::{Error, Result};
 use crate::iptables::InterceptionMode;
 use crate::nomad::{LogConfig, Task, Template};
@@ -99,7 +101,10 @@ pub fn cleanup_task(opts: &SidecarOptions, rules: &GroupRules) -> Result<Task> {
         .resources(50, 32)
         .config("image", opts.effective_init_image())
         .config("entrypoint", strings(&["/bin/sh"]))
-        .config("args", Value::Array(vec![format!("{TASK_LOCAL}/{script}").into()]))
+        .config(
+            "args",
+            Value::Array(vec![format!("{TASK_LOCAL}/{script}").into()]),
+        )
         .config("cap_add", strings(&["NET_ADMIN", "NET_RAW"]))
         .config("network_mode", "host");
     task.log_config = Some(small_logs());
@@ -114,12 +119,7 @@ pub fn cleanup_task(opts: &SidecarOptions, rules: &GroupRules) -> Result<Task> {
 /// `istio-proxy`: the sidecar (`prestart`, `sidecar = true`) running `pilot-agent proxy` with
 /// Pilot's Consul registry, as the proxy uid (1337 unless the interception settings say
 /// otherwise) so that its own traffic is not captured again.
-pub fn proxy_task(
-    opts: &SidecarOptions,
-    rules: &GroupRules,
-    cluster: &str,
-    host: bool,
-) -> Task {
+pub fn proxy_task(opts: &SidecarOptions, rules: &GroupRules, cluster: &str, host: bool) -> Task {
     let uid = rules.config.proxy_uids.first().copied().unwrap_or(1337);
     let tproxy = rules.config.mode == InterceptionMode::Tproxy;
     let mut args: Vec<String> = vec![

@@ -58,8 +58,12 @@ impl Undo {
 
     /// Puts the group back as it was before injection.
     pub fn apply(self, g: &mut TaskGroup) {
-        g.tasks
-            .retain(|t| !self.tasks.iter().any(|n| Some(n.as_str()) == t.name.as_deref()));
+        g.tasks.retain(|t| {
+            !self
+                .tasks
+                .iter()
+                .any(|n| Some(n.as_str()) == t.name.as_deref())
+        });
         if let Some(n) = self.networks {
             g.networks = n;
         }
