@@ -12,6 +12,7 @@
 //! ```
 
 pub mod hcl;
+pub mod openapi;
 mod model;
 mod validate;
 
