@@ -4,6 +4,7 @@
 mod common;
 
 use istio_nomad_core::iptables::{Family, InterceptConfig, IptablesPlan, PortSelection};
+use istio_nomad_core::nomad::openapi::OpenApiSchema;
 use istio_nomad_core::nomad::{Job, NetworkResource, Port, Service, Task, TaskGroup};
 use istio_nomad_core::plan::plan;
 use istio_nomad_core::sidecar::{
@@ -68,8 +69,8 @@ fn assert_no_field_lost(original: &Job, injected: &Job) {
     let mut ls = Vec::new();
     leaves(&before, String::new(), &mut ls);
     for (ptr, v) in ls {
-        let rewritten = ptr.contains("/Networks/") && ptr.ends_with("/Mode")
-            || ptr.contains("/Connect/");
+        let rewritten =
+            ptr.contains("/Networks/") && ptr.ends_with("/Mode") || ptr.contains("/Connect/");
         if rewritten {
             continue;
         }
@@ -82,15 +83,70 @@ fn assert_no_field_lost(original: &Job, injected: &Job) {
     }
 }
 
+/// Nomad's OpenAPI description, when the shared data is there.
+fn openapi() -> Option<OpenApiSchema> {
+    common::shared_data().map(|d| OpenApiSchema::load(d.join("nomad-openapi-v1.yaml")).unwrap())
+}
+
+fn assert_schema_valid(job: &Job) {
+    if let Some(schema) = openapi() {
+        let violations = schema.validate("Job", &job.to_json_value().unwrap());
+        assert!(
+            violations.is_empty(),
+            "{} breaks the Job schema:\n{violations:#?}",
+            job.id()
+        );
+    }
+}
+
+/// Through HCL (whose reader fills in Nomad's defaults, such as `Name` or a template's
+/// `Splay`), removal still restores the job: the undo record survives HCL's quoting and
+/// `${}` escaping, and so do the rules files and scripts of the injected tasks.
+fn assert_hcl_round_trip(original: &Job, injected: &Job) {
+    let via_hcl = |j: &Job| Job::from_hcl(&j.to_hcl().unwrap()).unwrap();
+    let (orig, inj) = (via_hcl(original), via_hcl(injected));
+    assert!(
+        remove_sidecar(&inj).unwrap() == orig,
+        "{}: removal after HCL",
+        original.id()
+    );
+    for (a, b) in injected.task_groups.iter().zip(&inj.task_groups) {
+        for name in sidecar::INJECTED_TASKS {
+            let (Some(x), Some(y)) = (a.find_task(name), b.find_task(name)) else {
+                assert!(a.find_task(name).is_none() && b.find_task(name).is_none());
+                continue;
+            };
+            assert_eq!(x.config, y.config, "{name}: config after HCL");
+            let data = |t: &Task| -> Vec<Option<String>> {
+                t.templates
+                    .iter()
+                    .map(|t| t.embedded_tmpl.clone())
+                    .collect()
+            };
+            assert_eq!(data(x), data(y), "{name}: templates after HCL");
+        }
+    }
+}
+
 fn check_user_job(name: &str, job: &Job, opts: &SidecarOptions) -> Job {
     let injected = inject(job, opts).unwrap_or_else(|e| panic!("{name}: {e}"));
     injected.validate().unwrap();
+    assert_schema_valid(&injected);
+    assert_hcl_round_trip(job, &injected);
     assert_no_field_lost(job, &injected);
     assert_eq!(&remove_sidecar(&injected).unwrap(), job, "{name}: removal");
-    assert_eq!(inject(&injected, opts).unwrap(), injected, "{name}: idempotence");
+    assert_eq!(
+        inject(&injected, opts).unwrap(),
+        injected,
+        "{name}: idempotence"
+    );
     // The JSON form round-trips too (the undo record survives serialization).
     let reread = Job::from_json(&injected.to_json().unwrap()).unwrap();
-    assert_eq!(&remove_sidecar(&reread).unwrap(), job, "{name}: removal after JSON");
+    assert_eq!(
+        &remove_sidecar(&reread).unwrap(),
+        job,
+        "{name}: removal after JSON"
+    );
     injected
 }
 
@@ -149,9 +205,11 @@ fn every_shared_hcl_job_injects_or_fails_with_nomads_own_errors() {
             continue;
         }
         let has_connect = job.task_groups.iter().any(|g| {
-            g.services
-                .iter()
-                .any(|s| s.connect.as_ref().is_some_and(|c| c.get("SidecarService").is_some()))
+            g.services.iter().any(|s| {
+                s.connect
+                    .as_ref()
+                    .is_some_and(|c| c.get("SidecarService").is_some())
+            })
         });
         if has_connect {
             // Refused, naming the Connect block, unless asked to replace it.
@@ -191,7 +249,10 @@ fn init_task_rules_equal_the_iptables_plan_byte_for_byte() {
     assert_eq!(tmpl.left_delim.as_deref(), Some(sidecar::tasks::LEFT_DELIM));
     let files = rules_files(&job, &opts()).unwrap();
     assert_eq!(files.len(), 1);
-    assert_eq!((files[0].job.as_str(), files[0].group.as_str()), ("web", "web"));
+    assert_eq!(
+        (files[0].job.as_str(), files[0].group.as_str()),
+        ("web", "web")
+    );
     assert_eq!(files[0].restore, expected);
     let cleanup = IptablesPlan::new(&InterceptConfig::default())
         .unwrap()
@@ -203,14 +264,23 @@ fn init_task_rules_equal_the_iptables_plan_byte_for_byte() {
          iptables-restore --noflush < /local/istio-iptables.cleanup.rules 2>/dev/null || true\n\
          iptables-restore --noflush < /local/istio-iptables.rules\n"
     );
-    assert_eq!(init.config["cap_add"], serde_json::json!(["NET_ADMIN", "NET_RAW"]));
+    assert_eq!(
+        init.config["cap_add"],
+        serde_json::json!(["NET_ADMIN", "NET_RAW"])
+    );
     let lc = init.lifecycle.as_ref().unwrap();
-    assert_eq!((lc.hook.as_deref(), lc.sidecar), (Some("prestart"), Some(false)));
+    assert_eq!(
+        (lc.hook.as_deref(), lc.sidecar),
+        (Some("prestart"), Some(false))
+    );
 }
 
 #[test]
 fn status_port_releases_exclude_the_proxys_own_ports_and_publish_them() {
-    let o = SidecarOptions::new("m").istio_version("1.0.3").build().unwrap();
+    let o = SidecarOptions::new("m")
+        .istio_version("1.0.3")
+        .build()
+        .unwrap();
     let job = inject(&web_job(), &o).unwrap();
     let g = &job.task_groups[0];
     let labels: Vec<(&str, Option<i64>)> = g.networks[0]
@@ -220,7 +290,11 @@ fn status_port_releases_exclude_the_proxys_own_ports_and_publish_them() {
         .collect();
     assert_eq!(
         labels,
-        [("http", Some(8080)), ("istio-status", Some(15020)), ("istio-metrics", Some(15090))]
+        [
+            ("http", Some(8080)),
+            ("istio-status", Some(15020)),
+            ("istio-metrics", Some(15090))
+        ]
     );
     let cfg = InterceptConfig::new().exclude_inbound_ports([15020, 15090]);
     let expected = IptablesPlan::new(&cfg).unwrap().render_restore(Family::V4);
@@ -238,7 +312,10 @@ fn status_port_releases_exclude_the_proxys_own_ports_and_publish_them() {
 
 #[test]
 fn host_mode_is_guarded_and_reversible() {
-    let o = SidecarOptions::new("m").mode(NetworkMode::Host).build().unwrap();
+    let o = SidecarOptions::new("m")
+        .mode(NetworkMode::Host)
+        .build()
+        .unwrap();
     let job = web_job();
     let injected = check_user_job("web", &job, &o);
     let g = &injected.task_groups[0];
@@ -256,20 +333,32 @@ fn host_mode_is_guarded_and_reversible() {
             ("istio-inbound", Some(15006))
         ]
     );
-    assert_eq!(g.constraints.last().unwrap().operand.as_deref(), Some("distinct_hosts"));
-    assert_eq!(g.meta.get(meta::HOST_MODE).map(String::as_str), Some("true"));
+    assert_eq!(
+        g.constraints.last().unwrap().operand.as_deref(),
+        Some("distinct_hosts")
+    );
+    assert_eq!(
+        g.meta.get(meta::HOST_MODE).map(String::as_str),
+        Some("true")
+    );
     for t in &g.tasks {
         assert_eq!(t.config["network_mode"], "host", "task {}", t.name());
     }
     let cleanup = g.find_task("istio-cleanup").unwrap();
-    assert_eq!(cleanup.lifecycle.as_ref().unwrap().hook.as_deref(), Some("poststop"));
+    assert_eq!(
+        cleanup.lifecycle.as_ref().unwrap().hook.as_deref(),
+        Some("poststop")
+    );
     // A bridge group cannot be meshed node-wide.
     let mut bridged = job.clone();
     bridged.task_groups[0].networks[0].mode = Some("bridge".into());
     let err = inject(&bridged, &o).unwrap_err();
     assert_eq!(
         field_errors(&err),
-        [("job[web].group[web].network[0].mode".to_string(), "bridge".to_string())]
+        [(
+            "job[web].group[web].network[0].mode".to_string(),
+            "bridge".to_string()
+        )]
     );
 }
 
@@ -282,7 +371,10 @@ fn docker_port_map_becomes_to_and_comes_back() {
         .config
         .insert("port_map".into(), serde_json::json!([{"http": 80}]));
     let injected = check_user_job("port_map", &job, &opts());
-    assert_eq!(injected.task_groups[0].networks[0].dynamic_ports[0].to, Some(80));
+    assert_eq!(
+        injected.task_groups[0].networks[0].dynamic_ports[0].to,
+        Some(80)
+    );
 }
 
 #[test]
@@ -311,7 +403,10 @@ fn selection_follows_group_meta() {
     assert!(!sidecar::is_injected(&injected.task_groups[0]));
     assert!(sidecar::is_injected(&injected.task_groups[1]));
     // Without services the proxy's cluster is <job>-<group>.
-    let args = &injected.task_groups[1].find_task("istio-proxy").unwrap().config["args"];
+    let args = &injected.task_groups[1]
+        .find_task("istio-proxy")
+        .unwrap()
+        .config["args"];
     assert_eq!(args[4], "web-worker");
     let opt_in = opts().selection(Selection::OptIn);
     let only = inject(&web_job(), &opt_in).unwrap();
@@ -322,7 +417,10 @@ fn selection_follows_group_meta() {
     let err = inject(&job, &opts()).unwrap_err();
     assert_eq!(
         field_errors(&err),
-        [("job[web].group[web].meta[istio-nomad.inject]".to_string(), "yes".to_string())]
+        [(
+            "job[web].group[web].meta[istio-nomad.inject]".to_string(),
+            "yes".to_string()
+        )]
     );
 }
 
@@ -409,9 +507,14 @@ fn bad_input_gives_typed_errors_naming_group_and_field() {
                 let g = &mut j.task_groups[0];
                 g.networks[0].dynamic_ports[0].label = Some("istio-status".into());
                 g.services[0].port_label = Some("istio-status".into());
-                g.tasks[0].config.insert("ports".into(), serde_json::json!(["istio-status"]));
+                g.tasks[0]
+                    .config
+                    .insert("ports".into(), serde_json::json!(["istio-status"]));
             }),
-            vec![("job[web].group[web].network[0].port[istio-status].label", "istio-status")],
+            vec![(
+                "job[web].group[web].network[0].port[istio-status].label",
+                "istio-status",
+            )],
         ),
     ];
     for (what, edit, expected) in cases {
@@ -452,13 +555,19 @@ fn bad_options_are_refused_with_their_field() {
     let paths: Vec<String> = field_errors(&err).into_iter().map(|(p, _)| p).collect();
     assert_eq!(paths, ["sidecar.proxy_image", "sidecar.zipkin_address"]);
     let tproxy = InterceptConfig::new().mode(istio_nomad_core::iptables::InterceptionMode::Tproxy);
-    let err = SidecarOptions::new("m").intercept(tproxy).build().unwrap_err();
+    let err = SidecarOptions::new("m")
+        .intercept(tproxy)
+        .build()
+        .unwrap_err();
     assert_eq!(field_errors(&err)[0].0, "sidecar.intercept.bypass_root");
 }
 
 fn bookinfo() -> MeshSpec {
-    MeshSpec::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/bookinfo.mesh.hcl"))
-        .unwrap()
+    MeshSpec::from_file(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/bookinfo.mesh.hcl"
+    ))
+    .unwrap()
 }
 
 #[test]
@@ -467,19 +576,42 @@ fn bookinfo_plan_golden_injected_jobs_and_rules() {
     let p = plan(&spec).unwrap();
     let opts = spec.sidecar.options(&spec);
     let mut groups = 0;
-    for pj in p.jobs.iter().filter(|j| j.role == istio_nomad_core::plan::Role::App) {
+    for pj in p
+        .jobs
+        .iter()
+        .filter(|j| j.role == istio_nomad_core::plan::Role::App)
+    {
         let id = pj.job.id();
-        common::golden(&format!("sidecar/bookinfo/{id}.json"), &(pj.job.to_json().unwrap() + "\n"));
+        common::golden(
+            &format!("sidecar/bookinfo/{id}.json"),
+            &(pj.job.to_json().unwrap() + "\n"),
+        );
+        common::golden(
+            &format!("sidecar/bookinfo/{id}.nomad.hcl"),
+            &pj.job.to_hcl().unwrap(),
+        );
+        assert_schema_valid(&pj.job);
         for g in &pj.job.task_groups {
             assert!(sidecar::is_injected(g), "{id}/{}", g.name());
             groups += 1;
         }
-        let original = istio_nomad_core::plan::app_job(&spec, spec.services.iter().find(|s| s.name == id).unwrap());
+        let original = istio_nomad_core::plan::app_job(
+            &spec,
+            spec.services.iter().find(|s| s.name == id).unwrap(),
+        );
         assert_eq!(remove_sidecar(&pj.job).unwrap(), original, "{id}");
-        assert_eq!(rules_files(&pj.job, &opts).unwrap().len(), pj.job.task_groups.len());
+        assert_hcl_round_trip(&original, &pj.job);
+        assert_eq!(
+            rules_files(&pj.job, &opts).unwrap().len(),
+            pj.job.task_groups.len()
+        );
     }
     assert_eq!(groups, 6);
-    let rules: Vec<String> = p.iptables.iter().map(|r| format!("{}.{}", r.job, r.group)).collect();
+    let rules: Vec<String> = p
+        .iptables
+        .iter()
+        .map(|r| format!("{}.{}", r.job, r.group))
+        .collect();
     assert_eq!(
         rules,
         [
@@ -492,7 +624,10 @@ fn bookinfo_plan_golden_injected_jobs_and_rules() {
         ]
     );
     common::golden("sidecar/bookinfo/iptables.rules", &p.iptables[0].restore);
-    common::golden("sidecar/bookinfo/iptables.cleanup.rules", &p.iptables[0].cleanup);
+    common::golden(
+        "sidecar/bookinfo/iptables.cleanup.rules",
+        &p.iptables[0].cleanup,
+    );
     assert!(p.vm_bundles.is_empty());
 }
 
@@ -540,23 +675,31 @@ fn vm_bundle_golden_files_read_back_by_the_iptables_module() {
     // The env files describe the same interception as the rules file.
     let mut vars = istio_nomad_core::iptables::parse_env_text(&b.files["sidecar.env"]).unwrap();
     vars.extend(istio_nomad_core::iptables::parse_env_text(&b.files["cluster.env"]).unwrap());
-    let from_env = InterceptConfig::from_env_map(vars).unwrap().bypass_root(true);
+    let from_env = InterceptConfig::from_env_map(vars)
+        .unwrap()
+        .bypass_root(true);
     let opts = spec.sidecar.options(&spec);
     let vm_cfg = istio_nomad_core::vm::vm_config(&opts, &spec.services[0]);
     assert_eq!(from_env, vm_cfg);
     assert_eq!(vm_cfg.inbound_ports, PortSelection::List(vec![3306]));
     assert_eq!(
         b.files["istio-iptables.rules"],
-        IptablesPlan::new(&vm_cfg).unwrap().render_restore(Family::V4)
+        IptablesPlan::new(&vm_cfg)
+            .unwrap()
+            .render_restore(Family::V4)
     );
 }
 
 #[test]
 fn sidecar_block_in_spec_is_strict() {
-    let err = MeshSpec::from_hcl("mesh \"m\" {\n  sidecar {\n    moed = \"host\"\n  }\n}\n").unwrap_err();
+    let err =
+        MeshSpec::from_hcl("mesh \"m\" {\n  sidecar {\n    moed = \"host\"\n  }\n}\n").unwrap_err();
     assert_eq!(err.family(), "parse");
     assert!(err.to_string().contains("moed"), "{err}");
-    let spec = MeshSpec::from_hcl("mesh \"m\" {\n  sidecar {\n    mode = \"host\"\n    readiness_gate = false\n  }\n}\n").unwrap();
+    let spec = MeshSpec::from_hcl(
+        "mesh \"m\" {\n  sidecar {\n    mode = \"host\"\n    readiness_gate = false\n  }\n}\n",
+    )
+    .unwrap();
     assert_eq!(spec.sidecar.mode, NetworkMode::Host);
     assert!(!spec.sidecar.readiness_gate);
 }
