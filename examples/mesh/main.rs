@@ -12,7 +12,15 @@
 //! cargo run --example mesh -- fmt my-job.nomad.hcl --to json
 //! ```
 //!
+//! adds the Istio sidecar to a Nomad job:
+//!
+//! ```text
+//! cargo run --example mesh -- inject my-job.nomad.hcl --mesh bookinfo
+//! ```
+//!
 //! Run `cargo run --example mesh -- --help` for every subcommand.
+
+mod inject;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use istio_nomad_core::nomad::Job;
@@ -52,6 +60,9 @@ enum Command {
         #[arg(long)]
         no_validate: bool,
     },
+    /// Adds the Istio sidecar (proxy, iptables init task, readiness gate) to a Nomad job and
+    /// prints it (or removes it with --remove).
+    Inject(inject::InjectArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -63,12 +74,13 @@ enum JobFormat {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Plan { spec, out } => run_plan(&spec, &out),
+        Command::Plan { spec, out } => run_plan(&spec, &out).map_err(|e| e.to_string()),
         Command::Fmt {
             job,
             to,
             no_validate,
-        } => run_fmt(&job, to, no_validate),
+        } => run_fmt(&job, to, no_validate).map_err(|e| e.to_string()),
+        Command::Inject(args) => inject::run(args).map_err(|e| e.to_string()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -426,7 +426,9 @@ fn selection_follows_group_meta() {
 
 #[test]
 fn bad_input_gives_typed_errors_naming_group_and_field() {
-    let cases: Vec<(&str, Box<dyn Fn(&mut Job)>, Vec<(&str, &str)>)> = vec![
+    type Edit = Box<dyn Fn(&mut Job)>;
+    type Case = (&'static str, Edit, Vec<(&'static str, &'static str)>);
+    let cases: Vec<Case> = vec![
         (
             "port collides with the proxy",
             Box::new(|j| j.task_groups[0].networks[0].dynamic_ports[0].to = Some(15001)),

@@ -138,6 +138,7 @@ pub fn inject(job: &Job, opts: &SidecarOptions) -> Result<Job> {
     opts.validate()?;
     job.validate()?;
     let rules = group_rules(opts)?;
+    let prebuilt = injected_tasks(opts, &rules)?;
     let mut out = job.clone();
     let mut errors = ValidationErrors::new();
     let jp = job_path(job);
@@ -159,7 +160,7 @@ pub fn inject(job: &Job, opts: &SidecarOptions) -> Result<Job> {
         }
         match selected(g, opts, &gp) {
             Ok(true) => {
-                if let Err(e) = inject_group(&job_id, g, &gp, opts, &rules) {
+                if let Err(e) = inject_group(&job_id, g, &gp, opts, &prebuilt) {
                     errors.extend(e);
                 }
             }
@@ -208,6 +209,23 @@ pub fn rules_files(job: &Job, opts: &SidecarOptions) -> Result<Vec<crate::plan::
             cleanup: rules.cleanup.clone(),
         })
         .collect())
+}
+
+/// The tasks injection adds to a group, in order (the proxy's service cluster is set per
+/// group).
+pub fn injected_tasks(opts: &SidecarOptions, rules: &GroupRules) -> Result<Vec<Task>> {
+    let host = opts.spec.mode == NetworkMode::Host;
+    let mut add = vec![
+        tasks::init_task(opts, rules, host)?,
+        tasks::proxy_task(opts, rules, "", host),
+    ];
+    if opts.spec.readiness_gate {
+        add.push(tasks::ready_task(opts, host));
+    }
+    if host {
+        add.push(tasks::cleanup_task(opts, rules)?);
+    }
+    Ok(add)
 }
 
 fn job_path(job: &Job) -> String {
@@ -292,7 +310,7 @@ fn inject_group(
     g: &mut TaskGroup,
     gp: &str,
     opts: &SidecarOptions,
-    rules: &GroupRules,
+    prebuilt: &[Task],
 ) -> std::result::Result<(), ValidationErrors> {
     let mut e = ValidationErrors::new();
     let mut undo = Undo::default();
@@ -423,19 +441,15 @@ fn inject_group(
         return Err(e);
     }
 
-    // Tasks.
-    let mut add = Vec::new();
-    let init = tasks::init_task(opts, rules, host).map_err(into_validation)?;
-    add.push(init);
-    add.push(tasks::proxy_task(opts, rules, &cluster, host));
-    if opts.spec.readiness_gate {
-        add.push(tasks::ready_task(opts, host));
+    // Tasks: the same for every group but the proxy's service cluster.
+    undo.tasks = prebuilt.iter().map(|t| t.name().to_string()).collect();
+    for t in prebuilt {
+        let mut t = t.clone();
+        if t.name() == PROXY_TASK {
+            tasks::set_service_cluster(&mut t, &cluster);
+        }
+        g.tasks.push(t);
     }
-    if host {
-        add.push(tasks::cleanup_task(opts, rules).map_err(into_validation)?);
-    }
-    undo.tasks = add.iter().map(|t| t.name().to_string()).collect();
-    g.tasks.extend(add);
 
     // Meta: the marker, the host-mode marker, and the undo record last.
     undo.set_meta(&mut g.meta, meta::INJECTED, "true".into());

@@ -171,6 +171,17 @@ pub fn proxy_task(opts: &SidecarOptions, rules: &GroupRules, cluster: &str, host
     task
 }
 
+/// Sets the proxy task's `--serviceCluster`.
+pub fn set_service_cluster(task: &mut Task, cluster: &str) {
+    if let Some(Value::Array(args)) = task.config.get_mut("args") {
+        if let Some(i) = args.iter().position(|a| a == "--serviceCluster") {
+            if let Some(v) = args.get_mut(i + 1) {
+                *v = Value::String(cluster.to_string());
+            }
+        }
+    }
+}
+
 /// `istio-ready`: a prestart task (not a sidecar) that polls the proxy until it reports
 /// ready, with a deadline, so the app's main tasks start only once the proxy can carry their
 /// traffic (Nomad starts prestart sidecars and main tasks without waiting for readiness,
