@@ -12,6 +12,13 @@
 //! cargo run --example mesh -- fmt my-job.nomad.hcl --to json
 //! ```
 //!
+//! prints or applies Istio's interception rules:
+//!
+//! ```text
+//! cargo run --example mesh -- iptables -p 15001 -u 1337 -b '*' -i '*' --format restore
+//! sudo target/debug/examples/mesh iptables apply --netns my-ns -b 9080
+//! ```
+//!
 //! adds the Istio sidecar to a Nomad job:
 //!
 //! ```text
@@ -28,6 +35,8 @@ use istio_nomad_core::plan::plan;
 use istio_nomad_core::spec::MeshSpec;
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+mod iptables;
 
 #[derive(Parser)]
 #[command(
@@ -60,6 +69,8 @@ enum Command {
         #[arg(long)]
         no_validate: bool,
     },
+    /// Prints, applies or cleans Istio's traffic interception rules.
+    Iptables(iptables::IptablesArgs),
     /// Adds the Istio sidecar (proxy, iptables init task, readiness gate) to a Nomad job and
     /// prints it (or removes it with --remove).
     Inject(inject::InjectArgs),
@@ -73,14 +84,15 @@ enum JobFormat {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Plan { spec, out } => run_plan(&spec, &out).map_err(|e| e.to_string()),
+    let result: Result<(), Box<dyn std::error::Error>> = match cli.command {
+        Command::Plan { spec, out } => run_plan(&spec, &out).map_err(Into::into),
         Command::Fmt {
             job,
             to,
             no_validate,
-        } => run_fmt(&job, to, no_validate).map_err(|e| e.to_string()),
-        Command::Inject(args) => inject::run(args).map_err(|e| e.to_string()),
+        } => run_fmt(&job, to, no_validate).map_err(Into::into),
+        Command::Iptables(args) => iptables::run(args),
+        Command::Inject(args) => inject::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -152,3 +152,6 @@ pub enum IptablesError {
         rollback: Box<IptablesError>,
     },
 }
+
+#[cfg(test)]
+mod tests;

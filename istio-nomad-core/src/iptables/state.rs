@@ -441,8 +441,9 @@ impl IptablesPlan {
     /// One `iptables-restore --noflush` transaction bringing `state` to this plan, or `None`
     /// when it already matches. For every table that differs: our chains are declared (which
     /// flushes them) and refilled, chains with our names that the plan lacks are flushed and
-    /// deleted, and our rules in a built-in chain are rewritten only when they differ. Rules
-    /// that are not ours are never touched.
+    /// deleted, and our rules in a built-in chain are rewritten only when they differ (their
+    /// order among themselves is compared, not their position among other rules). Rules that
+    /// are not ours are never touched.
     pub fn reconcile_restore(&self, state: &IptablesState) -> Option<String> {
         let fp = self.family(state.family())?;
         let diff = self.diff(state);
