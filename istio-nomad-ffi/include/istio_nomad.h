@@ -335,6 +335,53 @@ IstioNomadResult istio_nomad_plan(const uint8_t *spec,
                                   struct IstioNomadError **error);
 
 /**
+ * Injects the Istio sidecar (proxy, iptables init task, readiness gate) into every selected
+ * group of a Nomad job. Idempotent: injecting an injected job gives the same job.
+ *
+ * `job`: HCL2 jobspec or API JSON (`job_format`: `ISTIO_NOMAD_FORMAT_AUTO`, `_HCL`, `_JSON`).
+ * `options`: JSON, only `mesh` required:
+ *
+ * ```text
+ * { "mesh": "bookinfo", "hub": "docker.io/istio", "istio_version": "1.0.0",
+ *   "selection": "with_services" | "opt_in", "version": "v1", "protocol": "http",
+ *   "extra_bridge_drivers": [],
+ *   "sidecar": { "mode": "bridge" | "host", "readiness_gate": true, "zipkin_address": "...",
+ *                "cpu": 100, "memory": 128, "intercept": { <InterceptConfig> }, ... } }
+ * ```
+ *
+ * (`sidecar` is the mesh spec's `sidecar { ... }` block in JSON.) `out_format`: `_HCL` or
+ * `_JSON` (the `POST /v1/jobs` body). Every problem (a group without a network, a port
+ * clash...) comes back at once as `ISTIO_NOMAD_VALIDATION` with its group and field.
+ *
+ * # Safety
+ * `job` and `options` point to their lengths of readable bytes (or are NULL with length 0);
+ * `out` is a writable pointer slot; `error` is NULL or a writable pointer slot.
+ */
+IstioNomadResult istio_nomad_sidecar_inject(const uint8_t *job,
+                                            size_t job_len,
+                                            uint32_t job_format,
+                                            const uint8_t *options,
+                                            size_t options_len,
+                                            uint32_t out_format,
+                                            struct IstioNomadString **out,
+                                            struct IstioNomadError **error);
+
+/**
+ * Removes an injected sidecar, restoring every injected group exactly as it was before
+ * injection. Groups that were not injected are left alone.
+ *
+ * # Safety
+ * `job` points to `job_len` readable bytes (or is NULL with `job_len` 0); `out` is a writable
+ * pointer slot; `error` is NULL or a writable pointer slot.
+ */
+IstioNomadResult istio_nomad_sidecar_remove(const uint8_t *job,
+                                            size_t job_len,
+                                            uint32_t job_format,
+                                            uint32_t out_format,
+                                            struct IstioNomadString **out,
+                                            struct IstioNomadError **error);
+
+/**
  * The text of a string, NUL-terminated, owned by the string (valid until
  * `istio_nomad_string_free`). Use `istio_nomad_string_len` for the length: the text itself
  * never relies on the terminator. NULL when `string` is NULL.

@@ -27,6 +27,7 @@ pub mod iptables;
 pub mod job;
 pub mod json;
 pub mod plan;
+pub mod sidecar;
 pub mod string;
 
 pub use error::{IstioNomadError, IstioNomadResult};

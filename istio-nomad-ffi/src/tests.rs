@@ -62,6 +62,27 @@ fn a_panic_in_any_exported_function_is_returned_as_the_panic_code() {
             }),
         ),
         (
+            "sidecar_inject",
+            Box::new(|| unsafe {
+                crate::sidecar::istio_nomad_sidecar_inject(
+                    job.as_ptr(),
+                    job.len(),
+                    0,
+                    b"{}".as_ptr(),
+                    2,
+                    1,
+                    sp,
+                    ep,
+                )
+            }),
+        ),
+        (
+            "sidecar_remove",
+            Box::new(|| unsafe {
+                crate::sidecar::istio_nomad_sidecar_remove(job.as_ptr(), job.len(), 0, 1, sp, ep)
+            }),
+        ),
+        (
             "job_validate",
             Box::new(|| unsafe { istio_nomad_job_validate(job.as_ptr(), job.len(), 2, ep) }),
         ),

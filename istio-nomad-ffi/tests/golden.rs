@@ -11,6 +11,7 @@ use istio_nomad_ffi::error::{istio_nomad_error_free, istio_nomad_error_json};
 use istio_nomad_ffi::iptables::*;
 use istio_nomad_ffi::job::{istio_nomad_job_convert, istio_nomad_job_validate};
 use istio_nomad_ffi::plan::istio_nomad_plan;
+use istio_nomad_ffi::sidecar::{istio_nomad_sidecar_inject, istio_nomad_sidecar_remove};
 use istio_nomad_ffi::string::{
     istio_nomad_string_data, istio_nomad_string_free, istio_nomad_string_len,
 };
@@ -295,4 +296,99 @@ fn bad_intercept_configs_name_the_setting() {
     let (rc, doc) = iptables_via_ffi("{}", 7).unwrap_err();
     assert_eq!(rc, IstioNomadResult::ISTIO_NOMAD_INVALID_ARGUMENT);
     assert_eq!(doc["fields"][0]["path"], "kind");
+}
+
+fn inject_via_ffi(job: &str, options: &str, to: u32) -> Result<String, (IstioNomadResult, Value)> {
+    call(|out, err| unsafe {
+        istio_nomad_sidecar_inject(
+            job.as_ptr(),
+            job.len(),
+            ISTIO_NOMAD_FORMAT_AUTO,
+            options.as_ptr(),
+            options.len(),
+            to,
+            out,
+            err,
+        )
+    })
+}
+
+fn remove_via_ffi(job: &str, to: u32) -> Result<String, (IstioNomadResult, Value)> {
+    call(|out, err| unsafe {
+        istio_nomad_sidecar_remove(
+            job.as_ptr(),
+            job.len(),
+            ISTIO_NOMAD_FORMAT_AUTO,
+            to,
+            out,
+            err,
+        )
+    })
+}
+
+#[test]
+fn sidecar_injection_matches_the_core_and_is_reversible() {
+    use istio_nomad_core::sidecar::{inject, SidecarOptions, SidecarSpec};
+    let json = std::fs::read_to_string(crate_dir().join("tests/data/web.job.json")).unwrap();
+    let options =
+        std::fs::read_to_string(crate_dir().join("tests/data/sidecar-options.json")).unwrap();
+    let job = Job::from_json(&json).unwrap();
+    // The same options built with the core's builder.
+    let opts_value: Value = serde_json::from_str(&options).unwrap();
+    let mut opts = SidecarOptions::new("bookinfo")
+        .istio_version("1.0.3")
+        .version("v1")
+        .protocol("http");
+    opts.spec = serde_json::from_value::<SidecarSpec>(opts_value["sidecar"].clone()).unwrap();
+    let opts = opts.build().unwrap();
+    let meshed = inject(&job, &opts).unwrap();
+
+    let hcl = inject_via_ffi(&json, &options, ISTIO_NOMAD_FORMAT_HCL).unwrap();
+    assert_eq!(hcl, meshed.to_hcl().unwrap());
+    assert!(hcl.contains("task \"istio-proxy\""), "{hcl}");
+    golden("web.injected.hcl", &hcl);
+    let injected_json = inject_via_ffi(&json, &options, ISTIO_NOMAD_FORMAT_JSON).unwrap();
+    assert_eq!(injected_json, meshed.to_register_json().unwrap() + "\n");
+
+    // Injecting twice equals once; removal restores the original job exactly, from either form.
+    assert_eq!(
+        inject_via_ffi(&hcl, &options, ISTIO_NOMAD_FORMAT_HCL).unwrap(),
+        hcl
+    );
+    let original = job.to_register_json().unwrap() + "\n";
+    assert_eq!(
+        remove_via_ffi(&injected_json, ISTIO_NOMAD_FORMAT_JSON).unwrap(),
+        original
+    );
+    assert_eq!(
+        remove_via_ffi(&hcl, ISTIO_NOMAD_FORMAT_JSON).unwrap(),
+        original
+    );
+}
+
+#[test]
+fn bad_sidecar_options_name_every_setting() {
+    let json = std::fs::read_to_string(crate_dir().join("tests/data/web.job.json")).unwrap();
+    let bad = std::fs::read_to_string(crate_dir().join("tests/data/sidecar-options-invalid.json"))
+        .unwrap();
+    let (rc, doc) = inject_via_ffi(&json, &bad, ISTIO_NOMAD_FORMAT_HCL).unwrap_err();
+    assert_eq!(rc, IstioNomadResult::ISTIO_NOMAD_VALIDATION, "{doc}");
+    assert!(doc["fields"].as_array().unwrap().len() >= 2, "{doc}");
+    golden(
+        "sidecar-options-invalid.error.json",
+        &(serde_json::to_string(&doc).unwrap() + "\n"),
+    );
+
+    let (rc, doc) = inject_via_ffi(&json, "{\"mesh\": \"m\", \"sidecra\": {}}", 1).unwrap_err();
+    assert_eq!(rc, IstioNomadResult::ISTIO_NOMAD_PARSE);
+    assert!(
+        doc["message"].as_str().unwrap().contains("sidecra"),
+        "{doc}"
+    );
+    let (rc, doc) = inject_via_ffi(&json, "{}", 1).unwrap_err();
+    assert_eq!(rc, IstioNomadResult::ISTIO_NOMAD_PARSE);
+    assert!(doc["message"].as_str().unwrap().contains("mesh"), "{doc}");
+    let (rc, doc) = inject_via_ffi(&json, "{\"mesh\": \"m\"}", 0).unwrap_err();
+    assert_eq!(rc, IstioNomadResult::ISTIO_NOMAD_INVALID_ARGUMENT);
+    assert_eq!(doc["fields"][0]["path"], "out_format");
 }

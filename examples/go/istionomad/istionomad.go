@@ -322,3 +322,30 @@ func Iptables(config []byte) (*IptablesRules, error) {
 	}
 	return &rules, nil
 }
+
+// InjectSidecar injects the Istio sidecar (proxy, iptables init task, readiness gate) into
+// every selected group of a Nomad job (HCL or JSON). options is JSON with at least "mesh"
+// (see istio_nomad_sidecar_inject in istio_nomad.h). Injecting twice equals injecting once.
+func InjectSidecar(job []byte, jobFormat Format, options []byte, outFormat Format) (string, error) {
+	jp, jn := input(job)
+	op, on := input(options)
+	var out *C.IstioNomadString
+	var cerr *C.IstioNomadError
+	rc := C.istio_nomad_sidecar_inject(jp, jn, C.uint32_t(jobFormat), op, on, C.uint32_t(outFormat), &out, &cerr)
+	if rc != C.ISTIO_NOMAD_OK {
+		return "", takeError(rc, cerr)
+	}
+	return string(takeString(out)), nil
+}
+
+// RemoveSidecar restores every injected group of a job exactly as it was before injection.
+func RemoveSidecar(job []byte, jobFormat, outFormat Format) (string, error) {
+	jp, jn := input(job)
+	var out *C.IstioNomadString
+	var cerr *C.IstioNomadError
+	rc := C.istio_nomad_sidecar_remove(jp, jn, C.uint32_t(jobFormat), C.uint32_t(outFormat), &out, &cerr)
+	if rc != C.ISTIO_NOMAD_OK {
+		return "", takeError(rc, cerr)
+	}
+	return string(takeString(out)), nil
+}

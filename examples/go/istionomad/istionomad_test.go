@@ -208,3 +208,30 @@ func TestIptablesMatchesTheRustRendering(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+func TestSidecarInjectAndRemove(t *testing.T) {
+	job := read(t, "istio-nomad-ffi/tests/data/web.job.json")
+	opts := read(t, "istio-nomad-ffi/tests/data/sidecar-options.json")
+	hcl, err := InjectSidecar(job, FormatAuto, opts, FormatHCL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hcl != string(read(t, "istio-nomad-ffi/tests/golden/web.injected.hcl")) {
+		t.Fatal("injected job differs from the golden file")
+	}
+	back, err := RemoveSidecar([]byte(hcl), FormatHCL, FormatJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back != string(read(t, "istio-nomad-ffi/tests/golden/web.job.register.json")) {
+		t.Fatalf("removal did not restore the job:\n%s", back)
+	}
+	_, err = InjectSidecar(job, FormatJSON, read(t, "istio-nomad-ffi/tests/data/sidecar-options-invalid.json"), FormatHCL)
+	var e *Error
+	if !errors.As(err, &e) || e.Code != CodeValidation || len(e.Fields) != 2 {
+		t.Fatalf("got %v", err)
+	}
+	if e.Fields[0].Path != "sidecar.ready_timeout" || e.Fields[1].Path != "sidecar.cpu" {
+		t.Fatalf("fields %+v", e.Fields)
+	}
+}

@@ -334,6 +334,66 @@ static void test_iptables_render(void) {
     buffer_free(&want);
 }
 
+static void test_sidecar(void) {
+    buffer job = read_file("istio-nomad-ffi/tests/data/web.job.json");
+    buffer opts = read_file("istio-nomad-ffi/tests/data/sidecar-options.json");
+    buffer bad_opts = read_file("istio-nomad-ffi/tests/data/sidecar-options-invalid.json");
+    buffer injected = read_file("istio-nomad-ffi/tests/golden/web.injected.hcl");
+    buffer original = read_file("istio-nomad-ffi/tests/golden/web.job.register.json");
+    buffer want = read_file("istio-nomad-ffi/tests/golden/sidecar-options-invalid.error.json");
+    IstioNomadString *out = NULL, *again = NULL;
+    IstioNomadError *err = NULL;
+
+    CHECK_RC(istio_nomad_sidecar_inject(job.data, job.len, ISTIO_NOMAD_FORMAT_JSON, opts.data,
+                                        opts.len, ISTIO_NOMAD_FORMAT_HCL, &out, &err),
+             ISTIO_NOMAD_OK);
+    CHECK(string_equals(out, &injected));
+    CHECK(contains(istio_nomad_string_data(out), "task \"istio-proxy\""));
+    /* Injecting the injected job again gives the same job. */
+    CHECK_RC(istio_nomad_sidecar_inject((const uint8_t *)istio_nomad_string_data(out),
+                                        istio_nomad_string_len(out), ISTIO_NOMAD_FORMAT_AUTO,
+                                        opts.data, opts.len, ISTIO_NOMAD_FORMAT_HCL, &again, NULL),
+             ISTIO_NOMAD_OK);
+    CHECK(string_equals(again, &injected));
+    istio_nomad_string_free(&again);
+    /* Removal restores the original job exactly. */
+    CHECK_RC(istio_nomad_sidecar_remove((const uint8_t *)istio_nomad_string_data(out),
+                                        istio_nomad_string_len(out), ISTIO_NOMAD_FORMAT_HCL,
+                                        ISTIO_NOMAD_FORMAT_JSON, &again, &err),
+             ISTIO_NOMAD_OK);
+    CHECK(string_equals(again, &original));
+    istio_nomad_string_free(&again);
+    istio_nomad_string_free(&out);
+
+    /* Bad options: every setting named. */
+    CHECK_RC(istio_nomad_sidecar_inject(job.data, job.len, ISTIO_NOMAD_FORMAT_JSON, bad_opts.data,
+                                        bad_opts.len, ISTIO_NOMAD_FORMAT_HCL, &out, &err),
+             ISTIO_NOMAD_VALIDATION);
+    const char *json = istio_nomad_error_json(err);
+    CHECK(json != NULL && strlen(json) + 1 == want.len && memcmp(json, want.data, want.len - 1) == 0);
+    istio_nomad_error_free(&err);
+    /* Truncated options and job; unknown output format. */
+    CHECK_RC(istio_nomad_sidecar_inject(job.data, job.len, ISTIO_NOMAD_FORMAT_JSON, opts.data,
+                                        opts.len - 3, ISTIO_NOMAD_FORMAT_HCL, &out, NULL),
+             ISTIO_NOMAD_PARSE);
+    CHECK_RC(istio_nomad_sidecar_inject(job.data, job.len - 3, ISTIO_NOMAD_FORMAT_JSON, opts.data,
+                                        opts.len, ISTIO_NOMAD_FORMAT_HCL, &out, NULL),
+             ISTIO_NOMAD_PARSE);
+    CHECK_RC(istio_nomad_sidecar_remove(job.data, job.len - 3, ISTIO_NOMAD_FORMAT_JSON,
+                                        ISTIO_NOMAD_FORMAT_HCL, &out, NULL),
+             ISTIO_NOMAD_PARSE);
+    CHECK_RC(istio_nomad_sidecar_remove(job.data, job.len, ISTIO_NOMAD_FORMAT_JSON, 9, &out, NULL),
+             ISTIO_NOMAD_INVALID_ARGUMENT);
+    CHECK(out == NULL);
+
+    buffer_free(&job);
+    buffer_free(&opts);
+    buffer_free(&bad_opts);
+    buffer_free(&injected);
+    buffer_free(&original);
+    buffer_free(&want);
+}
+
 static void test_null_arguments(void) {
     static const uint8_t some[] = "x";
     IstioNomadString *out = NULL;
@@ -365,6 +425,19 @@ static void test_null_arguments(void) {
     CHECK_RC(istio_nomad_iptables_render((const uint8_t *)"{}", 2, 0, NULL, NULL),
              ISTIO_NOMAD_NULL_ARGUMENT);
 
+    CHECK_RC(istio_nomad_sidecar_inject(NULL, 1, 0, some, 1, 1, &out, &err),
+             ISTIO_NOMAD_NULL_ARGUMENT);
+    CHECK(contains(istio_nomad_error_json(err), "\"path\":\"job\""));
+    istio_nomad_error_free(&err);
+    CHECK_RC(istio_nomad_sidecar_inject(some, 1, 0, NULL, 1, 1, &out, &err),
+             ISTIO_NOMAD_NULL_ARGUMENT);
+    CHECK(contains(istio_nomad_error_json(err), "\"path\":\"options\""));
+    istio_nomad_error_free(&err);
+    CHECK_RC(istio_nomad_sidecar_inject(some, 1, 0, some, 1, 1, NULL, NULL),
+             ISTIO_NOMAD_NULL_ARGUMENT);
+    CHECK_RC(istio_nomad_sidecar_remove(NULL, 1, 0, 1, &out, NULL), ISTIO_NOMAD_NULL_ARGUMENT);
+    CHECK_RC(istio_nomad_sidecar_remove(some, 1, 0, 1, NULL, NULL), ISTIO_NOMAD_NULL_ARGUMENT);
+
     /* Accessors and frees accept NULL. */
     CHECK(istio_nomad_string_data(NULL) == NULL);
     CHECK(istio_nomad_string_len(NULL) == 0);
@@ -390,6 +463,12 @@ static void test_invalid_utf8(void) {
     CHECK_RC(istio_nomad_job_convert(bad, sizeof bad, 0, 2, &out, NULL), ISTIO_NOMAD_INVALID_UTF8);
     CHECK_RC(istio_nomad_job_validate(bad, sizeof bad, 0, NULL), ISTIO_NOMAD_INVALID_UTF8);
     CHECK_RC(istio_nomad_iptables_render(bad, sizeof bad, 0, &out, NULL), ISTIO_NOMAD_INVALID_UTF8);
+    CHECK_RC(istio_nomad_sidecar_inject(bad, sizeof bad, 0, (const uint8_t *)"{}", 2, 1, &out, NULL),
+             ISTIO_NOMAD_INVALID_UTF8);
+    CHECK_RC(istio_nomad_sidecar_inject((const uint8_t *)"{}", 2, 0, bad, sizeof bad, 1, &out, NULL),
+             ISTIO_NOMAD_INVALID_UTF8);
+    CHECK(contains(istio_nomad_last_error_json(), "\"path\":\"options\""));
+    CHECK_RC(istio_nomad_sidecar_remove(bad, sizeof bad, 0, 1, &out, NULL), ISTIO_NOMAD_INVALID_UTF8);
     CHECK(contains(istio_nomad_last_error_json(), "\"name\":\"INVALID_UTF8\""));
 }
 
@@ -523,6 +602,9 @@ static void test_panics_are_caught(void) {
     EXPECT_PANIC(istio_nomad_job_convert(job.data, job.len, 0, 1, &out, &err));
     EXPECT_PANIC(istio_nomad_job_validate(job.data, job.len, 0, &err));
     EXPECT_PANIC(istio_nomad_iptables_render((const uint8_t *)"{}", 2, 0, &out, &err));
+    EXPECT_PANIC(istio_nomad_sidecar_inject(job.data, job.len, 0, (const uint8_t *)"{}", 2, 1,
+                                            &out, &err));
+    EXPECT_PANIC(istio_nomad_sidecar_remove(job.data, job.len, 0, 1, &out, &err));
 
     /* Accessors and frees return their documented fallback and record the panic. */
     istio_nomad_test_force_panic(true);
@@ -569,6 +651,7 @@ int main(int argc, char **argv) {
         {"plan_errors", test_plan_errors},
         {"job_convert_and_validate", test_job_convert_and_validate},
         {"iptables_render", test_iptables_render},
+        {"sidecar", test_sidecar},
         {"null_arguments", test_null_arguments},
         {"invalid_utf8", test_invalid_utf8},
         {"large_inputs", test_large_inputs},
