@@ -115,7 +115,29 @@ async fn snapshot(b: &Backends, installer: &Installer, plan: &Plan) -> Value {
         );
         assert_eq!(j.value["Version"].as_u64(), Some(r.value.version), "{id}");
     }
-    json!({"jobs": jobs, "services": services, "state": state.to_json()})
+    // Raft indexes differ from run to run; their agreement with Nomad was checked above.
+    let mut recorded = state.to_json();
+    for r in recorded["jobs"].as_array_mut().unwrap() {
+        r.as_object_mut().unwrap().remove("job_modify_index");
+    }
+    json!({"jobs": jobs, "services": services, "state": recorded})
+}
+
+/// The top-level entries of two snapshots that differ (for readable failures).
+fn differences(a: &Value, b: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for section in ["jobs", "services"] {
+        let (x, y) = (a[section].as_object().unwrap(), b[section].as_object().unwrap());
+        for k in x.keys().chain(y.keys()) {
+            if x.get(k) != y.get(k) {
+                out.push(format!("{section}.{k}: {:?} vs {:?}", x.get(k).map(|v| v.to_string().len()), y.get(k).map(|v| v.to_string().len())));
+            }
+        }
+    }
+    if a["state"] != b["state"] {
+        out.push(format!("state: {} vs {}", a["state"], b["state"]));
+    }
+    out
 }
 
 #[tokio::test]
@@ -301,6 +323,13 @@ async fn every_fault_then_rerun_converges_to_the_clean_state() {
                     "step {k} {kind:?}: not a backend error: {e}"
                 );
             }
+            if let Ok(r) = &first {
+                // A lost release answer leaves the lock to expire with its lease.
+                if !r.warnings.is_empty() {
+                    assert!(r.warnings[0].contains("could not release the lock"), "{:?}", r.warnings);
+                    tokio::time::sleep(Duration::from_millis(1500)).await;
+                }
+            }
             faults.clear();
             let second = installer.apply(&plan, &rerun_opts).await;
             let second = second.unwrap_or_else(|e| panic!("step {k} {kind:?}: re-run failed: {e}"));
@@ -310,7 +339,11 @@ async fn every_fault_then_rerun_converges_to_the_clean_state() {
                 second.writes
             );
             let got = snapshot(&c.backends(), &installer, &plan).await;
-            assert_eq!(got, expected, "step {k} {kind:?}: state differs from a clean apply");
+            assert!(
+                got == expected,
+                "step {k} {kind:?}: state differs from a clean apply: {:?}",
+                differences(&got, &expected)
+            );
             // Registrations: every job exactly once in its history.
             let total_registers = faults.count("register_job");
             assert!(total_registers >= 10, "step {k} {kind:?}");
