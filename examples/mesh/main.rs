@@ -12,7 +12,17 @@
 //! cargo run --example mesh -- fmt my-job.nomad.hcl --to json
 //! ```
 //!
+//! and brings a cluster to the spec (an in-memory one when no server address is set):
+//!
+//! ```text
+//! cargo run --example mesh -- diff examples/bookinfo.mesh.hcl
+//! cargo run --example mesh -- apply examples/bookinfo.mesh.hcl
+//! cargo run --example mesh -- destroy examples/bookinfo.mesh.hcl
+//! ```
+//!
 //! Run `cargo run --example mesh -- --help` for every subcommand.
+
+mod install;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use istio_nomad_core::nomad::Job;
@@ -52,6 +62,12 @@ enum Command {
         #[arg(long)]
         no_validate: bool,
     },
+    /// Shows what `apply` would change, per job, with Nomad's plan annotations.
+    Diff(install::DiffArgs),
+    /// Brings the cluster to the spec: dependency order, health gates, recorded state.
+    Apply(install::ApplyArgs),
+    /// Removes the mesh's jobs in reverse order and its recorded state.
+    Destroy(install::DestroyArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -69,11 +85,14 @@ fn main() -> ExitCode {
             to,
             no_validate,
         } => run_fmt(&job, to, no_validate),
+        Command::Diff(a) => install::run_diff(&a),
+        Command::Apply(a) => install::run_apply(&a),
+        Command::Destroy(a) => install::run_destroy(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error ({}): {e}", e.family());
             ExitCode::FAILURE
         }
     }
