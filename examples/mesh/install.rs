@@ -102,14 +102,17 @@ fn installer(backends: Backends, state: StateArg, bar: Option<ProgressBar>) -> I
     });
     match bar {
         None => b.build(),
-        Some(bar) => b.events(Arc::new(move |e: &Event| progress(&bar, e))).build(),
+        Some(bar) => b
+            .events(Arc::new(move |e: &Event| progress(&bar, e)))
+            .build(),
     }
 }
 
 fn bar(jobs: usize) -> ProgressBar {
     let bar = ProgressBar::new(jobs as u64);
-    let style = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    let style =
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
     bar.enable_steady_tick(Duration::from_millis(120));
     bar
@@ -126,7 +129,9 @@ fn progress(bar: &ProgressBar, e: &Event) {
             job_modify_index,
             ..
         } => {
-            bar.println(format!("  registered {job} (JobModifyIndex {job_modify_index})"));
+            bar.println(format!(
+                "  registered {job} (JobModifyIndex {job_modify_index})"
+            ));
             bar.set_message(format!("waiting for {job}"));
         }
         Event::DeploymentProgress {
@@ -191,7 +196,11 @@ pub fn run_diff(args: &DiffArgs) -> Result<(), Error> {
                     println!("      group {group}: {}", parts.join(", "));
                 }
             }
-            let fields = if j.change == Change::Update { &j.changed_fields[..] } else { &[] };
+            let fields = if j.change == Change::Update {
+                &j.changed_fields[..]
+            } else {
+                &[]
+            };
             for f in fields.iter().take(8) {
                 println!("      {f}");
             }
@@ -235,8 +244,15 @@ pub fn run_apply(args: &ApplyArgs) -> Result<(), Error> {
         report.writes.registers,
         report.writes.state_writes
     );
-    for j in report.jobs.iter().filter(|j| j.action != JobAction::Unchanged) {
-        println!("  {:<24} version {} (JobModifyIndex {})", j.job_id, j.version, j.job_modify_index);
+    for j in report
+        .jobs
+        .iter()
+        .filter(|j| j.action != JobAction::Unchanged)
+    {
+        println!(
+            "  {:<24} version {} (JobModifyIndex {})",
+            j.job_id, j.version, j.job_modify_index
+        );
     }
     for w in &report.warnings {
         println!("warning: {w}");

@@ -48,10 +48,15 @@ fn cluster() -> InMemoryCluster {
     c
 }
 
-fn recorder() -> (Arc<Mutex<Vec<Event>>>, impl Fn(&Event) + Send + Sync + 'static) {
+fn recorder() -> (
+    Arc<Mutex<Vec<Event>>>,
+    impl Fn(&Event) + Send + Sync + 'static,
+) {
     let events = Arc::new(Mutex::new(Vec::new()));
     let sink = events.clone();
-    (events, move |e: &Event| sink.lock().unwrap().push(e.clone()))
+    (events, move |e: &Event| {
+        sink.lock().unwrap().push(e.clone())
+    })
 }
 
 /// Everything observable about the cluster after an apply, without raft indexes and IDs
@@ -127,10 +132,17 @@ async fn snapshot(b: &Backends, installer: &Installer, plan: &Plan) -> Value {
 fn differences(a: &Value, b: &Value) -> Vec<String> {
     let mut out = Vec::new();
     for section in ["jobs", "services"] {
-        let (x, y) = (a[section].as_object().unwrap(), b[section].as_object().unwrap());
+        let (x, y) = (
+            a[section].as_object().unwrap(),
+            b[section].as_object().unwrap(),
+        );
         for k in x.keys().chain(y.keys()) {
             if x.get(k) != y.get(k) {
-                out.push(format!("{section}.{k}: {:?} vs {:?}", x.get(k).map(|v| v.to_string().len()), y.get(k).map(|v| v.to_string().len())));
+                out.push(format!(
+                    "{section}.{k}: {:?} vs {:?}",
+                    x.get(k).map(|v| v.to_string().len()),
+                    y.get(k).map(|v| v.to_string().len())
+                ));
             }
         }
     }
@@ -149,7 +161,10 @@ async fn apply_brings_up_bookinfo_in_dependency_order() {
     let plan = bookinfo();
     let report = installer.apply(&plan, &opts()).await.unwrap();
     assert_eq!(report.created().len(), 10);
-    assert!(report.jobs.iter().all(|j| j.version == 0 && j.state_written));
+    assert!(report
+        .jobs
+        .iter()
+        .all(|j| j.version == 0 && j.state_written));
     assert_eq!(report.writes.registers, 10);
     assert_eq!(report.writes.state_writes, 11, "10 jobs + the spec record");
     assert_eq!(report.writes.locks, 1);
@@ -173,7 +188,10 @@ async fn apply_brings_up_bookinfo_in_dependency_order() {
         })
         .collect();
     assert_eq!(stages, plan.order().unwrap());
-    assert!(matches!(events.last(), Some(Event::Finished { writes: 22, .. })));
+    assert!(matches!(
+        events.last(),
+        Some(Event::Finished { writes: 22, .. })
+    ));
 
     // Consul has every instance, passing.
     for (svc, n) in [
@@ -241,7 +259,10 @@ async fn diff_reports_create_update_unchanged_with_annotations() {
     let installer = Installer::new(c.backends());
     let plan1 = bookinfo();
     let d = installer.diff(&plan1).await.unwrap();
-    assert!(d.jobs.iter().all(|j| j.change == Change::Create && !j.recorded));
+    assert!(d
+        .jobs
+        .iter()
+        .all(|j| j.change == Change::Create && !j.recorded));
     assert_eq!(
         d.job("reviews").unwrap().desired_updates["reviews-v2"].place,
         1
@@ -273,8 +294,15 @@ async fn diff_reports_create_update_unchanged_with_annotations() {
     assert_eq!(report.updated(), ["productpage"]);
     assert_eq!(report.unchanged().len(), 9);
     assert_eq!(report.writes.registers, 1);
-    assert_eq!(report.writes.state_writes, 2, "productpage record + spec record");
-    let pp = report.jobs.iter().find(|j| j.job_id == "productpage").unwrap();
+    assert_eq!(
+        report.writes.state_writes, 2,
+        "productpage record + spec record"
+    );
+    let pp = report
+        .jobs
+        .iter()
+        .find(|j| j.job_id == "productpage")
+        .unwrap();
     assert_eq!(pp.version, 1);
     let passing = c
         .consul
@@ -326,7 +354,11 @@ async fn every_fault_then_rerun_converges_to_the_clean_state() {
             if let Ok(r) = &first {
                 // A lost release answer leaves the lock to expire with its lease.
                 if !r.warnings.is_empty() {
-                    assert!(r.warnings[0].contains("could not release the lock"), "{:?}", r.warnings);
+                    assert!(
+                        r.warnings[0].contains("could not release the lock"),
+                        "{:?}",
+                        r.warnings
+                    );
                     tokio::time::sleep(Duration::from_millis(1500)).await;
                 }
             }
@@ -350,11 +382,20 @@ async fn every_fault_then_rerun_converges_to_the_clean_state() {
             for pj in &plan.jobs {
                 let v = c.nomad.in_namespace("default");
                 let versions = v.job_versions(pj.job.id(), false).await.unwrap().value;
-                assert_eq!(versions.versions.len(), 1, "step {k} {kind:?}: {} re-registered", pj.job.id());
+                assert_eq!(
+                    versions.versions.len(),
+                    1,
+                    "step {k} {kind:?}: {} re-registered",
+                    pj.job.id()
+                );
             }
         }
     }
-    assert!(failures >= steps as usize, "only {failures} runs failed out of {}", steps * 3);
+    assert!(
+        failures >= steps as usize,
+        "only {failures} runs failed out of {}",
+        steps * 3
+    );
 }
 
 #[tokio::test]
@@ -374,7 +415,12 @@ async fn two_concurrent_applies_one_wins_the_other_conflicts() {
     match &loser_err {
         Error::Conflict(m) => {
             assert!(m.contains("mesh bookinfo is locked by"), "{m}");
-            assert!(m.contains("@ops") && m.contains("operation apply") && m.contains("since unix time"), "{m}");
+            assert!(
+                m.contains("@ops")
+                    && m.contains("operation apply")
+                    && m.contains("since unix time"),
+                "{m}"
+            );
         }
         e => panic!("expected a conflict, got {e}"),
     }
@@ -401,10 +447,18 @@ async fn a_job_changed_by_someone_else_is_a_conflict_not_overwritten() {
                     if !*d {
                         *d = true;
                         let nomad = nomad.clone();
-                        let mut job = bookinfo().job("details").unwrap().job.to_json_value().unwrap();
+                        let mut job = bookinfo()
+                            .job("details")
+                            .unwrap()
+                            .job
+                            .to_json_value()
+                            .unwrap();
                         job["Meta"]["edited-by"] = json!("someone");
                         std::thread::spawn(move || {
-                            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                            let rt = tokio::runtime::Builder::new_current_thread()
+                                .enable_all()
+                                .build()
+                                .unwrap();
                             rt.block_on(nomad.register_job(
                                 &istio_nomad_core::backend::nomad::RegisterRequest::new(job),
                             ))
@@ -422,8 +476,16 @@ async fn a_job_changed_by_someone_else_is_a_conflict_not_overwritten() {
         Error::Conflict(m) => assert!(m.contains("job details was changed by someone else"), "{m}"),
         e => panic!("expected a conflict, got {e}"),
     }
-    let job = b.nomad.read_job("details", &QueryOptions::new()).await.unwrap().value;
-    assert_eq!(job["Meta"]["edited-by"], "someone", "the other operator's job was overwritten");
+    let job = b
+        .nomad
+        .read_job("details", &QueryOptions::new())
+        .await
+        .unwrap()
+        .value;
+    assert_eq!(
+        job["Meta"]["edited-by"], "someone",
+        "the other operator's job was overwritten"
+    );
     let state = installer.state("bookinfo").await.unwrap();
     assert!(!state.jobs.contains_key("details"));
     assert!(state.lock.is_none());
@@ -446,7 +508,11 @@ async fn failed_deployment_stops_the_apply_and_names_the_job() {
     }
     assert_eq!(err.family(), "install");
     // Stage 3's other jobs finished, stage 4 never started.
-    assert!(c.nomad.job_ids().iter().all(|id| id.starts_with("bookinfo-")));
+    assert!(c
+        .nomad
+        .job_ids()
+        .iter()
+        .all(|id| id.starts_with("bookinfo-")));
     let state = installer.state("bookinfo").await.unwrap();
     assert!(state.jobs.contains_key("bookinfo-mixer"));
     assert!(!state.jobs.contains_key("bookinfo-pilot"));
@@ -616,7 +682,10 @@ async fn consul_kv_state_store_behaves_like_etcd() {
     let (rx, ry) = tokio::join!(x.apply(&plan, &o), y.apply(&plan, &o));
     assert!(rx.is_ok() != ry.is_ok(), "{rx:?} {ry:?}");
     let err = rx.err().or(ry.err()).unwrap();
-    assert!(matches!(&err, Error::Conflict(m) if m.contains("is locked by")), "{err}");
+    assert!(
+        matches!(&err, Error::Conflict(m) if m.contains("is locked by")),
+        "{err}"
+    );
     let state = x.state("bookinfo").await.unwrap();
     assert_eq!(state.jobs.len(), 10);
     assert!(state.lock.is_none());

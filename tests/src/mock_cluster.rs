@@ -351,5 +351,4 @@ impl MockCluster {
         }
         out
     }
-
 }

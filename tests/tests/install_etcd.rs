@@ -84,7 +84,10 @@ async fn cas_conflicts_and_lock_fencing_on_real_etcd() {
     let bob = LockInfo::new("bob@ops", "destroy", 10);
     match store.acquire("mesh1", &bob).await {
         Err(Error::Conflict(m)) => {
-            assert!(m.contains("mesh mesh1 is locked by alice@ops (operation apply) since unix time"), "{m}");
+            assert!(
+                m.contains("mesh mesh1 is locked by alice@ops (operation apply) since unix time"),
+                "{m}"
+            );
         }
         other => panic!("expected a conflict, got {other:?}"),
     }
@@ -116,7 +119,10 @@ async fn cas_conflicts_and_lock_fencing_on_real_etcd() {
         Err(Error::Conflict(m)) => assert!(m.contains("was lost") && m.contains("bob@ops"), "{m}"),
         other => panic!("{other:?}"),
     }
-    assert_eq!(store.load("mesh1").await.unwrap().jobs["reviews"].revision, rev2);
+    assert_eq!(
+        store.load("mesh1").await.unwrap().jobs["reviews"].revision,
+        rev2
+    );
     store.write(&bob_lock, &key, None, rev2).await.unwrap();
     assert!(store.load("mesh1").await.unwrap().jobs.is_empty());
     store.release(&bob_lock).await.unwrap();
@@ -140,7 +146,9 @@ async fn lock_is_kept_alive_and_a_crashed_holders_lock_expires() {
         store.keepalive(&kept).await.unwrap();
     }
     assert!(matches!(
-        store.acquire("mesh2", &LockInfo::new("other", "apply", 2)).await,
+        store
+            .acquire("mesh2", &LockInfo::new("other", "apply", 2))
+            .await,
         Err(Error::Conflict(_))
     ));
     store.release(&kept).await.unwrap();
@@ -215,7 +223,10 @@ async fn etcd_killed_mid_apply_fails_cleanly_and_a_rerun_converges() {
     // Nothing of stage 3 or 4 was registered.
     let mut ids = cluster.nomad.job_ids();
     ids.sort();
-    assert_eq!(ids, ["bookinfo-apiserver", "bookinfo-etcd", "bookinfo-zipkin"]);
+    assert_eq!(
+        ids,
+        ["bookinfo-apiserver", "bookinfo-etcd", "bookinfo-zipkin"]
+    );
 
     {
         let mut m = member.lock().unwrap();
@@ -232,14 +243,27 @@ async fn etcd_killed_mid_apply_fails_cleanly_and_a_rerun_converges() {
     let plain = Installer::new(b.clone());
     let report = plain.apply(&plan, &o).await.unwrap();
     assert_eq!(report.writes.registers, 7, "only the jobs never registered");
-    let api = report.jobs.iter().find(|j| j.job_id == "bookinfo-apiserver").unwrap();
+    let api = report
+        .jobs
+        .iter()
+        .find(|j| j.job_id == "bookinfo-apiserver")
+        .unwrap();
     assert!(api.state_written && api.version == 0);
     let state = store.load("bookinfo").await.unwrap();
     assert_eq!(state.jobs.len(), 10);
     assert!(state.lock.is_none());
     for (id, r) in &state.jobs {
-        let j = b.nomad.read_job(id, &QueryOptions::new()).await.unwrap().value;
-        assert_eq!(j["JobModifyIndex"].as_u64(), Some(r.value.job_modify_index), "{id}");
+        let j = b
+            .nomad
+            .read_job(id, &QueryOptions::new())
+            .await
+            .unwrap()
+            .value;
+        assert_eq!(
+            j["JobModifyIndex"].as_u64(),
+            Some(r.value.job_modify_index),
+            "{id}"
+        );
         assert_eq!(j["Version"].as_u64(), Some(0), "{id} registered twice");
     }
     assert_eq!(state.spec.unwrap().value.spec_hash, plan.spec_hash);

@@ -11,9 +11,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use istio_nomad_core::backend::{
-    ConsulConfig, HttpConsul, HttpNomad, MemoryEtcd, NomadConfig,
-};
+use istio_nomad_core::backend::{ConsulConfig, HttpConsul, HttpNomad, MemoryEtcd, NomadConfig};
 use istio_nomad_core::install::{ApplyOptions, Backends, Installer};
 use istio_nomad_core::plan::plan;
 use istio_nomad_core::spec::MeshSpec;
@@ -78,7 +76,10 @@ async fn full_apply_over_http_with_check_and_set_blocking_waits_and_health() {
         assert_eq!(body["EnforceIndex"], Value::Bool(true));
         assert_eq!(body["JobModifyIndex"], 0);
         let id = body["Job"]["ID"].as_str().unwrap();
-        assert_eq!(body["Job"], plan.job(id).unwrap().job.to_json_value().unwrap());
+        assert_eq!(
+            body["Job"],
+            plan.job(id).unwrap().job.to_json_value().unwrap()
+        );
     }
     // Every job body sent (plan and register) against the OpenAPI schema.
     let mut bodies = 0;
@@ -102,10 +103,19 @@ async fn full_apply_over_http_with_check_and_set_blocking_waits_and_health() {
             .collect();
         assert_eq!(reads.len(), 2, "{path}: {reads:?}");
         assert!(!reads[0].iter().any(|(k, _)| k == "index"));
-        let index: u64 = reads[1].iter().find(|(k, _)| k == "index").unwrap().1.parse().unwrap();
+        let index: u64 = reads[1]
+            .iter()
+            .find(|(k, _)| k == "index")
+            .unwrap()
+            .1
+            .parse()
+            .unwrap();
         assert!(index >= 1);
         let wait = &reads[1].iter().find(|(k, _)| k == "wait").unwrap().1;
-        assert!(wait.ends_with("ms") && wait.trim_end_matches("ms").parse::<u64>().unwrap() <= 30_000, "{wait}");
+        assert!(
+            wait.ends_with("ms") && wait.trim_end_matches("ms").parse::<u64>().unwrap() <= 30_000,
+            "{wait}"
+        );
     }
     // Consul health gate: passing instances of every service of every job.
     let health: Vec<&(String, String, String, Vec<u8>)> = requests
@@ -121,8 +131,21 @@ async fn full_apply_over_http_with_check_and_set_blocking_waits_and_health() {
     // A second apply: plans and deployment reads only.
     let kind = |(m, p, _, _): &(String, String, String, Vec<u8>)| {
         let tail = p.rsplit('/').next().unwrap_or_default();
-        let tail = if p.starts_with("/v1/job/") && !matches!(tail, "plan" | "deployment" | "allocations") { "job" } else { tail };
-        format!("{m} {}", if p.starts_with("/v1/health/") { "health" } else { tail })
+        let tail = if p.starts_with("/v1/job/")
+            && !matches!(tail, "plan" | "deployment" | "allocations")
+        {
+            "job"
+        } else {
+            tail
+        };
+        format!(
+            "{m} {}",
+            if p.starts_with("/v1/health/") {
+                "health"
+            } else {
+                tail
+            }
+        )
     };
     let histogram = |rs: &[(String, String, String, Vec<u8>)]| {
         let mut h = std::collections::BTreeMap::<String, usize>::new();
@@ -143,6 +166,9 @@ async fn full_apply_over_http_with_check_and_set_blocking_waits_and_health() {
     new.sort();
     assert_eq!(
         new,
-        [("GET deployment".to_owned(), 10), ("POST plan".to_owned(), 10)]
+        [
+            ("GET deployment".to_owned(), 10),
+            ("POST plan".to_owned(), 10)
+        ]
     );
 }

@@ -21,6 +21,9 @@ use crate::backend::{
 use crate::error::Result;
 use crate::spec::MeshSpec;
 
+/// Consul service IDs registered for each (namespace, job).
+type Registered = Arc<Mutex<HashMap<(String, String), BTreeSet<String>>>>;
+
 /// Where a [`Backends`] talks to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BackendSource {
@@ -118,7 +121,11 @@ impl Backends {
         }
         let merged = |k: &str| -> Option<String> {
             match k {
-                "NOMAD_ADDR" => spec.nomad.as_ref().map(|e| e.address.clone()).or_else(|| env(k)),
+                "NOMAD_ADDR" => spec
+                    .nomad
+                    .as_ref()
+                    .map(|e| e.address.clone())
+                    .or_else(|| env(k)),
                 "CONSUL_HTTP_ADDR" => spec
                     .consul
                     .as_ref()
@@ -144,11 +151,19 @@ impl Backends {
         let nomad = HttpNomad::new(&nomad_cfg)?;
         let consul = HttpConsul::new(&consul_cfg)?;
         let etcd = HttpEtcd::new(&etcd_cfg)?;
-        let or_default = |k: &str, d: &str| lookup(k).filter(|v| !v.is_empty()).unwrap_or_else(|| d.to_owned());
+        let or_default = |k: &str, d: &str| {
+            lookup(k)
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| d.to_owned())
+        };
         let source = BackendSource::Remote {
             nomad: or_default("NOMAD_ADDR", "http://127.0.0.1:4646"),
             consul: or_default("CONSUL_HTTP_ADDR", "127.0.0.1:8500"),
-            etcd: etcd.endpoints().iter().map(|u| u.as_str().trim_end_matches('/').to_owned()).collect(),
+            etcd: etcd
+                .endpoints()
+                .iter()
+                .map(|u| u.as_str().trim_end_matches('/').to_owned())
+                .collect(),
         };
         Ok(Backends {
             nomad: Arc::new(nomad),
@@ -176,7 +191,7 @@ pub struct InMemoryCluster {
     pub consul: MemoryConsul,
     /// The etcd member.
     pub etcd: MemoryEtcd,
-    registered: Arc<Mutex<HashMap<(String, String), BTreeSet<String>>>>,
+    registered: Registered,
     sync: Arc<tokio::sync::Mutex<()>>,
 }
 
@@ -221,7 +236,7 @@ pub struct ClusterNomad {
     inner: MemoryNomad,
     namespace: String,
     consul: MemoryConsul,
-    registered: Arc<Mutex<HashMap<(String, String), BTreeSet<String>>>>,
+    registered: Registered,
     sync: Arc<tokio::sync::Mutex<()>>,
 }
 
@@ -234,16 +249,41 @@ fn group_services(group: &Value) -> Vec<&Value> {
         .and_then(Value::as_array)
         .map(|a| a.iter().collect())
         .unwrap_or_default();
-    for t in group.get("Tasks").and_then(Value::as_array).into_iter().flatten() {
-        out.extend(t.get("Services").and_then(Value::as_array).into_iter().flatten());
+    for t in group
+        .get("Tasks")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        out.extend(
+            t.get("Services")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten(),
+        );
     }
-    out.retain(|s| s.get("Provider").and_then(Value::as_str).unwrap_or("consul") == "consul");
+    out.retain(|s| {
+        s.get("Provider")
+            .and_then(Value::as_str)
+            .unwrap_or("consul")
+            == "consul"
+    });
     out
 }
 
 fn port_of(group: &Value, label: &str, alloc_id: &str) -> u16 {
-    for n in group.get("Networks").and_then(Value::as_array).into_iter().flatten() {
-        for p in n.get("ReservedPorts").and_then(Value::as_array).into_iter().flatten() {
+    for n in group
+        .get("Networks")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        for p in n
+            .get("ReservedPorts")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             if p.get("Label").and_then(Value::as_str) == Some(label) {
                 return p.get("Value").and_then(Value::as_u64).unwrap_or(0) as u16;
             }
@@ -297,17 +337,33 @@ impl ClusterNomad {
                 let mut reg = ServiceRegistration::new(name.clone())
                     .id(id.clone())
                     .address("127.0.0.1", port_of(group, label, &a.id));
-                for t in s.get("Tags").and_then(Value::as_array).into_iter().flatten() {
+                for t in s
+                    .get("Tags")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
                     if let Some(t) = t.as_str() {
                         reg = reg.tag(t);
                     }
                 }
-                for (k, v) in s.get("Meta").and_then(Value::as_object).into_iter().flatten() {
+                for (k, v) in s
+                    .get("Meta")
+                    .and_then(Value::as_object)
+                    .into_iter()
+                    .flatten()
+                {
                     if let Some(v) = v.as_str() {
                         reg = reg.meta(k.clone(), v);
                     }
                 }
-                for (i, c) in s.get("Checks").and_then(Value::as_array).into_iter().flatten().enumerate() {
+                for (i, c) in s
+                    .get("Checks")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .enumerate()
+                {
                     reg = reg.check(AgentCheck {
                         check_id: Some(format!("{id}-check-{i}")),
                         name: c.get("Name").and_then(Value::as_str).map(str::to_owned),

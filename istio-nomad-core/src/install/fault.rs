@@ -62,7 +62,11 @@ pub enum FaultKind {
 
 impl FaultKind {
     /// Every kind.
-    pub const ALL: [FaultKind; 3] = [FaultKind::Refused, FaultKind::ServerError, FaultKind::Timeout];
+    pub const ALL: [FaultKind; 3] = [
+        FaultKind::Refused,
+        FaultKind::ServerError,
+        FaultKind::Timeout,
+    ];
 
     fn error(self, service: Service, method: Method, path: &str) -> BackendError {
         match self {
@@ -230,28 +234,79 @@ impl std::fmt::Debug for FaultyNomad {
 #[async_trait]
 impl Nomad for FaultyNomad {
     async fn register_job(&self, req: &RegisterRequest) -> BackendResult<RegisterResponse> {
-        through!(self, Service::Nomad, "register_job", true, Method::Post, "/v1/jobs".to_owned(), self.inner.register_job(req))
+        through!(
+            self,
+            Service::Nomad,
+            "register_job",
+            true,
+            Method::Post,
+            "/v1/jobs",
+            self.inner.register_job(req)
+        )
     }
 
     async fn plan_job(&self, job: &JobBody, diff: bool) -> BackendResult<PlanResponse> {
-        let path = format!("/v1/job/{}/plan", job.get("ID").and_then(|v| v.as_str()).unwrap_or(""));
-        through!(self, Service::Nomad, "plan_job", false, Method::Post, path, self.inner.plan_job(job, diff))
+        let path = format!(
+            "/v1/job/{}/plan",
+            job.get("ID").and_then(|v| v.as_str()).unwrap_or("")
+        );
+        through!(
+            self,
+            Service::Nomad,
+            "plan_job",
+            false,
+            Method::Post,
+            path,
+            self.inner.plan_job(job, diff)
+        )
     }
 
     async fn validate_job(&self, job: &JobBody) -> BackendResult<ValidateResponse> {
-        through!(self, Service::Nomad, "validate_job", false, Method::Post, "/v1/validate/job".to_owned(), self.inner.validate_job(job))
+        through!(
+            self,
+            Service::Nomad,
+            "validate_job",
+            false,
+            Method::Post,
+            "/v1/validate/job",
+            self.inner.validate_job(job)
+        )
     }
 
     async fn read_job(&self, job_id: &str, q: &QueryOptions) -> BackendResult<Indexed<JobBody>> {
-        through!(self, Service::Nomad, "read_job", false, Method::Get, format!("/v1/job/{job_id}"), self.inner.read_job(job_id, q))
+        through!(
+            self,
+            Service::Nomad,
+            "read_job",
+            false,
+            Method::Get,
+            format!("/v1/job/{job_id}"),
+            self.inner.read_job(job_id, q)
+        )
     }
 
     async fn job_versions(&self, job_id: &str, diffs: bool) -> BackendResult<Indexed<JobVersions>> {
-        through!(self, Service::Nomad, "job_versions", false, Method::Get, format!("/v1/job/{job_id}/versions"), self.inner.job_versions(job_id, diffs))
+        through!(
+            self,
+            Service::Nomad,
+            "job_versions",
+            false,
+            Method::Get,
+            format!("/v1/job/{job_id}/versions"),
+            self.inner.job_versions(job_id, diffs)
+        )
     }
 
     async fn deregister_job(&self, job_id: &str, purge: bool) -> BackendResult<DeregisterResponse> {
-        through!(self, Service::Nomad, "deregister_job", true, Method::Delete, format!("/v1/job/{job_id}"), self.inner.deregister_job(job_id, purge))
+        through!(
+            self,
+            Service::Nomad,
+            "deregister_job",
+            true,
+            Method::Delete,
+            format!("/v1/job/{job_id}"),
+            self.inner.deregister_job(job_id, purge)
+        )
     }
 
     async fn job_allocations(
@@ -260,7 +315,15 @@ impl Nomad for FaultyNomad {
         all: bool,
         q: &QueryOptions,
     ) -> BackendResult<Indexed<Vec<AllocationListStub>>> {
-        through!(self, Service::Nomad, "job_allocations", false, Method::Get, format!("/v1/job/{job_id}/allocations"), self.inner.job_allocations(job_id, all, q))
+        through!(
+            self,
+            Service::Nomad,
+            "job_allocations",
+            false,
+            Method::Get,
+            format!("/v1/job/{job_id}/allocations"),
+            self.inner.job_allocations(job_id, all, q)
+        )
     }
 
     async fn job_deployments(
@@ -268,7 +331,15 @@ impl Nomad for FaultyNomad {
         job_id: &str,
         q: &QueryOptions,
     ) -> BackendResult<Indexed<Vec<Deployment>>> {
-        through!(self, Service::Nomad, "job_deployments", false, Method::Get, format!("/v1/job/{job_id}/deployments"), self.inner.job_deployments(job_id, q))
+        through!(
+            self,
+            Service::Nomad,
+            "job_deployments",
+            false,
+            Method::Get,
+            format!("/v1/job/{job_id}/deployments"),
+            self.inner.job_deployments(job_id, q)
+        )
     }
 
     async fn latest_deployment(
@@ -276,7 +347,15 @@ impl Nomad for FaultyNomad {
         job_id: &str,
         q: &QueryOptions,
     ) -> BackendResult<Indexed<Option<Deployment>>> {
-        through!(self, Service::Nomad, "latest_deployment", false, Method::Get, format!("/v1/job/{job_id}/deployment"), self.inner.latest_deployment(job_id, q))
+        through!(
+            self,
+            Service::Nomad,
+            "latest_deployment",
+            false,
+            Method::Get,
+            format!("/v1/job/{job_id}/deployment"),
+            self.inner.latest_deployment(job_id, q)
+        )
     }
 
     async fn job_evaluations(
@@ -284,7 +363,15 @@ impl Nomad for FaultyNomad {
         job_id: &str,
         q: &QueryOptions,
     ) -> BackendResult<Indexed<Vec<Evaluation>>> {
-        through!(self, Service::Nomad, "job_evaluations", false, Method::Get, format!("/v1/job/{job_id}/evaluations"), self.inner.job_evaluations(job_id, q))
+        through!(
+            self,
+            Service::Nomad,
+            "job_evaluations",
+            false,
+            Method::Get,
+            format!("/v1/job/{job_id}/evaluations"),
+            self.inner.job_evaluations(job_id, q)
+        )
     }
 
     async fn evaluation(
@@ -292,7 +379,15 @@ impl Nomad for FaultyNomad {
         eval_id: &str,
         q: &QueryOptions,
     ) -> BackendResult<Indexed<Evaluation>> {
-        through!(self, Service::Nomad, "evaluation", false, Method::Get, format!("/v1/evaluation/{eval_id}"), self.inner.evaluation(eval_id, q))
+        through!(
+            self,
+            Service::Nomad,
+            "evaluation",
+            false,
+            Method::Get,
+            format!("/v1/evaluation/{eval_id}"),
+            self.inner.evaluation(eval_id, q)
+        )
     }
 }
 
@@ -323,11 +418,28 @@ impl Consul for FaultyConsul {
         service: &ServiceRegistration,
         replace_existing_checks: bool,
     ) -> BackendResult<()> {
-        through!(self, Service::Consul, "register_service", true, Method::Put, "/v1/agent/service/register".to_owned(), self.inner.register_service(service, replace_existing_checks))
+        through!(
+            self,
+            Service::Consul,
+            "register_service",
+            true,
+            Method::Put,
+            "/v1/agent/service/register",
+            self.inner
+                .register_service(service, replace_existing_checks)
+        )
     }
 
     async fn deregister_service(&self, service_id: &str) -> BackendResult<()> {
-        through!(self, Service::Consul, "deregister_service", true, Method::Put, format!("/v1/agent/service/deregister/{service_id}"), self.inner.deregister_service(service_id))
+        through!(
+            self,
+            Service::Consul,
+            "deregister_service",
+            true,
+            Method::Put,
+            format!("/v1/agent/service/deregister/{service_id}"),
+            self.inner.deregister_service(service_id)
+        )
     }
 
     async fn catalog_service(
@@ -335,7 +447,15 @@ impl Consul for FaultyConsul {
         name: &str,
         q: &QueryOptions,
     ) -> BackendResult<Indexed<Vec<CatalogService>>> {
-        through!(self, Service::Consul, "catalog_service", false, Method::Get, format!("/v1/catalog/service/{name}"), self.inner.catalog_service(name, q))
+        through!(
+            self,
+            Service::Consul,
+            "catalog_service",
+            false,
+            Method::Get,
+            format!("/v1/catalog/service/{name}"),
+            self.inner.catalog_service(name, q)
+        )
     }
 
     async fn health_service(
@@ -344,23 +464,63 @@ impl Consul for FaultyConsul {
         passing: bool,
         q: &QueryOptions,
     ) -> BackendResult<Indexed<Vec<ServiceEntry>>> {
-        through!(self, Service::Consul, "health_service", false, Method::Get, format!("/v1/health/service/{name}"), self.inner.health_service(name, passing, q))
+        through!(
+            self,
+            Service::Consul,
+            "health_service",
+            false,
+            Method::Get,
+            format!("/v1/health/service/{name}"),
+            self.inner.health_service(name, passing, q)
+        )
     }
 
     async fn kv_get(&self, key: &str, q: &QueryOptions) -> BackendResult<Indexed<Option<KvPair>>> {
-        through!(self, Service::Consul, "kv_get", false, Method::Get, format!("/v1/kv/{key}"), self.inner.kv_get(key, q))
+        through!(
+            self,
+            Service::Consul,
+            "kv_get",
+            false,
+            Method::Get,
+            format!("/v1/kv/{key}"),
+            self.inner.kv_get(key, q)
+        )
     }
 
     async fn kv_list(&self, prefix: &str, q: &QueryOptions) -> BackendResult<Indexed<Vec<KvPair>>> {
-        through!(self, Service::Consul, "kv_list", false, Method::Get, format!("/v1/kv/{prefix}"), self.inner.kv_list(prefix, q))
+        through!(
+            self,
+            Service::Consul,
+            "kv_list",
+            false,
+            Method::Get,
+            format!("/v1/kv/{prefix}"),
+            self.inner.kv_list(prefix, q)
+        )
     }
 
     async fn kv_put(&self, key: &str, value: &[u8], cas: Option<u64>) -> BackendResult<bool> {
-        through!(self, Service::Consul, "kv_put", true, Method::Put, format!("/v1/kv/{key}"), self.inner.kv_put(key, value, cas))
+        through!(
+            self,
+            Service::Consul,
+            "kv_put",
+            true,
+            Method::Put,
+            format!("/v1/kv/{key}"),
+            self.inner.kv_put(key, value, cas)
+        )
     }
 
     async fn kv_delete(&self, key: &str, cas: Option<u64>) -> BackendResult<bool> {
-        through!(self, Service::Consul, "kv_delete", true, Method::Delete, format!("/v1/kv/{key}"), self.inner.kv_delete(key, cas))
+        through!(
+            self,
+            Service::Consul,
+            "kv_delete",
+            true,
+            Method::Delete,
+            format!("/v1/kv/{key}"),
+            self.inner.kv_delete(key, cas)
+        )
     }
 }
 
@@ -387,34 +547,98 @@ impl std::fmt::Debug for FaultyEtcd {
 #[async_trait]
 impl Etcd for FaultyEtcd {
     async fn range(&self, req: &RangeRequest) -> BackendResult<RangeResponse> {
-        through!(self, Service::Etcd, "range", false, Method::Post, "/v3/kv/range".to_owned(), self.inner.range(req))
+        through!(
+            self,
+            Service::Etcd,
+            "range",
+            false,
+            Method::Post,
+            "/v3/kv/range",
+            self.inner.range(req)
+        )
     }
 
     async fn put(&self, req: &PutRequest) -> BackendResult<PutResponse> {
-        through!(self, Service::Etcd, "put", true, Method::Post, "/v3/kv/put".to_owned(), self.inner.put(req))
+        through!(
+            self,
+            Service::Etcd,
+            "put",
+            true,
+            Method::Post,
+            "/v3/kv/put",
+            self.inner.put(req)
+        )
     }
 
     async fn delete_range(&self, req: &DeleteRangeRequest) -> BackendResult<DeleteRangeResponse> {
-        through!(self, Service::Etcd, "delete_range", true, Method::Post, "/v3/kv/deleterange".to_owned(), self.inner.delete_range(req))
+        through!(
+            self,
+            Service::Etcd,
+            "delete_range",
+            true,
+            Method::Post,
+            "/v3/kv/deleterange",
+            self.inner.delete_range(req)
+        )
     }
 
     async fn txn(&self, req: &TxnRequest) -> BackendResult<TxnResponse> {
-        through!(self, Service::Etcd, "txn", true, Method::Post, "/v3/kv/txn".to_owned(), self.inner.txn(req))
+        through!(
+            self,
+            Service::Etcd,
+            "txn",
+            true,
+            Method::Post,
+            "/v3/kv/txn",
+            self.inner.txn(req)
+        )
     }
 
     async fn lease_grant(&self, ttl: i64) -> BackendResult<LeaseGrantResponse> {
-        through!(self, Service::Etcd, "lease_grant", true, Method::Post, "/v3/lease/grant".to_owned(), self.inner.lease_grant(ttl))
+        through!(
+            self,
+            Service::Etcd,
+            "lease_grant",
+            true,
+            Method::Post,
+            "/v3/lease/grant",
+            self.inner.lease_grant(ttl)
+        )
     }
 
     async fn lease_keepalive(&self, id: i64) -> BackendResult<LeaseKeepAliveResponse> {
-        through!(self, Service::Etcd, "lease_keepalive", true, Method::Post, "/v3/lease/keepalive".to_owned(), self.inner.lease_keepalive(id))
+        through!(
+            self,
+            Service::Etcd,
+            "lease_keepalive",
+            true,
+            Method::Post,
+            "/v3/lease/keepalive",
+            self.inner.lease_keepalive(id)
+        )
     }
 
     async fn lease_revoke(&self, id: i64) -> BackendResult<ResponseHeader> {
-        through!(self, Service::Etcd, "lease_revoke", true, Method::Post, "/v3/lease/revoke".to_owned(), self.inner.lease_revoke(id))
+        through!(
+            self,
+            Service::Etcd,
+            "lease_revoke",
+            true,
+            Method::Post,
+            "/v3/lease/revoke",
+            self.inner.lease_revoke(id)
+        )
     }
 
     async fn status(&self) -> BackendResult<StatusResponse> {
-        through!(self, Service::Etcd, "status", false, Method::Post, "/v3/maintenance/status".to_owned(), self.inner.status())
+        through!(
+            self,
+            Service::Etcd,
+            "status",
+            false,
+            Method::Post,
+            "/v3/maintenance/status",
+            self.inner.status()
+        )
     }
 }

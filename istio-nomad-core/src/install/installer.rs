@@ -20,7 +20,9 @@ use super::state::{
     StateKey, StateStore, Versioned,
 };
 use super::HOST_MODE_META;
-use crate::backend::nomad::{deployment_status, DesiredUpdates, JobDiff, PlanResponse, RegisterRequest};
+use crate::backend::nomad::{
+    deployment_status, DesiredUpdates, JobDiff, PlanResponse, RegisterRequest,
+};
 use crate::backend::QueryOptions;
 use crate::error::{Error, Result};
 use crate::nomad::Job;
@@ -701,7 +703,6 @@ impl Installer {
 
     async fn diff_staged(&self, plan: &Plan, stages: Vec<Vec<String>>) -> Result<Diff> {
         let mesh = plan.spec.name.clone();
-        let state = self.store.load(&mesh).await?;
         let stage_of: BTreeMap<&str, usize> = stages
             .iter()
             .enumerate()
@@ -709,10 +710,23 @@ impl Installer {
             .collect();
         let futures = plan.jobs.iter().map(|pj| {
             let stage = stage_of.get(pj.job.id()).copied().unwrap_or(0);
-            let record = state.jobs.get(pj.job.id());
-            self.diff_job(pj, stage, record)
+            self.diff_job(pj, stage)
         });
-        let jobs = first_error(join_all(futures.collect()).await)?;
+        // The state and Nomad's plans are independent reads: one round trip for both.
+        let (state, jobs) = tokio::join!(self.store.load(&mesh), join_all(futures.collect()));
+        let state = state?;
+        let mut jobs = first_error(jobs)?;
+        for c in jobs.iter_mut() {
+            c.recorded = c.change == Change::Unchanged
+                && state.jobs.get(&c.job_id).is_some_and(|r| {
+                    r.value.content_hash == c.content_hash
+                        && r.value.job_modify_index == c.job_modify_index
+                });
+            self.emit(Event::JobDiffed {
+                job: c.job_id.clone(),
+                change: c.change,
+            });
+        }
         let removed = state
             .jobs
             .keys()
@@ -730,21 +744,13 @@ impl Installer {
         })
     }
 
-    async fn diff_job(
-        &self,
-        pj: &PlannedJob,
-        stage: usize,
-        record: Option<&Versioned<JobRecord>>,
-    ) -> Result<JobChange> {
+    /// One job's entry, `recorded` left false (it needs the state).
+    async fn diff_job(&self, pj: &PlannedJob, stage: usize) -> Result<JobChange> {
         let body = pj.job.to_json_value()?;
         let hash = content_hash(&body);
         let p = self.backends.nomad.plan_job(&body, true).await?;
         let change = change_of(&p);
-        let recorded = change == Change::Unchanged
-            && record.is_some_and(|r| {
-                r.value.content_hash == hash && r.value.job_modify_index == p.job_modify_index
-            });
-        let c = JobChange {
+        Ok(JobChange {
             job_id: pj.job.id().to_owned(),
             role: pj.role,
             stage,
@@ -755,14 +761,9 @@ impl Installer {
                 .map(|a| a.desired_tg_updates)
                 .unwrap_or_default(),
             changed_fields: p.diff.as_ref().map(changed_fields).unwrap_or_default(),
-            recorded,
+            recorded: false,
             content_hash: hash,
-        };
-        self.emit(Event::JobDiffed {
-            job: c.job_id.clone(),
-            change,
-        });
-        Ok(c)
+        })
     }
 
     /// Brings the cluster to `plan`: registers what differs in dependency order, waits
@@ -1126,7 +1127,12 @@ impl Installer {
         if record.map(|r| &r.value) != Some(&new) {
             let expected = record.map_or(0, |r| r.revision);
             self.store
-                .write(run.lock, &StateKey::Job(id.clone()), Some(encode(&new)?), expected)
+                .write(
+                    run.lock,
+                    &StateKey::Job(id.clone()),
+                    Some(encode(&new)?),
+                    expected,
+                )
                 .await?;
             run.writes.state_writes.fetch_add(1, Ordering::SeqCst);
             state_written = true;
@@ -1151,7 +1157,10 @@ impl Installer {
             return QueryOptions::new();
         }
         let left = deadline.saturating_duration_since(Instant::now());
-        QueryOptions::blocking(index, left.min(opts.query_wait).max(Duration::from_millis(1)))
+        QueryOptions::blocking(
+            index,
+            left.min(opts.query_wait).max(Duration::from_millis(1)),
+        )
     }
 
     /// Waits until the job version with modify index `jmi` is placed and healthy: its
@@ -1181,7 +1190,10 @@ impl Installer {
                 Some(d) if d.job_modify_index == jmi => {
                     let healthy = d.task_groups.values().map(|g| g.healthy_allocs).sum();
                     let desired = d.task_groups.values().map(|g| g.desired_total).sum();
-                    let seen = format!("deployment {} {} ({healthy}/{desired} healthy)", d.id, d.status);
+                    let seen = format!(
+                        "deployment {} {} ({healthy}/{desired} healthy)",
+                        d.id, d.status
+                    );
                     if seen != last {
                         self.emit(Event::DeploymentProgress {
                             job: id.to_owned(),
@@ -1232,7 +1244,12 @@ impl Installer {
         }
     }
 
-    async fn wait_allocations(&self, job: &Job, deadline: Instant, opts: &ApplyOptions) -> Result<u64> {
+    async fn wait_allocations(
+        &self,
+        job: &Job,
+        deadline: Instant,
+        opts: &ApplyOptions,
+    ) -> Result<u64> {
         let id = job.id();
         let want = expected_allocs(job);
         let started = Instant::now();
@@ -1367,7 +1384,10 @@ impl Installer {
             .job_allocations(job, false, &QueryOptions::new())
             .await?
             .value;
-        for a in own.iter().filter(|a| live(a) && mine.contains(&a.task_group)) {
+        for a in own
+            .iter()
+            .filter(|a| live(a) && mine.contains(&a.task_group))
+        {
             if let Some((other_job, other_group)) = taken.get(&a.node_id) {
                 let node = if a.node_name.is_empty() {
                     a.node_id.clone()
@@ -1427,12 +1447,7 @@ impl Installer {
     }
 
     async fn job_exists(&self, id: &str) -> Result<bool> {
-        match self
-            .backends
-            .nomad
-            .read_job(id, &QueryOptions::new())
-            .await
-        {
+        match self.backends.nomad.read_job(id, &QueryOptions::new()).await {
             Ok(_) => Ok(true),
             Err(e) if e.is_not_found() => Ok(false),
             Err(e) => Err(e.into()),
@@ -1461,7 +1476,8 @@ impl Installer {
                 .or_insert(r.value.stage);
         }
         let ids: Vec<String> = stage_of.keys().cloned().collect();
-        let exists = first_error(join_all(ids.iter().map(|id| self.job_exists(id)).collect()).await)?;
+        let exists =
+            first_error(join_all(ids.iter().map(|id| self.job_exists(id)).collect()).await)?;
         if state.is_empty() && !exists.iter().any(|e| *e) {
             return Ok((Vec::new(), Vec::new()));
         }
@@ -1501,7 +1517,11 @@ impl Installer {
                             .map(|deregistered| deregistered.then(|| (*id).clone()))
                     }
                 });
-                done.extend(first_error(join_all(futures.collect()).await)?.into_iter().flatten());
+                done.extend(
+                    first_error(join_all(futures.collect()).await)?
+                        .into_iter()
+                        .flatten(),
+                );
             }
             if let Some(spec) = &state.spec {
                 self.store
@@ -1532,10 +1552,7 @@ impl Installer {
     ) -> Result<bool> {
         let exists = !check_exists || self.job_exists(id).await?;
         if exists {
-            self.backends
-                .nomad
-                .deregister_job(id, true)
-                .await?;
+            self.backends.nomad.deregister_job(id, true).await?;
             run.writes.deregisters.fetch_add(1, Ordering::SeqCst);
             self.emit(Event::JobDeregistered { job: id.to_owned() });
         }

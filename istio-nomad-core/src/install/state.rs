@@ -46,8 +46,8 @@ use serde::{Deserialize, Serialize};
 
 use super::error::InstallError;
 use crate::backend::etcd::{
-    Compare, CompareResult, CompareTarget, DeleteRangeRequest, KeyValue, PutRequest,
-    RangeRequest, TxnOp, TxnOpResponse, TxnRequest,
+    Compare, CompareResult, CompareTarget, DeleteRangeRequest, KeyValue, PutRequest, RangeRequest,
+    TxnOp, TxnOpResponse, TxnRequest,
 };
 use crate::backend::{Consul, Etcd, QueryOptions};
 use crate::error::{Error, Result};
@@ -278,7 +278,10 @@ impl MeshState {
                 if value.job_id != id {
                     return Err(InstallError::CorruptState {
                         key: key.to_owned(),
-                        message: format!("record of job {:?} under the key of {id:?}", value.job_id),
+                        message: format!(
+                            "record of job {:?} under the key of {id:?}",
+                            value.job_id
+                        ),
                     }
                     .into());
                 }
@@ -363,7 +366,10 @@ impl EtcdStateStore {
         EtcdStateStore { etcd }
     }
 
-    fn decode_kvs<'a>(mesh: &str, kvs: impl IntoIterator<Item = &'a KeyValue>) -> Result<MeshState> {
+    fn decode_kvs<'a>(
+        mesh: &str,
+        kvs: impl IntoIterator<Item = &'a KeyValue>,
+    ) -> Result<MeshState> {
         let entries: Vec<(String, &[u8], u64, i64)> = kvs
             .into_iter()
             .map(|kv| {
@@ -658,7 +664,8 @@ impl StateStore for ConsulStateStore {
         expected: u64,
     ) -> Result<u64> {
         match self.read_lock(&lock.mesh).await? {
-            Some((held, _)) if held.token == lock.info.token && held.expires_at_ms > unix_now_ms() => {}
+            Some((held, _))
+                if held.token == lock.info.token && held.expires_at_ms > unix_now_ms() => {}
             Some((held, _)) if held.token != lock.info.token => {
                 return Err(lost_lock(&lock.mesh, Some(&held)))
             }
