@@ -77,7 +77,7 @@ pub mod fault;
 mod installer;
 pub mod state;
 
-pub use cluster::{BackendSource, Backends, InMemoryCluster};
+pub use cluster::{BackendSource, Backends, ClusterNomad, InMemoryCluster, ADDRESS_VARIABLES};
 pub use error::InstallError;
 pub use events::{Event, EventSink, Operation};
 pub use installer::{
