@@ -5,7 +5,7 @@
 //! * [`Installer::diff`] asks Nomad to plan every job and compares with what was recorded:
 //!   per job *create*, *update* (with Nomad's `DesiredTGUpdates` annotations) or *unchanged*.
 //!   It writes nothing.
-//! * [`Installer::apply`] registers the jobs in dependency order ([`Plan::order`]), the jobs
+//! * [`Installer::apply`] registers the jobs in dependency order ([`Plan::order`](crate::plan::Plan::order)), the jobs
 //!   of one stage concurrently, and waits at each job for its health gates: the job's latest
 //!   deployment `successful` (blocking queries on `/v1/job/:id/deployment` with `index` and
 //!   `wait`) and every Consul service of the job with as many passing instances as the job
