@@ -151,6 +151,14 @@ typedef uint32_t IstioNomadResult;
 #endif // __cplusplus
 
 /**
+ * Where diff, apply and destroy talk to: Nomad, Consul and etcd over HTTP, or an in-memory
+ * cluster kept for the life of the handle. Create it with `istio_nomad_cluster_in_memory` or
+ * `istio_nomad_cluster_for_spec`; release it with `istio_nomad_cluster_free`. A cluster may be
+ * used from several threads at once.
+ */
+typedef struct IstioNomadCluster IstioNomadCluster;
+
+/**
  * The detail of a failed call: its code, a message and the located problems.
  *
  * Read it with `istio_nomad_error_code`, `istio_nomad_error_message` and
@@ -164,6 +172,15 @@ typedef struct IstioNomadError IstioNomadError;
  * `istio_nomad_string_len`; release it with `istio_nomad_string_free`.
  */
 typedef struct IstioNomadString IstioNomadString;
+
+/**
+ * Receives progress events of diff, apply and destroy: `event_json` is one JSON object
+ * (`{"event": "job_registered", "job": "details", ...}`), valid only during the call;
+ * `user_data` is the pointer given to the operation. Called on the thread that called the
+ * operation, before the operation returns. It must not unwind and must not call
+ * `istio_nomad_diff`, `_apply` or `_destroy`.
+ */
+typedef void (*IstioNomadProgressCallback)(const char *event_json, void *user_data);
 
 #ifdef __cplusplus
 extern "C" {
@@ -240,6 +257,121 @@ const char *istio_nomad_last_error_json(void);
  */
 void istio_nomad_test_force_panic(bool enabled);
 #endif
+
+/**
+ * Creates an empty in-memory cluster (Nomad, Consul and etcd wired together like real
+ * servers: registered jobs get running allocations, their services pass their checks). Its
+ * state lives as long as the handle, so an apply followed by a diff sees the applied mesh.
+ *
+ * # Safety
+ * `out` is a writable pointer slot; `error` is NULL or a writable pointer slot.
+ */
+IstioNomadResult istio_nomad_cluster_in_memory(struct IstioNomadCluster **out,
+                                               struct IstioNomadError **error);
+
+/**
+ * Creates the cluster a spec names: its `nomad`, `consul` and `etcd` addresses, the rest
+ * from the standard environment (`NOMAD_ADDR`, `NOMAD_TOKEN`, `CONSUL_HTTP_ADDR`,
+ * `CONSUL_HTTP_TOKEN`, `ETCDCTL_ENDPOINTS`, ...). When neither names a server, a fresh
+ * in-memory cluster (see `istio_nomad_cluster_is_in_memory`).
+ *
+ * # Safety
+ * `spec` points to `spec_len` readable bytes (or is NULL with 0); `out` is a writable pointer
+ * slot; `error` is NULL or a writable pointer slot.
+ */
+IstioNomadResult istio_nomad_cluster_for_spec(const uint8_t *spec,
+                                              size_t spec_len,
+                                              uint32_t format,
+                                              struct IstioNomadCluster **out,
+                                              struct IstioNomadError **error);
+
+/**
+ * True when the cluster is in memory (false for HTTP servers and for NULL).
+ *
+ * # Safety
+ * `cluster` is NULL or a live handle.
+ */
+bool istio_nomad_cluster_is_in_memory(const struct IstioNomadCluster *cluster);
+
+/**
+ * Frees a cluster and sets `*cluster` to NULL. NULL-safe. An in-memory cluster's state goes
+ * with it. No operation may be running on it.
+ *
+ * # Safety
+ * `cluster` is NULL or points to NULL or to a pointer returned by this library.
+ */
+void istio_nomad_cluster_free(struct IstioNomadCluster **cluster);
+
+/**
+ * Compares a mesh spec's plan with the cluster and the recorded state; writes nothing.
+ *
+ * On success `*out` receives `{"mesh", "spec_hash", "recorded_spec_hash", "in_sync",
+ * "stages", "jobs": [{"id", "role", "stage", "change": "create" | "update" | "unchanged",
+ * "job_modify_index", "desired_updates", "changed_fields", "recorded"}], "removed"}`.
+ * `progress` (may be NULL) receives `job_diffed` events.
+ *
+ * # Safety
+ * `cluster` is a live handle; `spec` points to `spec_len` readable bytes (or is NULL with 0);
+ * `out` is a writable pointer slot; `error` is NULL or a writable pointer slot.
+ */
+IstioNomadResult istio_nomad_diff(const struct IstioNomadCluster *cluster,
+                                  const uint8_t *spec,
+                                  size_t spec_len,
+                                  uint32_t format,
+                                  IstioNomadProgressCallback progress,
+                                  void *user_data,
+                                  struct IstioNomadString **out,
+                                  struct IstioNomadError **error);
+
+/**
+ * Applies a mesh spec: registers the jobs in dependency order (a stage's jobs concurrently),
+ * waits for each job's health gates, records the state; idempotent and resumable. Blocks
+ * until done.
+ *
+ * `options`/`options_len`: JSON or empty for the defaults: `{"health_deadline_secs": 600,
+ * "query_wait_secs": 60, "lock_ttl_secs": 15, "lock_wait_secs": 0, "prune": true,
+ * "wait_for_health": true}`. `progress` (may be NULL) receives every event (`started`,
+ * `lock_acquired`, `stage_started`, `job_registered`, `deployment_progress`, `job_healthy`,
+ * `job_unchanged`, `state_written`, `failed`, `finished`, ...). On success `*out` receives
+ * `{"mesh", "spec_hash", "jobs": [{"id", "action": "created" | "updated" | "unchanged",
+ * "version", "job_modify_index", "state_written"}], "removed", "writes": {"registers",
+ * "deregisters", "state_writes", "locks", "total"}, "warnings", "elapsed_ms"}`. Another
+ * operator's apply is `ISTIO_NOMAD_CONFLICT`; a server's refusal `ISTIO_NOMAD_BACKEND`.
+ *
+ * # Safety
+ * `cluster` is a live handle; `spec` and `options` point to their lengths of readable bytes
+ * (or are NULL with 0); `out` is a writable pointer slot; `error` is NULL or a writable
+ * pointer slot.
+ */
+IstioNomadResult istio_nomad_apply(const struct IstioNomadCluster *cluster,
+                                   const uint8_t *spec,
+                                   size_t spec_len,
+                                   uint32_t format,
+                                   const uint8_t *options,
+                                   size_t options_len,
+                                   IstioNomadProgressCallback progress,
+                                   void *user_data,
+                                   struct IstioNomadString **out,
+                                   struct IstioNomadError **error);
+
+/**
+ * Destroys a mesh: deregisters (purges) its jobs in reverse dependency order and clears the
+ * recorded state. Options and progress as `istio_nomad_apply`. On success `*out` receives
+ * `{"mesh", "deregistered": [...], "writes": {...}, "warnings", "elapsed_ms"}`.
+ *
+ * # Safety
+ * As `istio_nomad_apply`.
+ */
+IstioNomadResult istio_nomad_destroy(const struct IstioNomadCluster *cluster,
+                                     const uint8_t *spec,
+                                     size_t spec_len,
+                                     uint32_t format,
+                                     const uint8_t *options,
+                                     size_t options_len,
+                                     IstioNomadProgressCallback progress,
+                                     void *user_data,
+                                     struct IstioNomadString **out,
+                                     struct IstioNomadError **error);
 
 /**
  * Renders Istio's traffic interception rules for an `InterceptConfig` given as JSON.

@@ -23,6 +23,7 @@
 
 pub mod error;
 pub mod format;
+pub mod install;
 pub mod iptables;
 pub mod job;
 pub mod json;

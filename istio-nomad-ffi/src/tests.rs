@@ -83,6 +83,27 @@ fn a_panic_in_any_exported_function_is_returned_as_the_panic_code() {
             }),
         ),
         (
+            "cluster_in_memory",
+            Box::new(|| unsafe {
+                crate::install::istio_nomad_cluster_in_memory(ptr::null_mut(), ep)
+            }),
+        ),
+        (
+            "diff",
+            Box::new(|| unsafe {
+                crate::install::istio_nomad_diff(
+                    ptr::null(),
+                    job.as_ptr(),
+                    job.len(),
+                    0,
+                    None,
+                    ptr::null_mut(),
+                    sp,
+                    ep,
+                )
+            }),
+        ),
+        (
             "job_validate",
             Box::new(|| unsafe { istio_nomad_job_validate(job.as_ptr(), job.len(), 2, ep) }),
         ),

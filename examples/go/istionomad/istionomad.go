@@ -16,6 +16,17 @@ package istionomad
 #cgo LDFLAGS: -l:libistio_nomad_ffi.a -lpthread -ldl -lm
 #include <stdlib.h>
 #include "istio_nomad.h"
+
+// Defined in progress.go (//export); receives the events of Cluster operations.
+extern void istioNomadGoProgress(char *event_json, void *user_data);
+
+static void istio_nomad_go_progress(const char *event_json, void *user_data) {
+	istioNomadGoProgress((char *)event_json, user_data);
+}
+
+static IstioNomadProgressCallback istio_nomad_go_progress_fn(void) {
+	return istio_nomad_go_progress;
+}
 */
 import "C"
 
@@ -348,4 +359,201 @@ func RemoveSidecar(job []byte, jobFormat, outFormat Format) (string, error) {
 		return "", takeError(rc, cerr)
 	}
 	return string(takeString(out)), nil
+}
+
+// Cluster is where Diff, Apply and Destroy talk to: Nomad, Consul and etcd over HTTP, or an
+// in-memory cluster kept for the life of the value. Safe for concurrent use; call Close when
+// done (a closed Cluster returns ErrNullArgument errors instead of touching freed memory).
+type Cluster struct {
+	c *C.IstioNomadCluster
+}
+
+// NewInMemoryCluster returns an empty in-memory cluster (Nomad, Consul and etcd wired
+// together like real servers).
+func NewInMemoryCluster() (*Cluster, error) {
+	var c *C.IstioNomadCluster
+	var cerr *C.IstioNomadError
+	if rc := C.istio_nomad_cluster_in_memory(&c, &cerr); rc != C.ISTIO_NOMAD_OK {
+		return nil, takeError(rc, cerr)
+	}
+	return &Cluster{c: c}, nil
+}
+
+// ClusterForSpec returns the cluster a spec names (its nomad, consul and etcd addresses, the
+// rest from NOMAD_ADDR, CONSUL_HTTP_ADDR, ETCDCTL_ENDPOINTS, ...), in memory when none is named.
+func ClusterForSpec(spec []byte, format Format) (*Cluster, error) {
+	p, n := input(spec)
+	var c *C.IstioNomadCluster
+	var cerr *C.IstioNomadError
+	if rc := C.istio_nomad_cluster_for_spec(p, n, C.uint32_t(format), &c, &cerr); rc != C.ISTIO_NOMAD_OK {
+		return nil, takeError(rc, cerr)
+	}
+	return &Cluster{c: c}, nil
+}
+
+// InMemory reports whether the cluster is in memory.
+func (c *Cluster) InMemory() bool {
+	return bool(C.istio_nomad_cluster_is_in_memory(c.c))
+}
+
+// Close releases the cluster. Closing twice is harmless.
+func (c *Cluster) Close() {
+	C.istio_nomad_cluster_free(&c.c)
+}
+
+// ApplyOptions tunes Apply and Destroy; nil fields keep the defaults.
+type ApplyOptions struct {
+	HealthDeadlineSecs *float64 `json:"health_deadline_secs,omitempty"`
+	QueryWaitSecs      *float64 `json:"query_wait_secs,omitempty"`
+	LockTTLSecs        *uint64  `json:"lock_ttl_secs,omitempty"`
+	LockWaitSecs       *float64 `json:"lock_wait_secs,omitempty"`
+	Prune              *bool    `json:"prune,omitempty"`
+	WaitForHealth      *bool    `json:"wait_for_health,omitempty"`
+}
+
+// Event is one progress event of Diff, Apply or Destroy.
+type Event struct {
+	// Name is the event kind: started, job_diffed, lock_acquired, stage_started,
+	// job_registered, deployment_progress, job_healthy, job_unchanged, state_written,
+	// job_deregistered, failed, finished.
+	Name string `json:"event"`
+	// Job is the job the event is about, when any.
+	Job string `json:"job"`
+	// Raw is the whole event document.
+	Raw json.RawMessage `json:"-"`
+}
+
+// Writes counts what an operation wrote.
+type Writes struct {
+	Registers   uint64 `json:"registers"`
+	Deregisters uint64 `json:"deregisters"`
+	StateWrites uint64 `json:"state_writes"`
+	Locks       uint64 `json:"locks"`
+	Total       uint64 `json:"total"`
+}
+
+// DiffJob is what applying would do to one job.
+type DiffJob struct {
+	ID            string   `json:"id"`
+	Role          string   `json:"role"`
+	Stage         int      `json:"stage"`
+	Change        string   `json:"change"`
+	ChangedFields []string `json:"changed_fields"`
+	Recorded      bool     `json:"recorded"`
+}
+
+// DiffReport compares a plan with the cluster.
+type DiffReport struct {
+	Mesh     string     `json:"mesh"`
+	SpecHash string     `json:"spec_hash"`
+	InSync   bool       `json:"in_sync"`
+	Stages   [][]string `json:"stages"`
+	Jobs     []DiffJob  `json:"jobs"`
+	Removed  []string   `json:"removed"`
+}
+
+// AppliedJob is what an apply did to one job.
+type AppliedJob struct {
+	ID             string `json:"id"`
+	Action         string `json:"action"`
+	Version        uint64 `json:"version"`
+	JobModifyIndex uint64 `json:"job_modify_index"`
+	StateWritten   bool   `json:"state_written"`
+}
+
+// ApplyReport is the outcome of Apply.
+type ApplyReport struct {
+	Mesh      string       `json:"mesh"`
+	SpecHash  string       `json:"spec_hash"`
+	Jobs      []AppliedJob `json:"jobs"`
+	Removed   []string     `json:"removed"`
+	Writes    Writes       `json:"writes"`
+	Warnings  []string     `json:"warnings"`
+	ElapsedMS uint64       `json:"elapsed_ms"`
+}
+
+// DestroyReport is the outcome of Destroy.
+type DestroyReport struct {
+	Mesh         string   `json:"mesh"`
+	Deregistered []string `json:"deregistered"`
+	Writes       Writes   `json:"writes"`
+	Warnings     []string `json:"warnings"`
+	ElapsedMS    uint64   `json:"elapsed_ms"`
+}
+
+func optionsJSON(opts *ApplyOptions) ([]byte, error) {
+	if opts == nil {
+		return nil, nil
+	}
+	return json.Marshal(opts)
+}
+
+func decode(doc []byte, into interface{}) error {
+	if err := json.Unmarshal(doc, into); err != nil {
+		return fmt.Errorf("istio-nomad: decoding the report: %w", err)
+	}
+	return nil
+}
+
+// Diff compares the plan of spec with the cluster; it writes nothing.
+func (c *Cluster) Diff(spec []byte, format Format, progress func(Event)) (*DiffReport, error) {
+	doc, err := withProgress(progress, func(cb C.IstioNomadProgressCallback, ud unsafe.Pointer) (C.IstioNomadResult, *C.IstioNomadString, *C.IstioNomadError) {
+		p, n := input(spec)
+		var out *C.IstioNomadString
+		var cerr *C.IstioNomadError
+		rc := C.istio_nomad_diff(c.c, p, n, C.uint32_t(format), cb, ud, &out, &cerr)
+		return rc, out, cerr
+	})
+	if err != nil {
+		return nil, err
+	}
+	var r DiffReport
+	return &r, decode(doc, &r)
+}
+
+// Apply brings the cluster to the plan of spec (blocking), calling progress (may be nil) with
+// each event on the calling goroutine.
+func (c *Cluster) Apply(spec []byte, format Format, opts *ApplyOptions, progress func(Event)) (*ApplyReport, error) {
+	o, err := optionsJSON(opts)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := withProgress(progress, func(cb C.IstioNomadProgressCallback, ud unsafe.Pointer) (C.IstioNomadResult, *C.IstioNomadString, *C.IstioNomadError) {
+		p, n := input(spec)
+		op, on := input(o)
+		var out *C.IstioNomadString
+		var cerr *C.IstioNomadError
+		rc := C.istio_nomad_apply(c.c, p, n, C.uint32_t(format), op, on, cb, ud, &out, &cerr)
+		return rc, out, cerr
+	})
+	if err != nil {
+		return nil, err
+	}
+	var r ApplyReport
+	return &r, decode(doc, &r)
+}
+
+// Destroy deregisters the jobs of the plan of spec and clears the recorded state (blocking).
+func (c *Cluster) Destroy(spec []byte, format Format, opts *ApplyOptions, progress func(Event)) (*DestroyReport, error) {
+	o, err := optionsJSON(opts)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := withProgress(progress, func(cb C.IstioNomadProgressCallback, ud unsafe.Pointer) (C.IstioNomadResult, *C.IstioNomadString, *C.IstioNomadError) {
+		p, n := input(spec)
+		op, on := input(o)
+		var out *C.IstioNomadString
+		var cerr *C.IstioNomadError
+		rc := C.istio_nomad_destroy(c.c, p, n, C.uint32_t(format), op, on, cb, ud, &out, &cerr)
+		return rc, out, cerr
+	})
+	if err != nil {
+		return nil, err
+	}
+	var r DestroyReport
+	return &r, decode(doc, &r)
+}
+
+func progressCallback() C.IstioNomadProgressCallback {
+	return C.istio_nomad_go_progress_fn()
 }

@@ -235,3 +235,66 @@ func TestSidecarInjectAndRemove(t *testing.T) {
 		t.Fatalf("fields %+v", e.Fields)
 	}
 }
+
+func TestApplyDiffDestroyInMemory(t *testing.T) {
+	spec := read(t, "examples/bookinfo.mesh.hcl")
+	c, err := NewInMemoryCluster()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if !c.InMemory() {
+		t.Fatal("not in memory")
+	}
+	before, err := c.Diff(spec, FormatHCL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before.InSync || len(before.Jobs) != 10 || before.Jobs[0].Change != "create" {
+		t.Fatalf("diff before apply: %+v", before)
+	}
+	var events []Event
+	report, err := c.Apply(spec, FormatHCL, nil, func(e Event) { events = append(events, e) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(report.Jobs) != 10 || report.Jobs[0].Action != "created" || report.Writes.Registers != 10 {
+		t.Fatalf("apply: %+v", report)
+	}
+	if events[0].Name != "started" || events[len(events)-1].Name != "finished" {
+		t.Fatalf("events: first %s, last %s", events[0].Name, events[len(events)-1].Name)
+	}
+	healthy := map[string]bool{}
+	for _, e := range events {
+		if e.Name == "job_healthy" {
+			healthy[e.Job] = true
+		}
+	}
+	if len(healthy) != 10 {
+		t.Fatalf("healthy jobs: %v", healthy)
+	}
+	after, err := c.Diff(spec, FormatAuto, nil)
+	if err != nil || !after.InSync {
+		t.Fatalf("diff after apply: %+v %v", after, err)
+	}
+	ttl := uint64(5)
+	again, err := c.Apply(spec, FormatAuto, &ApplyOptions{LockTTLSecs: &ttl}, nil)
+	if err != nil || again.Writes.Total != 0 {
+		t.Fatalf("second apply: %+v %v", again, err)
+	}
+	gone, err := c.Destroy(spec, FormatAuto, nil, nil)
+	if err != nil || len(gone.Deregistered) != 10 {
+		t.Fatalf("destroy: %+v %v", gone, err)
+	}
+	zero := uint64(0)
+	_, err = c.Apply(spec, FormatAuto, &ApplyOptions{LockTTLSecs: &zero}, nil)
+	var e *Error
+	if !errors.As(err, &e) || e.Code != CodeValidation || e.Fields[0].Path != "lock_ttl" {
+		t.Fatalf("bad options: %v", err)
+	}
+	c.Close()
+	c.Close()
+	if _, err := c.Diff(spec, FormatAuto, nil); !errors.Is(err, ErrNullArgument) {
+		t.Fatalf("use after Close: %v", err)
+	}
+}

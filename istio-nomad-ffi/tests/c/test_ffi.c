@@ -394,6 +394,81 @@ static void test_sidecar(void) {
     buffer_free(&want);
 }
 
+typedef struct {
+    int count;
+    int started;
+    int healthy;
+    int finished_last;
+} progress_log;
+
+static void on_progress(const char *event_json, void *user_data) {
+    progress_log *log = user_data;
+    log->count++;
+    if (log->count == 1 && contains(event_json, "\"event\":\"started\"")) log->started = 1;
+    if (contains(event_json, "\"event\":\"job_healthy\"")) log->healthy++;
+    log->finished_last = contains(event_json, "\"event\":\"finished\"");
+}
+
+static void test_install(void) {
+    buffer spec = read_file("examples/bookinfo.mesh.hcl");
+    IstioNomadCluster *cluster = NULL;
+    IstioNomadString *out = NULL;
+    IstioNomadError *err = NULL;
+    progress_log log = {0, 0, 0, 0};
+
+    CHECK_RC(istio_nomad_cluster_in_memory(&cluster, &err), ISTIO_NOMAD_OK);
+    CHECK(istio_nomad_cluster_is_in_memory(cluster));
+
+    CHECK_RC(istio_nomad_diff(cluster, spec.data, spec.len, ISTIO_NOMAD_FORMAT_HCL, NULL, NULL,
+                              &out, &err),
+             ISTIO_NOMAD_OK);
+    CHECK(contains(istio_nomad_string_data(out), "\"in_sync\": false"));
+    CHECK(contains(istio_nomad_string_data(out), "\"change\": \"create\""));
+    istio_nomad_string_free(&out);
+
+    CHECK_RC(istio_nomad_apply(cluster, spec.data, spec.len, ISTIO_NOMAD_FORMAT_HCL, NULL, 0,
+                               on_progress, &log, &out, &err),
+             ISTIO_NOMAD_OK);
+    CHECK(contains(istio_nomad_string_data(out), "\"action\": \"created\""));
+    CHECK(log.started && log.finished_last);
+    CHECK(log.healthy == 10); /* the Bookinfo plan has 10 jobs */
+    istio_nomad_string_free(&out);
+
+    CHECK_RC(istio_nomad_diff(cluster, spec.data, spec.len, ISTIO_NOMAD_FORMAT_AUTO, on_progress,
+                              &log, &out, NULL),
+             ISTIO_NOMAD_OK);
+    CHECK(contains(istio_nomad_string_data(out), "\"in_sync\": true"));
+    istio_nomad_string_free(&out);
+
+    /* Again: nothing to write. */
+    static const char opts[] = "{\"lock_ttl_secs\": 5, \"prune\": true}";
+    CHECK_RC(istio_nomad_apply(cluster, spec.data, spec.len, 0, (const uint8_t *)opts,
+                               sizeof opts - 1, NULL, NULL, &out, NULL),
+             ISTIO_NOMAD_OK);
+    CHECK(contains(istio_nomad_string_data(out), "\"total\": 0"));
+    istio_nomad_string_free(&out);
+
+    CHECK_RC(istio_nomad_destroy(cluster, spec.data, spec.len, 0, NULL, 0, on_progress, &log,
+                                 &out, &err),
+             ISTIO_NOMAD_OK);
+    CHECK(contains(istio_nomad_string_data(out), "\"deregistered\": ["));
+    CHECK(contains(istio_nomad_string_data(out), "\"productpage\""));
+    istio_nomad_string_free(&out);
+
+    /* Bad options: a validation error naming the option. */
+    static const char bad[] = "{\"lock_ttl_secs\": 0}";
+    CHECK_RC(istio_nomad_apply(cluster, spec.data, spec.len, 0, (const uint8_t *)bad,
+                               sizeof bad - 1, NULL, NULL, &out, &err),
+             ISTIO_NOMAD_VALIDATION);
+    CHECK(contains(istio_nomad_error_json(err), "\"path\":\"lock_ttl\""));
+    istio_nomad_error_free(&err);
+
+    istio_nomad_cluster_free(&cluster);
+    CHECK(cluster == NULL);
+    istio_nomad_cluster_free(&cluster);
+    buffer_free(&spec);
+}
+
 static void test_null_arguments(void) {
     static const uint8_t some[] = "x";
     IstioNomadString *out = NULL;
@@ -438,6 +513,37 @@ static void test_null_arguments(void) {
     CHECK_RC(istio_nomad_sidecar_remove(NULL, 1, 0, 1, &out, NULL), ISTIO_NOMAD_NULL_ARGUMENT);
     CHECK_RC(istio_nomad_sidecar_remove(some, 1, 0, 1, NULL, NULL), ISTIO_NOMAD_NULL_ARGUMENT);
 
+    IstioNomadCluster *cluster = NULL;
+    CHECK_RC(istio_nomad_cluster_in_memory(NULL, NULL), ISTIO_NOMAD_NULL_ARGUMENT);
+    CHECK_RC(istio_nomad_cluster_for_spec(NULL, 1, 0, &cluster, NULL), ISTIO_NOMAD_NULL_ARGUMENT);
+    CHECK_RC(istio_nomad_cluster_for_spec(some, 1, 0, NULL, NULL), ISTIO_NOMAD_NULL_ARGUMENT);
+    CHECK_RC(istio_nomad_diff(NULL, some, 1, 0, NULL, NULL, &out, &err), ISTIO_NOMAD_NULL_ARGUMENT);
+    CHECK(contains(istio_nomad_error_json(err), "\"path\":\"cluster\""));
+    istio_nomad_error_free(&err);
+    CHECK_RC(istio_nomad_cluster_in_memory(&cluster, NULL), ISTIO_NOMAD_OK);
+    CHECK_RC(istio_nomad_diff(cluster, NULL, 1, 0, NULL, NULL, &out, NULL),
+             ISTIO_NOMAD_NULL_ARGUMENT);
+    CHECK_RC(istio_nomad_diff(cluster, some, 1, 0, NULL, NULL, NULL, NULL),
+             ISTIO_NOMAD_NULL_ARGUMENT);
+    CHECK_RC(istio_nomad_apply(NULL, some, 1, 0, NULL, 0, NULL, NULL, &out, NULL),
+             ISTIO_NOMAD_NULL_ARGUMENT);
+    CHECK_RC(istio_nomad_apply(cluster, NULL, 1, 0, NULL, 0, NULL, NULL, &out, NULL),
+             ISTIO_NOMAD_NULL_ARGUMENT);
+    CHECK_RC(istio_nomad_apply(cluster, some, 1, 0, NULL, 3, NULL, NULL, &out, NULL),
+             ISTIO_NOMAD_NULL_ARGUMENT);
+    CHECK(contains(istio_nomad_last_error_json(), "\"path\":\"options\""));
+    CHECK_RC(istio_nomad_apply(cluster, some, 1, 0, NULL, 0, NULL, NULL, NULL, NULL),
+             ISTIO_NOMAD_NULL_ARGUMENT);
+    CHECK_RC(istio_nomad_destroy(NULL, some, 1, 0, NULL, 0, NULL, NULL, &out, NULL),
+             ISTIO_NOMAD_NULL_ARGUMENT);
+    CHECK_RC(istio_nomad_destroy(cluster, NULL, 1, 0, NULL, 0, NULL, NULL, &out, NULL),
+             ISTIO_NOMAD_NULL_ARGUMENT);
+    CHECK_RC(istio_nomad_destroy(cluster, some, 1, 0, NULL, 0, NULL, NULL, NULL, NULL),
+             ISTIO_NOMAD_NULL_ARGUMENT);
+    CHECK(!istio_nomad_cluster_is_in_memory(NULL));
+    istio_nomad_cluster_free(&cluster);
+    istio_nomad_cluster_free(NULL);
+
     /* Accessors and frees accept NULL. */
     CHECK(istio_nomad_string_data(NULL) == NULL);
     CHECK(istio_nomad_string_len(NULL) == 0);
@@ -469,6 +575,17 @@ static void test_invalid_utf8(void) {
              ISTIO_NOMAD_INVALID_UTF8);
     CHECK(contains(istio_nomad_last_error_json(), "\"path\":\"options\""));
     CHECK_RC(istio_nomad_sidecar_remove(bad, sizeof bad, 0, 1, &out, NULL), ISTIO_NOMAD_INVALID_UTF8);
+    IstioNomadCluster *cluster = NULL;
+    CHECK_RC(istio_nomad_cluster_for_spec(bad, sizeof bad, 0, &cluster, NULL),
+             ISTIO_NOMAD_INVALID_UTF8);
+    CHECK_RC(istio_nomad_cluster_in_memory(&cluster, NULL), ISTIO_NOMAD_OK);
+    CHECK_RC(istio_nomad_diff(cluster, bad, sizeof bad, 0, NULL, NULL, &out, NULL),
+             ISTIO_NOMAD_INVALID_UTF8);
+    CHECK_RC(istio_nomad_apply(cluster, bad, sizeof bad, 0, NULL, 0, NULL, NULL, &out, NULL),
+             ISTIO_NOMAD_INVALID_UTF8);
+    CHECK_RC(istio_nomad_destroy(cluster, bad, sizeof bad, 0, NULL, 0, NULL, NULL, &out, NULL),
+             ISTIO_NOMAD_INVALID_UTF8);
+    istio_nomad_cluster_free(&cluster);
     CHECK(contains(istio_nomad_last_error_json(), "\"name\":\"INVALID_UTF8\""));
 }
 
@@ -605,6 +722,25 @@ static void test_panics_are_caught(void) {
     EXPECT_PANIC(istio_nomad_sidecar_inject(job.data, job.len, 0, (const uint8_t *)"{}", 2, 1,
                                             &out, &err));
     EXPECT_PANIC(istio_nomad_sidecar_remove(job.data, job.len, 0, 1, &out, &err));
+    IstioNomadCluster *cluster = NULL;
+    CHECK_RC(istio_nomad_cluster_in_memory(&cluster, NULL), ISTIO_NOMAD_OK);
+    EXPECT_PANIC(istio_nomad_diff(cluster, job.data, job.len, 0, NULL, NULL, &out, &err));
+    EXPECT_PANIC(istio_nomad_apply(cluster, job.data, job.len, 0, NULL, 0, NULL, NULL, &out, &err));
+    EXPECT_PANIC(istio_nomad_destroy(cluster, job.data, job.len, 0, NULL, 0, NULL, NULL, &out, &err));
+    IstioNomadCluster *made = NULL;
+    istio_nomad_test_force_panic(true);
+    CHECK_RC(istio_nomad_cluster_in_memory(&made, &err), ISTIO_NOMAD_PANIC);
+    CHECK_RC(istio_nomad_cluster_for_spec(job.data, job.len, 0, &made, NULL), ISTIO_NOMAD_PANIC);
+    CHECK(!istio_nomad_cluster_is_in_memory(cluster));
+    CHECK_PANICKED();
+    IstioNomadCluster *alias_cluster = cluster;
+    istio_nomad_cluster_free(&alias_cluster); /* panics before freeing */
+    CHECK_PANICKED();
+    istio_nomad_test_force_panic(false);
+    CHECK(made == NULL);
+    istio_nomad_error_free(&err);
+    CHECK(istio_nomad_cluster_is_in_memory(cluster));
+    istio_nomad_cluster_free(&cluster);
 
     /* Accessors and frees return their documented fallback and record the panic. */
     istio_nomad_test_force_panic(true);
@@ -652,6 +788,7 @@ int main(int argc, char **argv) {
         {"job_convert_and_validate", test_job_convert_and_validate},
         {"iptables_render", test_iptables_render},
         {"sidecar", test_sidecar},
+        {"install", test_install},
         {"null_arguments", test_null_arguments},
         {"invalid_utf8", test_invalid_utf8},
         {"large_inputs", test_large_inputs},

@@ -99,7 +99,7 @@ EOT]
 :ISTIO_INBOUND - [0:0]
 :ISTIO_OUTPUT - [0:0]
 -A ISTIO_REDIRECT -p tcp -j REDIRECT --to-ports 15001
--A ISTIO_IN_REDIRECT -p tcp -j REDIRECT --to-ports 15006
+-A ISTIO_IN_REDIRECT -p tcp -j REDIRECT --to-ports 15001
 -A ISTIO_INBOUND -p tcp -m tcp --dport 22 -j RETURN
 -A ISTIO_INBOUND -p tcp -m tcp --dport 15020 -j RETURN
 -A ISTIO_INBOUND -p tcp -m tcp --dport 15090 -j RETURN
