@@ -10,6 +10,7 @@ use istio_nomad_ffi::install::*;
 use istio_nomad_ffi::string::{istio_nomad_string_data, istio_nomad_string_free};
 use istio_nomad_ffi::{
     IstioNomadError, IstioNomadResult, IstioNomadString, ISTIO_NOMAD_FORMAT_AUTO,
+    ISTIO_NOMAD_FORMAT_HCL,
 };
 use serde_json::Value;
 use std::ffi::{c_char, c_void, CStr};
@@ -244,5 +245,52 @@ fn bad_arguments_of_the_installer() {
     .unwrap_err();
     assert_eq!(rc, IstioNomadResult::ISTIO_NOMAD_PARSE);
     assert!(events.is_empty(), "no operation ran: {events:?}");
+    unsafe { istio_nomad_cluster_free(&mut cluster) };
+}
+
+#[test]
+fn cluster_for_spec_follows_the_spec_and_the_environment() {
+    use istio_nomad_core::install::ADDRESS_VARIABLES;
+    let spec = bookinfo();
+    let mut cluster: *mut IstioNomadCluster = ptr::null_mut();
+    let rc = unsafe {
+        istio_nomad_cluster_for_spec(
+            spec.as_ptr(),
+            spec.len(),
+            ISTIO_NOMAD_FORMAT_AUTO,
+            &mut cluster,
+            ptr::null_mut(),
+        )
+    };
+    assert_eq!(rc, IstioNomadResult::ISTIO_NOMAD_OK);
+    let env_names_a_server = ADDRESS_VARIABLES
+        .iter()
+        .any(|v| std::env::var_os(v).is_some());
+    // Bookinfo names no server: in memory unless the environment names one.
+    assert_eq!(
+        unsafe { istio_nomad_cluster_is_in_memory(cluster) },
+        !env_names_a_server
+    );
+    unsafe { istio_nomad_cluster_free(&mut cluster) };
+
+    // A spec that names its Nomad server talks HTTP.
+    let remote = spec.replacen(
+        "region",
+        "nomad {\n    address = \"http://127.0.0.1:1\"\n  }\n  region",
+        1,
+    );
+    let rc = unsafe {
+        istio_nomad_cluster_for_spec(
+            remote.as_ptr(),
+            remote.len(),
+            ISTIO_NOMAD_FORMAT_HCL,
+            &mut cluster,
+            ptr::null_mut(),
+        )
+    };
+    assert_eq!(rc, IstioNomadResult::ISTIO_NOMAD_OK, "{:?}", unsafe {
+        CStr::from_ptr(istio_nomad_ffi::error::istio_nomad_last_error_message())
+    });
+    assert!(!unsafe { istio_nomad_cluster_is_in_memory(cluster) });
     unsafe { istio_nomad_cluster_free(&mut cluster) };
 }
