@@ -86,5 +86,6 @@ pub use installer::{
 };
 pub use state::{ConsulStateStore, EtcdStateStore, StateStore};
 
-/// Group meta key that marks a group whose proxy runs in the node's network namespace.
-pub const HOST_MODE_META: &str = "istio-nomad.host-mode";
+/// Group meta key that marks a group whose proxy runs in the node's network namespace (set by
+/// [`crate::sidecar::inject`] in host mode).
+pub const HOST_MODE_META: &str = crate::sidecar::meta::HOST_MODE;
