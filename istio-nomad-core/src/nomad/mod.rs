@@ -202,8 +202,12 @@ impl Job {
 
     /// The body of `POST /v1/jobs`: `{"Job": {...}}`, pretty-printed.
     pub fn to_register_json(&self) -> Result<String> {
-        let body = serde_json::json!({ "Job": self.to_json_value()? });
-        serde_json::to_string_pretty(&body)
+        #[derive(serde::Serialize)]
+        struct Register<'a> {
+            #[serde(rename = "Job")]
+            job: &'a Job,
+        }
+        serde_json::to_string_pretty(&Register { job: self })
             .map_err(|e| ParseError::new(Format::Json, e.to_string()).into())
     }
 
