@@ -1,0 +1,143 @@
+"""Type stubs of the compiled module ``istio_nomad._istio_nomad``."""
+
+import os
+from collections.abc import Mapping
+from typing import Any, Optional, Union, final
+
+_PathLike = Union[str, "os.PathLike[str]"]
+
+__version__: str
+
+class MeshError(Exception):
+    """Base class of every error raised by istio_nomad."""
+
+    family: str
+
+class SpecError(MeshError):
+    """The input is not valid HCL/JSON, or a value has the wrong type (family ``parse``)."""
+
+    path: Optional[str]
+    line: Optional[int]
+    format: str
+
+class ValidationError(MeshError):
+    """The input parsed but breaks rules (family ``validation``)."""
+
+    errors: list[tuple[str, str]]
+
+class IptablesError(MeshError):
+    """An interception rule set could not be built, read or applied (family ``iptables``)."""
+
+class BackendError(MeshError):
+    """A Nomad, Consul or etcd call failed (family ``backend``)."""
+
+    status: Optional[int]
+
+class ConflictError(MeshError):
+    """Another operator changed the state first (family ``conflict``)."""
+
+class MeshIOError(MeshError, OSError):
+    """A local file could not be read or written (family ``io``)."""
+
+    op: str
+
+@final
+class MeshSpec:
+    """A validated mesh description."""
+
+    @staticmethod
+    def from_hcl(text: str) -> MeshSpec: ...
+    @staticmethod
+    def from_json(text: str) -> MeshSpec: ...
+    @staticmethod
+    def from_dict(d: Mapping[str, Any]) -> MeshSpec: ...
+    @staticmethod
+    def from_file(path: _PathLike) -> MeshSpec: ...
+    def to_dict(self) -> dict[str, Any]: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def services(self) -> list[str]: ...
+    def __eq__(self, other: object) -> bool: ...
+
+@final
+class Job:
+    """A Nomad job in the shape of Nomad's HTTP API."""
+
+    @staticmethod
+    def from_hcl(text: str) -> Job: ...
+    @staticmethod
+    def from_json(text: str) -> Job: ...
+    @staticmethod
+    def from_dict(d: Mapping[str, Any]) -> Job: ...
+    @staticmethod
+    def from_file(path: _PathLike) -> Job: ...
+    @property
+    def id(self) -> str: ...
+    @property
+    def groups(self) -> list[str]: ...
+    def validate(self) -> None: ...
+    def to_hcl(self) -> str: ...
+    def to_json(self) -> str: ...
+    def to_register_json(self) -> str: ...
+    def to_dict(self) -> dict[str, Any]: ...
+    def __eq__(self, other: object) -> bool: ...
+
+@final
+class PlannedJob:
+    """One job of a plan with its role and the jobs it waits for."""
+
+    @property
+    def job(self) -> Job: ...
+    @property
+    def id(self) -> str: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def depends_on(self) -> list[str]: ...
+
+@final
+class RulesFile:
+    """The iptables rules of one meshed task group."""
+
+    @property
+    def job(self) -> str: ...
+    @property
+    def group(self) -> str: ...
+    @property
+    def restore(self) -> str: ...
+    @property
+    def cleanup(self) -> str: ...
+
+@final
+class VmBundle:
+    """The files of the bundle of one service that runs outside Nomad."""
+
+    @property
+    def service(self) -> str: ...
+    @property
+    def files(self) -> dict[str, str]: ...
+
+@final
+class Plan:
+    """Everything a mesh spec turns into."""
+
+    @property
+    def jobs(self) -> list[Job]: ...
+    @property
+    def planned(self) -> list[PlannedJob]: ...
+    def job(self, id: str) -> Optional[Job]: ...
+    @property
+    def order(self) -> list[list[str]]: ...
+    @property
+    def spec_hash(self) -> str: ...
+    @property
+    def spec(self) -> MeshSpec: ...
+    @property
+    def iptables(self) -> list[RulesFile]: ...
+    @property
+    def vm_bundles(self) -> list[VmBundle]: ...
+    def files(self) -> list[tuple[str, str]]: ...
+    def write(self, dir: _PathLike) -> list[str]: ...
+
+def plan(spec: MeshSpec) -> Plan: ...

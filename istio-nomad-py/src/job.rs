@@ -1,0 +1,114 @@
+//! `Job`: a Nomad job in the shape of Nomad's HTTP API.
+
+use crate::convert::{as_text, mapping_to_value, to_py};
+use crate::errors::IntoPy;
+use istio_nomad_core::nomad;
+use pyo3::prelude::*;
+use pyo3::types::PyString;
+use std::path::PathBuf;
+
+/// A Nomad job (typed, in the shape of Nomad's HTTP API). Read one with `from_hcl`,
+/// `from_json`, `from_dict` or `from_file`; render it with `to_hcl`, `to_json`, `to_dict`.
+#[pyclass(module = "istio_nomad", name = "Job", frozen)]
+pub struct PyJob {
+    pub(crate) inner: nomad::Job,
+}
+
+impl PyJob {
+    /// Wraps a job of the core.
+    pub fn new(inner: nomad::Job) -> Self {
+        PyJob { inner }
+    }
+}
+
+#[pymethods]
+impl PyJob {
+    /// Reads an HCL2 jobspec (`job "id" { group ... }`).
+    #[staticmethod]
+    fn from_hcl(py: Python<'_>, text: &Bound<'_, PyString>) -> PyResult<Self> {
+        let s = as_text(py, text)?;
+        let inner = py.detach(|| nomad::Job::from_hcl(&s)).py_err(py)?;
+        Ok(Self { inner })
+    }
+
+    /// Reads API JSON: the bare job object or the register body `{"Job": {...}}`.
+    #[staticmethod]
+    fn from_json(py: Python<'_>, text: &Bound<'_, PyString>) -> PyResult<Self> {
+        let s = as_text(py, text)?;
+        let inner = py.detach(|| nomad::Job::from_json(&s)).py_err(py)?;
+        Ok(Self { inner })
+    }
+
+    /// Reads a job from a dict of API JSON (bare or `{"Job": {...}}`).
+    #[staticmethod]
+    fn from_dict(py: Python<'_>, d: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let value = mapping_to_value(d, "", "a job")?;
+        let inner = py
+            .detach(|| nomad::Job::from_json_value(value))
+            .py_err(py)?;
+        Ok(Self { inner })
+    }
+
+    /// Reads a job file (`str` or `os.PathLike`): JSON when the name ends in `.json`, else HCL.
+    #[staticmethod]
+    fn from_file(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+        let inner = py.detach(|| nomad::Job::from_file(&path)).py_err(py)?;
+        Ok(Self { inner })
+    }
+
+    /// The job ID (empty when unset).
+    #[getter]
+    fn id(&self) -> &str {
+        self.inner.id()
+    }
+
+    /// The names of the task groups, in order.
+    #[getter]
+    fn groups(&self) -> Vec<String> {
+        self.inner
+            .task_groups
+            .iter()
+            .map(|g| g.name().to_string())
+            .collect()
+    }
+
+    /// Checks the job with Nomad's rules; raises `ValidationError` listing every problem.
+    fn validate(&self, py: Python<'_>) -> PyResult<()> {
+        py.detach(|| self.inner.validate()).py_err(py)
+    }
+
+    /// The job as a `nomad job run`-ready HCL2 jobspec.
+    fn to_hcl(&self, py: Python<'_>) -> PyResult<String> {
+        py.detach(|| self.inner.to_hcl()).py_err(py)
+    }
+
+    /// The job as pretty-printed API JSON (the bare job object).
+    fn to_json(&self, py: Python<'_>) -> PyResult<String> {
+        py.detach(|| self.inner.to_json()).py_err(py)
+    }
+
+    /// The body of `POST /v1/jobs`: `{"Job": {...}}`, pretty-printed.
+    fn to_register_json(&self, py: Python<'_>) -> PyResult<String> {
+        py.detach(|| self.inner.to_register_json()).py_err(py)
+    }
+
+    /// The job as a dict of API JSON (the bare job object).
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let value = self.inner.to_json_value().py_err(py)?;
+        to_py(py, &value)
+    }
+
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other
+            .cast::<PyJob>()
+            .is_ok_and(|o| o.get().inner == self.inner)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Job(id={:?}, groups={})",
+            self.inner.id(),
+            self.inner.task_groups.len()
+        )
+    }
+}
