@@ -174,20 +174,17 @@ pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
         Error::Io { op, path, source } => {
             let errno = source.raw_os_error();
             let filename = path.to_string_lossy().into_owned();
+            let strerror = format!("cannot {op}: {source}");
             let err = match mesh_io_error(py) {
-                // OSError's (errno, strerror) form sets `errno` and `strerror` itself.
+                // OSError's (errno, strerror, filename) form sets those attributes itself and
+                // prints `[Errno 2] cannot read: No such file or directory: 'x.hcl'`.
                 Ok(ty) => match errno {
-                    Some(n) => PyErr::from_type(ty.clone(), (n, msg)),
+                    Some(n) => PyErr::from_type(ty.clone(), (n, strerror, filename)),
                     None => PyErr::from_type(ty.clone(), (msg,)),
                 },
                 Err(e) => e,
             };
-            with_attrs(
-                py,
-                err,
-                family,
-                &[("filename", obj(py, filename)), ("op", obj(py, op))],
-            )
+            with_attrs(py, err, family, &[("op", obj(py, op))])
         }
         _ => with_attrs(py, MeshError::new_err(msg), family, &[]),
     }
