@@ -7,6 +7,7 @@ use istio_nomad_core::plan as core_plan;
 use pyo3::prelude::*;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Makes the plan of a mesh spec: the Nomad jobs (control plane and meshed apps), their
 /// dependency stages, the iptables rules files and VM bundles. Releases the GIL while it works.
@@ -14,19 +15,28 @@ use std::path::PathBuf;
 pub fn plan(py: Python<'_>, spec: PyRef<'_, PyMeshSpec>) -> PyResult<PyPlan> {
     let spec = &spec.inner;
     let inner = py.detach(|| core_plan::plan(spec)).py_err(py)?;
-    Ok(PyPlan { inner })
+    Ok(PyPlan {
+        inner: Arc::new(inner),
+    })
 }
 
 /// Everything a mesh spec turns into.
 #[pyclass(module = "istio_nomad", name = "Plan", frozen)]
 pub struct PyPlan {
-    inner: core_plan::Plan,
+    inner: Arc<core_plan::Plan>,
 }
 
 /// One job of a plan with its role and the jobs it waits for.
 #[pyclass(module = "istio_nomad", name = "PlannedJob", frozen)]
 pub struct PyPlannedJob {
-    inner: core_plan::PlannedJob,
+    plan: Arc<core_plan::Plan>,
+    index: usize,
+}
+
+impl PyPlannedJob {
+    fn planned(&self) -> Option<&core_plan::PlannedJob> {
+        self.plan.jobs.get(self.index)
+    }
 }
 
 /// The iptables rules of one meshed task group.
@@ -63,26 +73,29 @@ impl PyPlan {
     /// The jobs, control plane first, in a stable order.
     #[getter]
     fn jobs(&self) -> Vec<PyJob> {
-        self.inner
-            .jobs
-            .iter()
-            .map(|pj| PyJob::new(pj.job.clone()))
+        (0..self.inner.jobs.len())
+            .map(|i| PyJob::in_plan(self.inner.clone(), i))
             .collect()
     }
 
     /// The jobs with their role and dependencies.
     #[getter]
     fn planned(&self) -> Vec<PyPlannedJob> {
-        self.inner
-            .jobs
-            .iter()
-            .map(|pj| PyPlannedJob { inner: pj.clone() })
+        (0..self.inner.jobs.len())
+            .map(|index| PyPlannedJob {
+                plan: self.inner.clone(),
+                index,
+            })
             .collect()
     }
 
     /// The job with this ID, or `None`.
     fn job(&self, id: &str) -> Option<PyJob> {
-        self.inner.job(id).map(|pj| PyJob::new(pj.job.clone()))
+        self.inner
+            .jobs
+            .iter()
+            .position(|pj| pj.job.id() == id)
+            .map(|i| PyJob::in_plan(self.inner.clone(), i))
     }
 
     /// The dependency graph in stages: the jobs of one stage depend only on earlier stages.
@@ -159,33 +172,30 @@ impl PyPlannedJob {
     /// The job.
     #[getter]
     fn job(&self) -> PyJob {
-        PyJob::new(self.inner.job.clone())
+        PyJob::in_plan(self.plan.clone(), self.index)
     }
 
     /// The job ID.
     #[getter]
     fn id(&self) -> &str {
-        self.inner.job.id()
+        self.planned().map_or("", |pj| pj.job.id())
     }
 
     /// Its role: `etcd`, `api-server`, `pilot`, `mixer`, `citadel`, `zipkin` or `app`.
     #[getter]
     fn role(&self) -> String {
-        role_name(self.inner.role)
+        self.planned().map_or_else(String::new, |pj| role_name(pj.role))
     }
 
     /// IDs of the jobs that must be healthy before this one is applied.
     #[getter]
     fn depends_on(&self) -> Vec<String> {
-        self.inner.depends_on.clone()
+        self.planned()
+            .map_or_else(Vec::new, |pj| pj.depends_on.clone())
     }
 
     fn __repr__(&self) -> String {
-        format!(
-            "PlannedJob(id={:?}, role={:?})",
-            self.inner.job.id(),
-            role_name(self.inner.role)
-        )
+        format!("PlannedJob(id={:?}, role={:?})", self.id(), self.role())
     }
 }
 

@@ -7,6 +7,23 @@ from typing import Any, Optional, Union, final
 _PathLike = Union[str, "os.PathLike[str]"]
 
 __version__: str
+__all__ = [
+    "__version__",
+    "MeshSpec",
+    "Job",
+    "Plan",
+    "PlannedJob",
+    "RulesFile",
+    "VmBundle",
+    "plan",
+    "MeshError",
+    "SpecError",
+    "ValidationError",
+    "IptablesError",
+    "BackendError",
+    "ConflictError",
+    "MeshIOError",
+]
 
 class MeshError(Exception):
     """Base class of every error raised by istio_nomad."""
@@ -58,7 +75,7 @@ class MeshSpec:
     def name(self) -> str: ...
     @property
     def services(self) -> list[str]: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, value: object, /) -> bool: ...
 
 @final
 class Job:
@@ -81,7 +98,7 @@ class Job:
     def to_json(self) -> str: ...
     def to_register_json(self) -> str: ...
     def to_dict(self) -> dict[str, Any]: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, value: object, /) -> bool: ...
 
 @final
 class PlannedJob:
