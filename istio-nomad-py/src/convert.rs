@@ -84,9 +84,9 @@ fn to_value(obj: &Bound<'_, PyAny>, path: &mut String, depth: usize) -> PyResult
     }
     if let Ok(f) = obj.cast::<PyFloat>() {
         let v = f.value();
-        return Number::from_f64(v).map(Value::Number).ok_or_else(|| {
-            value_error(py, path, format!("the float {v} is not a finite number"))
-        });
+        return Number::from_f64(v)
+            .map(Value::Number)
+            .ok_or_else(|| value_error(py, path, format!("the float {v} is not a finite number")));
     }
     if let Ok(d) = obj.cast::<PyDict>() {
         let mut m = Map::with_capacity(d.len());
@@ -132,16 +132,11 @@ fn map_item(
 ) -> PyResult<()> {
     let py = k.py();
     let Ok(ks) = k.cast::<PyString>() else {
-        let shown = k
-            .repr()
-            .map_or_else(|_| "?".to_string(), |r| r.to_string());
+        let shown = k.repr().map_or_else(|_| "?".to_string(), |r| r.to_string());
         return Err(value_error(
             py,
             path,
-            format!(
-                "dict keys must be strings, got {} {shown}",
-                type_name(k)
-            ),
+            format!("dict keys must be strings, got {} {shown}", type_name(k)),
         ));
     };
     let key = ks

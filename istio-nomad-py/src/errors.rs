@@ -13,11 +13,11 @@
 
 use istio_nomad_core::error::{Error, Format, ParseError};
 use pyo3::exceptions::PyException;
-use pyo3::prelude::*;
-use pyo3::IntoPyObjectExt;
 use pyo3::exceptions::PyOSError;
+use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyTuple, PyType};
+use pyo3::IntoPyObjectExt;
 use pyo3::{create_exception, intern};
 
 create_exception!(
@@ -64,10 +64,7 @@ static MESH_IO_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 pub fn mesh_io_error(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
     MESH_IO_ERROR
         .get_or_try_init(py, || {
-            let bases = PyTuple::new(
-                py,
-                [py.get_type::<MeshError>(), py.get_type::<PyOSError>()],
-            )?;
+            let bases = PyTuple::new(py, [py.get_type::<MeshError>(), py.get_type::<PyOSError>()])?;
             let ns = PyDict::new(py);
             ns.set_item("__module__", "istio_nomad")?;
             ns.set_item(
@@ -161,7 +158,12 @@ pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
                 .map(|f| (f.path.as_str(), f.message.as_str()))
                 .collect();
             let errors = obj(py, PyList::new(py, pairs).ok());
-            with_attrs(py, ValidationError::new_err(msg), family, &[("errors", errors)])
+            with_attrs(
+                py,
+                ValidationError::new_err(msg),
+                family,
+                &[("errors", errors)],
+            )
         }
         Error::Iptables(_) => with_attrs(py, IptablesError::new_err(msg), family, &[]),
         Error::Backend(_) => with_attrs(

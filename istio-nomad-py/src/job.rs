@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 /// Where a `Job` object's data lives: its own, or a job of a plan (shared, not copied).
 enum Source {
-    Own(nomad::Job),
+    Own(Box<nomad::Job>),
     Plan(Arc<core_plan::Plan>, usize),
 }
 
@@ -26,7 +26,7 @@ impl PyJob {
     /// Wraps a job of the core.
     pub fn new(job: nomad::Job) -> Self {
         PyJob {
-            source: Source::Own(job),
+            source: Source::Own(Box::new(job)),
         }
     }
 

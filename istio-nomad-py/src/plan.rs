@@ -184,7 +184,8 @@ impl PyPlannedJob {
     /// Its role: `etcd`, `api-server`, `pilot`, `mixer`, `citadel`, `zipkin` or `app`.
     #[getter]
     fn role(&self) -> String {
-        self.planned().map_or_else(String::new, |pj| role_name(pj.role))
+        self.planned()
+            .map_or_else(String::new, |pj| role_name(pj.role))
     }
 
     /// IDs of the jobs that must be healthy before this one is applied.

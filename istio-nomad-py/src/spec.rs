@@ -44,9 +44,7 @@ impl PyMeshSpec {
     /// Reads a spec file (`str` or `os.PathLike`): JSON when the name ends in `.json`, else HCL.
     #[staticmethod]
     fn from_file(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
-        let inner = py
-            .detach(|| spec::MeshSpec::from_file(&path))
-            .py_err(py)?;
+        let inner = py.detach(|| spec::MeshSpec::from_file(&path)).py_err(py)?;
         Ok(Self { inner })
     }
 
