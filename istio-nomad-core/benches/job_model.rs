@@ -59,20 +59,34 @@ fn bench(c: &mut Criterion) {
         let hcl = jobspec(n);
         let json = Job::from_hcl(&hcl).unwrap().to_json().unwrap();
         g.throughput(Throughput::Elements(n as u64));
-        g.bench_with_input(BenchmarkId::new("hcl_parse_validate_render_both", n), &hcl, |b, hcl| {
-            b.iter(|| {
-                let job = Job::from_hcl(hcl).unwrap();
-                job.validate().unwrap();
-                (job.to_hcl().unwrap().len(), job.to_register_json().unwrap().len())
-            })
-        });
-        g.bench_with_input(BenchmarkId::new("json_parse_validate_render_both", n), &json, |b, json| {
-            b.iter(|| {
-                let job = Job::from_json(json).unwrap();
-                job.validate().unwrap();
-                (job.to_hcl().unwrap().len(), job.to_register_json().unwrap().len())
-            })
-        });
+        g.bench_with_input(
+            BenchmarkId::new("hcl_parse_validate_render_both", n),
+            &hcl,
+            |b, hcl| {
+                b.iter(|| {
+                    let job = Job::from_hcl(hcl).unwrap();
+                    job.validate().unwrap();
+                    (
+                        job.to_hcl().unwrap().len(),
+                        job.to_register_json().unwrap().len(),
+                    )
+                })
+            },
+        );
+        g.bench_with_input(
+            BenchmarkId::new("json_parse_validate_render_both", n),
+            &json,
+            |b, json| {
+                b.iter(|| {
+                    let job = Job::from_json(json).unwrap();
+                    job.validate().unwrap();
+                    (
+                        job.to_hcl().unwrap().len(),
+                        job.to_register_json().unwrap().len(),
+                    )
+                })
+            },
+        );
     }
     g.finish();
 }

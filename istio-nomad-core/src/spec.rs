@@ -389,6 +389,7 @@ impl MeshSpec {
                 url_rule(&mut e, &format!("mesh.etcd.endpoints[{i}]"), u);
             }
         }
+        e.extend(self.control_plane.validate(self));
         let mut names = HashSet::new();
         for s in &self.services {
             let sp = format!("mesh.service[{}]", s.name);

@@ -1,1 +1,4 @@
 //! Shared harness for the end-to-end tests: real etcd servers, network namespaces, shared data.
+
+pub mod etcd;
+pub mod etcd_members;

@@ -1,0 +1,376 @@
+//! Typed Consul bodies (agent service definitions, catalog and health entries, KV pairs).
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::backend::null_default;
+
+/// Check statuses.
+pub mod check_status {
+    /// The check passes.
+    pub const PASSING: &str = "passing";
+    /// The check warns (an HTTP 429 answer, for example).
+    pub const WARNING: &str = "warning";
+    /// The check fails; new checks start here.
+    pub const CRITICAL: &str = "critical";
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// A health check in a service registration.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AgentCheck {
+    /// Check ID (generated from the service ID when empty).
+    #[serde(rename = "CheckID", skip_serializing_if = "Option::is_none")]
+    pub check_id: Option<String>,
+    /// Check name.
+    #[serde(rename = "Name", skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// URL of an HTTP check (2xx passes, 429 warns).
+    #[serde(rename = "HTTP", skip_serializing_if = "Option::is_none")]
+    pub http: Option<String>,
+    /// `host:port` of a TCP check.
+    #[serde(rename = "TCP", skip_serializing_if = "Option::is_none")]
+    pub tcp: Option<String>,
+    /// `host:port[/service]` of a gRPC check.
+    #[serde(rename = "GRPC", skip_serializing_if = "Option::is_none")]
+    pub grpc: Option<String>,
+    /// TTL of a TTL check (`15s`).
+    #[serde(rename = "TTL", skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<String>,
+    /// Interval (required for HTTP, TCP, gRPC checks).
+    #[serde(rename = "Interval", skip_serializing_if = "Option::is_none")]
+    pub interval: Option<String>,
+    /// Timeout (default 10s).
+    #[serde(rename = "Timeout", skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
+    /// Initial status.
+    #[serde(rename = "Status", skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Remove the service after this long critical (minimum 1m).
+    #[serde(
+        rename = "DeregisterCriticalServiceAfter",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub deregister_critical_service_after: Option<String>,
+    /// Free text.
+    #[serde(rename = "Notes", skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+}
+
+/// Connect settings of a registration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServiceConnect {
+    /// The service speaks Connect itself.
+    #[serde(rename = "Native", skip_serializing_if = "is_false")]
+    pub native: bool,
+    /// A sidecar service definition.
+    #[serde(rename = "SidecarService", skip_serializing_if = "Option::is_none")]
+    pub sidecar_service: Option<serde_json::Value>,
+}
+
+/// A service definition for `PUT /v1/agent/service/register`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServiceRegistration {
+    /// Service name (required).
+    #[serde(rename = "Name")]
+    pub name: String,
+    /// Instance ID, unique on the agent (defaults to the name).
+    #[serde(rename = "ID", skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Tags.
+    #[serde(rename = "Tags", skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// Address (empty: the node's).
+    #[serde(rename = "Address", skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// Port.
+    #[serde(rename = "Port", skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// Metadata.
+    #[serde(rename = "Meta", skip_serializing_if = "BTreeMap::is_empty")]
+    pub meta: BTreeMap<String, String>,
+    /// `connect-proxy`, `mesh-gateway`, ... (empty: a typical service).
+    #[serde(rename = "Kind", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// Proxy settings (for `connect-proxy` services).
+    #[serde(rename = "Proxy", skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<serde_json::Value>,
+    /// Connect settings.
+    #[serde(rename = "Connect", skip_serializing_if = "Option::is_none")]
+    pub connect: Option<ServiceConnect>,
+    /// Health checks.
+    #[serde(rename = "Checks", skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<AgentCheck>,
+    /// Namespace (Consul Enterprise).
+    #[serde(rename = "Namespace", skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Let tags be changed from the catalog.
+    #[serde(rename = "EnableTagOverride", skip_serializing_if = "is_false")]
+    pub enable_tag_override: bool,
+}
+
+impl ServiceRegistration {
+    /// A registration of service `name`.
+    pub fn new(name: impl Into<String>) -> Self {
+        ServiceRegistration {
+            name: name.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Sets the instance ID.
+    #[must_use]
+    pub fn id(mut self, id: impl Into<String>) -> Self {
+        self.id = Some(id.into());
+        self
+    }
+
+    /// Sets address and port.
+    #[must_use]
+    pub fn address(mut self, address: impl Into<String>, port: u16) -> Self {
+        self.address = Some(address.into());
+        self.port = Some(port);
+        self
+    }
+
+    /// Adds a tag.
+    #[must_use]
+    pub fn tag(mut self, tag: impl Into<String>) -> Self {
+        self.tags.push(tag.into());
+        self
+    }
+
+    /// Adds a metadata entry.
+    #[must_use]
+    pub fn meta(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.meta.insert(key.into(), value.into());
+        self
+    }
+
+    /// Adds a check.
+    #[must_use]
+    pub fn check(mut self, check: AgentCheck) -> Self {
+        self.checks.push(check);
+        self
+    }
+
+    /// The instance ID (the name when no ID is set).
+    pub fn service_id(&self) -> &str {
+        self.id
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .unwrap_or(&self.name)
+    }
+}
+
+/// One instance from `GET /v1/catalog/service/:name`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CatalogService {
+    /// Node ID.
+    #[serde(rename = "ID")]
+    pub id: String,
+    /// Node name.
+    #[serde(rename = "Node")]
+    pub node: String,
+    /// Node address.
+    #[serde(rename = "Address")]
+    pub address: String,
+    /// Datacenter.
+    #[serde(rename = "Datacenter")]
+    pub datacenter: String,
+    /// Instance ID.
+    #[serde(rename = "ServiceID")]
+    pub service_id: String,
+    /// Service name.
+    #[serde(rename = "ServiceName")]
+    pub service_name: String,
+    /// Service address (empty: use the node address).
+    #[serde(rename = "ServiceAddress")]
+    pub service_address: String,
+    /// Service port.
+    #[serde(rename = "ServicePort")]
+    pub service_port: u16,
+    /// Tags.
+    #[serde(rename = "ServiceTags", deserialize_with = "null_default")]
+    pub service_tags: Vec<String>,
+    /// Metadata.
+    #[serde(rename = "ServiceMeta", deserialize_with = "null_default")]
+    pub service_meta: BTreeMap<String, String>,
+    /// Kind (empty for typical services).
+    #[serde(rename = "ServiceKind")]
+    pub service_kind: String,
+    /// Raft index of creation.
+    #[serde(rename = "CreateIndex")]
+    pub create_index: u64,
+    /// Raft index of the last change.
+    #[serde(rename = "ModifyIndex")]
+    pub modify_index: u64,
+}
+
+/// A node in a health entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Node {
+    /// Node ID.
+    #[serde(rename = "ID")]
+    pub id: String,
+    /// Node name.
+    #[serde(rename = "Node")]
+    pub node: String,
+    /// Address.
+    #[serde(rename = "Address")]
+    pub address: String,
+    /// Datacenter.
+    #[serde(rename = "Datacenter")]
+    pub datacenter: String,
+}
+
+/// A service in a health entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AgentService {
+    /// Instance ID.
+    #[serde(rename = "ID")]
+    pub id: String,
+    /// Service name.
+    #[serde(rename = "Service")]
+    pub service: String,
+    /// Tags.
+    #[serde(rename = "Tags", deserialize_with = "null_default")]
+    pub tags: Vec<String>,
+    /// Address.
+    #[serde(rename = "Address")]
+    pub address: String,
+    /// Port.
+    #[serde(rename = "Port")]
+    pub port: u16,
+    /// Metadata.
+    #[serde(rename = "Meta", deserialize_with = "null_default")]
+    pub meta: BTreeMap<String, String>,
+    /// Kind.
+    #[serde(rename = "Kind")]
+    pub kind: String,
+    /// Raft index of creation.
+    #[serde(rename = "CreateIndex")]
+    pub create_index: u64,
+    /// Raft index of the last change.
+    #[serde(rename = "ModifyIndex")]
+    pub modify_index: u64,
+}
+
+/// A check's state in a health entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HealthCheck {
+    /// Node name.
+    #[serde(rename = "Node")]
+    pub node: String,
+    /// Check ID.
+    #[serde(rename = "CheckID")]
+    pub check_id: String,
+    /// Check name.
+    #[serde(rename = "Name")]
+    pub name: String,
+    /// See [`check_status`].
+    #[serde(rename = "Status")]
+    pub status: String,
+    /// Notes.
+    #[serde(rename = "Notes")]
+    pub notes: String,
+    /// Last output.
+    #[serde(rename = "Output")]
+    pub output: String,
+    /// Instance ID (empty for node checks).
+    #[serde(rename = "ServiceID")]
+    pub service_id: String,
+    /// Service name (empty for node checks).
+    #[serde(rename = "ServiceName")]
+    pub service_name: String,
+    /// Raft index of creation.
+    #[serde(rename = "CreateIndex")]
+    pub create_index: u64,
+    /// Raft index of the last change.
+    #[serde(rename = "ModifyIndex")]
+    pub modify_index: u64,
+}
+
+/// One entry of `GET /v1/health/service/:name`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServiceEntry {
+    /// The node.
+    #[serde(rename = "Node")]
+    pub node: Node,
+    /// The instance.
+    #[serde(rename = "Service")]
+    pub service: AgentService,
+    /// Node and service checks.
+    #[serde(rename = "Checks", deserialize_with = "null_default")]
+    pub checks: Vec<HealthCheck>,
+}
+
+impl ServiceEntry {
+    /// True when every check passes.
+    pub fn is_passing(&self) -> bool {
+        self.checks
+            .iter()
+            .all(|c| c.status == check_status::PASSING)
+    }
+}
+
+fn ser_b64<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    if v.is_empty() {
+        s.serialize_none()
+    } else {
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(v))
+    }
+}
+
+fn de_b64<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+    match Option::<String>::deserialize(d)? {
+        None => Ok(Vec::new()),
+        Some(s) => base64::engine::general_purpose::STANDARD
+            .decode(s.as_bytes())
+            .map_err(serde::de::Error::custom),
+    }
+}
+
+/// A KV entry (`Value` is base64 on the wire).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct KvPair {
+    /// Key.
+    #[serde(rename = "Key")]
+    pub key: String,
+    /// Value bytes.
+    #[serde(
+        rename = "Value",
+        serialize_with = "ser_b64",
+        deserialize_with = "de_b64"
+    )]
+    pub value: Vec<u8>,
+    /// Opaque flags.
+    #[serde(rename = "Flags")]
+    pub flags: u64,
+    /// Session holding the lock, if any.
+    #[serde(rename = "Session", skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
+    /// Raft index of creation.
+    #[serde(rename = "CreateIndex")]
+    pub create_index: u64,
+    /// Raft index of the last change: the `cas` value for the next write.
+    #[serde(rename = "ModifyIndex")]
+    pub modify_index: u64,
+    /// Times the lock was acquired.
+    #[serde(rename = "LockIndex")]
+    pub lock_index: u64,
+}
