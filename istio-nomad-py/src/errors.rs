@@ -5,7 +5,7 @@
 //! | parse | `SpecError` | `path`, `line`, `format` |
 //! | validation | `ValidationError` | `errors`: list of `(path, message)` |
 //! | iptables | `IptablesError` | |
-//! | backend | `BackendError` | `status` |
+//! | backend | `BackendError` | `status` (HTTP status or `None`), `service` (`nomad`, `consul`, `etcd` or `None`) |
 //! | conflict | `ConflictError` | |
 //! | io | `MeshIOError` (also an `OSError`) | `errno`, `filename`, `op` |
 //!
@@ -166,11 +166,14 @@ pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
             )
         }
         Error::Iptables(_) => with_attrs(py, IptablesError::new_err(msg), family, &[]),
-        Error::Backend(_) => with_attrs(
+        Error::Backend(b) => with_attrs(
             py,
             BackendError::new_err(msg),
             family,
-            &[("status", py.None())],
+            &[
+                ("status", obj(py, b.status())),
+                ("service", obj(py, b.service().map(|s| s.as_str()))),
+            ],
         ),
         Error::Conflict(_) => with_attrs(py, ConflictError::new_err(msg), family, &[]),
         Error::Io { op, path, source } => {

@@ -104,28 +104,17 @@ def test_written_tree_equals_mesh_plan(tmp_path: Path) -> None:
         assert (py_out / rel).read_bytes() == (rust_out / rel).read_bytes(), rel
 
 
-def golden_files() -> list[Path]:
-    return sorted(p for p in GOLDEN.rglob("*") if p.is_file()) if GOLDEN.is_dir() else []
-
-
-@pytest.mark.skipif(not golden_files(), reason="the core has no golden files yet")
-def test_renderings_equal_the_core_golden_files() -> None:
-    """Every rendering of the Bookinfo plan that has a golden file in the core matches it."""
-    p = plan(MeshSpec.from_file(BOOKINFO))
-    renderings: dict[str, str] = {}
-    for path, contents in outcome(p.files).get("ok", []):
-        renderings[path] = contents
-    for job in p.jobs:
-        renderings[f"{job.id}.json"] = job.to_json()
-        renderings[f"{job.id}.register.json"] = job.to_register_json()
-    matched = 0
-    for g in golden_files():
-        rel = g.relative_to(GOLDEN)
-        if "bookinfo" not in rel.parts:
-            continue
-        key = str(Path(*rel.parts[rel.parts.index("bookinfo") + 1 :]))
-        if key in renderings:
-            assert renderings[key] == g.read_text(), str(rel)
-            matched += 1
-    if matched == 0:
-        pytest.skip("no golden file of the core is named after a Bookinfo rendering")
+@pytest.mark.parametrize("profile", ["ha", "dev"])
+def test_control_plane_equals_core_golden_files(profile: str) -> None:
+    """The control-plane jobs of Bookinfo, rendered from Python, are the core's golden files
+    (istio-nomad-core/tests/golden/control_plane/<profile>/<job>.json) byte for byte."""
+    d = MeshSpec.from_file(BOOKINFO).to_dict()
+    d["control_plane"]["profile"] = profile
+    p = plan(MeshSpec.from_dict(d))
+    golden_dir = GOLDEN / "control_plane" / profile
+    goldens = sorted(golden_dir.glob("*.json"))
+    assert goldens, f"no golden files in {golden_dir}"
+    control = [pj for pj in p.planned if pj.role != "app"]
+    assert sorted(f"{pj.id}.json" for pj in control) == [g.name for g in goldens]
+    for pj in control:
+        assert pj.job.to_json() + "\n" == (golden_dir / f"{pj.id}.json").read_text(), pj.id

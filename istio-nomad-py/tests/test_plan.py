@@ -42,6 +42,23 @@ def test_app_jobs(bookinfo_plan: Plan) -> None:
     assert bookinfo_plan.job("nope") is None
 
 
+def test_bookinfo_stages_and_roles(bookinfo_plan: Plan) -> None:
+    assert bookinfo_plan.order == [
+        ["bookinfo-etcd", "bookinfo-zipkin"],
+        ["bookinfo-apiserver"],
+        ["bookinfo-citadel", "bookinfo-mixer", "bookinfo-pilot"],
+        ["details", "productpage", "ratings", "reviews"],
+    ]
+    assert [(pj.id, pj.role, pj.depends_on) for pj in bookinfo_plan.planned[:6]] == [
+        ("bookinfo-etcd", "etcd", []),
+        ("bookinfo-apiserver", "api-server", ["bookinfo-etcd"]),
+        ("bookinfo-pilot", "pilot", ["bookinfo-apiserver"]),
+        ("bookinfo-mixer", "mixer", ["bookinfo-apiserver"]),
+        ("bookinfo-citadel", "citadel", ["bookinfo-apiserver"]),
+        ("bookinfo-zipkin", "zipkin", []),
+    ]
+
+
 def test_jobs_and_planned_agree(bookinfo_plan: Plan) -> None:
     assert [j.id for j in bookinfo_plan.jobs] == [pj.id for pj in bookinfo_plan.planned]
     assert bookinfo_plan.jobs == [pj.job for pj in bookinfo_plan.planned]

@@ -49,6 +49,7 @@ class BackendError(MeshError):
     """A Nomad, Consul or etcd call failed (family ``backend``)."""
 
     status: Optional[int]
+    service: Optional[str]
 
 class ConflictError(MeshError):
     """Another operator changed the state first (family ``conflict``)."""
