@@ -12,6 +12,13 @@
 //! cargo run --example mesh -- fmt my-job.nomad.hcl --to json
 //! ```
 //!
+//! prints or applies Istio's interception rules:
+//!
+//! ```text
+//! cargo run --example mesh -- iptables -p 15001 -u 1337 -b '*' -i '*' --format restore
+//! sudo target/debug/examples/mesh iptables apply --netns my-ns -b 9080
+//! ```
+//!
 //! Run `cargo run --example mesh -- --help` for every subcommand.
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -20,6 +27,8 @@ use istio_nomad_core::plan::plan;
 use istio_nomad_core::spec::MeshSpec;
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+mod iptables;
 
 #[derive(Parser)]
 #[command(
@@ -52,6 +61,8 @@ enum Command {
         #[arg(long)]
         no_validate: bool,
     },
+    /// Prints, applies or cleans Istio's traffic interception rules.
+    Iptables(iptables::IptablesArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -62,13 +73,13 @@ enum JobFormat {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Plan { spec, out } => run_plan(&spec, &out),
+    let result: Result<(), Box<dyn std::error::Error>> = match cli.command {
+        Command::Plan { spec, out } => run_plan(&spec, &out).map_err(Into::into),
         Command::Fmt {
             job,
             to,
             no_validate,
-        } => run_fmt(&job, to, no_validate),
+        } => run_fmt(&job, to, no_validate).map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,3 +2,4 @@
 
 pub mod etcd;
 pub mod etcd_members;
+pub mod netns;
