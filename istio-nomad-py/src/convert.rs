@@ -34,6 +34,12 @@ pub fn mapping_to_value(obj: &Bound<'_, PyAny>, root: &str, what: &str) -> PyRes
     to_value(obj, &mut path, 0)
 }
 
+/// Converts any value to JSON; `path` names it in errors (`intercept.inbound_ports`).
+pub fn to_value_at(obj: &Bound<'_, PyAny>, path: &str) -> PyResult<Value> {
+    let mut path = path.to_string();
+    to_value(obj, &mut path, 0)
+}
+
 fn type_name(obj: &Bound<'_, PyAny>) -> String {
     obj.get_type()
         .qualname()

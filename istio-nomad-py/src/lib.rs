@@ -9,6 +9,7 @@
 
 mod convert;
 mod errors;
+mod iptables;
 mod job;
 mod plan;
 mod spec;
@@ -26,6 +27,8 @@ fn _istio_nomad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<plan::PyPlannedJob>()?;
     m.add_class::<plan::PyRulesFile>()?;
     m.add_class::<plan::PyVmBundle>()?;
+    m.add_class::<iptables::PyInterceptConfig>()?;
+    m.add_class::<iptables::PyIptablesPlan>()?;
     m.add_function(wrap_pyfunction!(plan::plan, m)?)?;
     m.add("MeshError", py.get_type::<errors::MeshError>())?;
     m.add("SpecError", py.get_type::<errors::SpecError>())?;

@@ -48,24 +48,24 @@ def test_package_surface() -> None:
     assert (pkg / "_istio_nomad.pyi").is_file()
 
 
-def test_stubs_match_runtime() -> None:
+def test_stubs_match_runtime(tmp_path: Path) -> None:
     """mypy's stubtest compares every name and signature of the stubs with the module."""
     out = subprocess.run(
         [sys.executable, "-m", "mypy.stubtest", "istio_nomad"],
         capture_output=True,
         text=True,
-        cwd=REPO.parent,  # not the repository, so the installed package is what is checked
+        cwd=tmp_path,  # outside the repository: the installed package is what is checked
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "Success: no issues found in 2 modules" in out.stdout
 
 
-def test_examples_type_check() -> None:
+def test_examples_type_check(tmp_path: Path) -> None:
     """The example scripts type-check in strict mode against the shipped stubs."""
     scripts = sorted(str(p) for p in (REPO / "examples" / "python").glob("*.py"))
     assert scripts, "examples/python/*.py missing"
     out = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", *scripts],
+        [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(tmp_path / "cache"), *scripts],
         capture_output=True,
         text=True,
         cwd=REPO,

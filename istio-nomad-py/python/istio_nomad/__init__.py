@@ -10,6 +10,9 @@ The data flows one way: spec -> plan -> render / apply::
         print(", ".join(stage))
     plan.write("out/bookinfo")                                          # HCL, JSON, rules files
 
+    rules = istio_nomad.InterceptConfig(inbound_ports=[9080]).plan()
+    print(rules.restore())                                              # iptables-restore input
+
 Errors derive from :class:`MeshError`, one subclass per family: :class:`SpecError` (text or
 values that cannot be read), :class:`ValidationError` (``.errors`` lists ``(path, message)``),
 :class:`IptablesError`, :class:`BackendError` (``.status``), :class:`ConflictError` and
@@ -20,7 +23,9 @@ raises :class:`TypeError`, as Python functions do.
 from ._istio_nomad import (
     BackendError,
     ConflictError,
+    InterceptConfig,
     IptablesError,
+    IptablesPlan,
     Job,
     MeshError,
     MeshIOError,
@@ -38,7 +43,9 @@ from ._istio_nomad import (
 __all__ = [
     "BackendError",
     "ConflictError",
+    "InterceptConfig",
     "IptablesError",
+    "IptablesPlan",
     "Job",
     "MeshError",
     "MeshIOError",

@@ -1,10 +1,11 @@
 """Type stubs of the compiled module ``istio_nomad._istio_nomad``."""
 
 import os
-from collections.abc import Mapping
-from typing import Any, Optional, Union, final
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, Optional, Union, final
 
 _PathLike = Union[str, "os.PathLike[str]"]
+_Family = Literal["ipv4", "ipv6"]
 
 __version__: str
 __all__ = [
@@ -15,6 +16,8 @@ __all__ = [
     "PlannedJob",
     "RulesFile",
     "VmBundle",
+    "InterceptConfig",
+    "IptablesPlan",
     "plan",
     "MeshError",
     "SpecError",
@@ -159,3 +162,53 @@ class Plan:
     def write(self, dir: _PathLike) -> list[str]: ...
 
 def plan(spec: MeshSpec) -> Plan: ...
+
+@final
+class InterceptConfig:
+    """Every setting of Istio's traffic interception (``istio-iptables``), validated."""
+
+    def __new__(
+        cls,
+        *,
+        proxy_port: Optional[int] = None,
+        inbound_capture_port: Optional[int] = None,
+        proxy_uids: Optional[Sequence[int]] = None,
+        proxy_gids: Optional[Sequence[int]] = None,
+        bypass_root: Optional[bool] = None,
+        mode: Optional[Literal["redirect", "tproxy"]] = None,
+        inbound_ports: Union[Literal["all", "none"], Sequence[int], None] = None,
+        exclude_inbound_ports: Optional[Sequence[int]] = None,
+        outbound_cidrs: Union[Literal["all", "none"], Sequence[str], None] = None,
+        exclude_outbound_cidrs: Optional[Sequence[str]] = None,
+        exclude_outbound_ports: Optional[Sequence[int]] = None,
+        outbound_interfaces: Optional[Sequence[str]] = None,
+        tproxy_mark: Optional[int] = None,
+        tproxy_route_table: Optional[int] = None,
+        ipv6: Optional[bool] = None,
+    ) -> InterceptConfig: ...
+    @staticmethod
+    def from_flags(flags: Sequence[str]) -> InterceptConfig: ...
+    @staticmethod
+    def from_env(env: Mapping[str, str]) -> InterceptConfig: ...
+    @staticmethod
+    def from_env_files(paths: Sequence[_PathLike]) -> InterceptConfig: ...
+    @staticmethod
+    def from_dict(d: Mapping[str, Any]) -> InterceptConfig: ...
+    def to_dict(self) -> dict[str, Any]: ...
+    def plan(self) -> IptablesPlan: ...
+    def __eq__(self, value: object, /) -> bool: ...
+
+@final
+class IptablesPlan:
+    """Istio's interception rules for one ``InterceptConfig``, rendered on demand."""
+
+    def __new__(cls, config: InterceptConfig) -> IptablesPlan: ...
+    @property
+    def config(self) -> InterceptConfig: ...
+    @property
+    def families(self) -> list[_Family]: ...
+    def restore(self, family: _Family = "ipv4") -> str: ...
+    def cleanup(self, family: _Family = "ipv4") -> str: ...
+    def shell(self) -> str: ...
+    def cleanup_shell(self) -> str: ...
+    def rules_file(self) -> dict[str, Any]: ...
