@@ -41,6 +41,7 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per run
 enum Command {
     /// Plans a mesh spec and writes every job (HCL and register JSON) and file under --out.
     Plan {
@@ -80,6 +81,7 @@ fn main() -> ExitCode {
             to,
             no_validate,
         } => run_fmt(&job, to, no_validate).map_err(Into::into),
+        Command::Iptables(args) => iptables::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -13,6 +13,7 @@
 
 pub mod hcl;
 mod model;
+pub mod openapi;
 mod validate;
 
 pub use model::*;
