@@ -16,6 +16,7 @@ from test_spec import read_expected
 
 WEB: dict[str, Any] = {
     "ID": "web",
+    "Name": "web",
     "Datacenters": ["dc1"],
     "TaskGroups": [
         {
