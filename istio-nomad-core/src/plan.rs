@@ -103,6 +103,9 @@ pub fn plan(spec: &MeshSpec) -> Result<Plan> {
             depends_on: app_deps.clone(),
         });
     }
+    for pj in &mut jobs {
+        pj.job = std::mem::take(&mut pj.job).with_parser_defaults();
+    }
     let mut ids = BTreeSet::new();
     for pj in &jobs {
         if !ids.insert(pj.job.id().to_string()) {

@@ -47,7 +47,7 @@ fn register_body_is_wrapped_and_ports_split() {
     let body: serde_json::Value = serde_json::from_str(&job.to_register_json().unwrap()).unwrap();
     assert_eq!(
         body,
-        json!({"Job": {"ID": "web", "TaskGroups": [{"Name": "api", "Tasks": [{"Name": "app", "Driver": "docker", "Config": {"image": "nginx"}}],
+        json!({"Job": {"ID": "web", "Name": "web", "TaskGroups": [{"Name": "api", "Tasks": [{"Name": "app", "Driver": "docker", "Config": {"image": "nginx"}}],
             "Networks": [{"Mode": "bridge", "ReservedPorts": [{"Label": "admin", "Value": 15021}], "DynamicPorts": [{"Label": "http", "To": 9080}]}]}]}})
     );
 }

@@ -29,10 +29,12 @@ pub mod meta {
 }
 
 impl Job {
-    /// A service job with this ID (its name defaults to the ID on the server).
+    /// A job with this ID and the same name (the default Nomad and its HCL parser give the name).
     pub fn new(id: impl Into<String>) -> Self {
+        let id = id.into();
         Job {
-            id: Some(id.into()),
+            name: Some(id.clone()),
+            id: Some(id),
             ..Default::default()
         }
     }
@@ -83,6 +85,30 @@ impl Job {
     #[must_use]
     pub fn meta(mut self, k: impl Into<String>, v: impl Into<String>) -> Self {
         self.meta.insert(k.into(), v.into());
+        self
+    }
+
+    /// Fills in the defaults Nomad's HCL parser writes for the blocks it reads (a template's
+    /// `ChangeMode = "restart"`, `Perms = "0644"`, `Splay = 5s`, `ErrMissingKey = false`; a
+    /// vault block's `Env = true`, `DisableFile = false`, `ChangeMode = "restart"`), so a job
+    /// built in code and its HCL rendering read back give the same API JSON.
+    #[must_use]
+    pub fn with_parser_defaults(mut self) -> Self {
+        for t in self.task_groups.iter_mut().flat_map(|g| g.tasks.iter_mut()) {
+            for tm in &mut t.templates {
+                tm.change_mode.get_or_insert_with(|| "restart".into());
+                tm.perms.get_or_insert_with(|| "0644".into());
+                tm.splay.get_or_insert(5 * SECOND);
+                tm.extra
+                    .entry("ErrMissingKey")
+                    .or_insert(Value::Bool(false));
+            }
+            if let Some(v) = &mut t.vault {
+                v.env.get_or_insert(true);
+                v.change_mode.get_or_insert_with(|| "restart".into());
+                v.extra.entry("DisableFile").or_insert(Value::Bool(false));
+            }
+        }
         self
     }
 
