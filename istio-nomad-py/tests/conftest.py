@@ -20,8 +20,9 @@ GOLDEN = REPO / "istio-nomad-core" / "tests" / "golden"
 
 
 def shared_data() -> Optional[Path]:
-    """`../shared/data` beside the repository; missing: a failure with CI=true, else a skip."""
-    d = REPO.parent / "shared" / "data"
+    """`../shared/data` beside the repository (or `$ISTIO_NOMAD_SHARED_DATA`); missing: a
+    failure with CI=true, else a skip."""
+    d = Path(os.environ.get("ISTIO_NOMAD_SHARED_DATA") or REPO.parent / "shared" / "data")
     if d.is_dir():
         return d
     if os.environ.get("CI") == "true":

@@ -118,3 +118,45 @@ def test_control_plane_equals_core_golden_files(profile: str) -> None:
     assert sorted(f"{pj.id}.json" for pj in control) == [g.name for g in goldens]
     for pj in control:
         assert pj.job.to_json() + "\n" == (golden_dir / f"{pj.id}.json").read_text(), pj.id
+
+
+@pytest.mark.parametrize("profile", ["ha", "dev"])
+def test_plan_files_equal_core_golden_files(profile: str, tmp_path: Path) -> None:
+    """Every file of the Bookinfo plan (HCL and register JSON of every job), from Python, is
+    the core's golden copy (istio-nomad-core/tests/golden/plan/bookinfo-<profile>/)."""
+    text = BOOKINFO.read_text().replace('profile = "ha"', f'profile = "{profile}"')
+    p = plan(MeshSpec.from_hcl(text))
+    golden_dir = GOLDEN / "plan" / f"bookinfo-{profile}"
+    files = p.files()
+    assert "".join(f"{rel}\n" for rel, _ in files) == (golden_dir / "FILES").read_text()
+    for rel, contents in files:
+        assert contents == (golden_dir / rel).read_text(), rel
+    written = p.write(tmp_path)
+    for rel in written:
+        assert (tmp_path / rel).read_bytes() == (golden_dir / rel).read_bytes(), rel
+
+
+SHARED_JOBS = [
+    ("countdash-tproxy.nomad.hcl", "countdash-tproxy"),
+    ("jobspec-basic.hcl", "jobspec-basic"),
+    ("multi-service.nomad", "multi-service"),
+]
+
+
+@pytest.mark.parametrize(("name", "base"), SHARED_JOBS)
+def test_shared_jobs_equal_core_golden_files(name: str, base: str) -> None:
+    """The shared jobspecs read and rendered from Python are the core's golden API JSON and
+    HCL (istio-nomad-core/tests/golden/jobs/)."""
+    data = shared_data()
+    assert data is not None
+    job = Job.from_file(data / "jobs" / name)
+    assert job.to_hcl() == (GOLDEN / "jobs" / f"{base}.nomad.hcl").read_text()
+    assert job.to_dict() == json.loads((GOLDEN / "jobs" / f"{base}.api.json").read_text())
+    assert Job.from_hcl(job.to_hcl()) == job
+
+
+def test_api_example_job_hcl_equals_core_golden_file() -> None:
+    data = shared_data()
+    assert data is not None
+    job = Job.from_file(data / "nomad-api-example-job.json")
+    assert job.to_hcl() == (GOLDEN / "jobs" / "nomad-api-example-job.nomad.hcl").read_text()
