@@ -19,7 +19,15 @@
 //! sudo target/debug/examples/mesh iptables apply --netns my-ns -b 9080
 //! ```
 //!
+//! adds the Istio sidecar to a Nomad job:
+//!
+//! ```text
+//! cargo run --example mesh -- inject my-job.nomad.hcl --mesh bookinfo
+//! ```
+//!
 //! Run `cargo run --example mesh -- --help` for every subcommand.
+
+mod inject;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use istio_nomad_core::nomad::Job;
@@ -64,6 +72,9 @@ enum Command {
     },
     /// Prints, applies or cleans Istio's traffic interception rules.
     Iptables(iptables::IptablesArgs),
+    /// Adds the Istio sidecar (proxy, iptables init task, readiness gate) to a Nomad job and
+    /// prints it (or removes it with --remove).
+    Inject(inject::InjectArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -82,6 +93,7 @@ fn main() -> ExitCode {
             no_validate,
         } => run_fmt(&job, to, no_validate).map_err(Into::into),
         Command::Iptables(args) => iptables::run(args),
+        Command::Inject(args) => inject::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

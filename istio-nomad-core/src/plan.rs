@@ -96,9 +96,16 @@ pub fn plan(spec: &MeshSpec) -> Result<Plan> {
         .filter(|j| matches!(j.role, Role::Pilot | Role::Mixer | Role::Citadel))
         .map(|j| j.job.id().to_string())
         .collect();
+    let sidecar = spec.sidecar.options(spec);
+    let mut iptables = Vec::new();
     for s in spec.services.iter().filter(|s| !s.vm) {
+        let mut job = app_job(spec, s);
+        if spec.sidecar.enabled {
+            job = crate::sidecar::inject(&job, &sidecar)?;
+            iptables.extend(crate::sidecar::rules_files(&job, &sidecar)?);
+        }
         jobs.push(PlannedJob {
-            job: app_job(spec, s),
+            job,
             role: Role::App,
             depends_on: app_deps.clone(),
         });
@@ -106,6 +113,7 @@ pub fn plan(spec: &MeshSpec) -> Result<Plan> {
     for pj in &mut jobs {
         pj.job = std::mem::take(&mut pj.job).with_parser_defaults();
     }
+    let vm_bundles = crate::vm::bundles(spec, &sidecar)?;
     let mut ids = BTreeSet::new();
     for pj in &jobs {
         if !ids.insert(pj.job.id().to_string()) {
@@ -129,8 +137,8 @@ pub fn plan(spec: &MeshSpec) -> Result<Plan> {
         spec: spec.clone(),
         spec_hash,
         jobs,
-        iptables: Vec::new(),
-        vm_bundles: Vec::new(),
+        iptables,
+        vm_bundles,
     })
 }
 

@@ -61,6 +61,9 @@ pub struct MeshSpec {
     /// Control-plane settings.
     #[serde(default)]
     pub control_plane: ControlPlaneSpec,
+    /// How the app jobs get their Istio sidecar (`sidecar { ... }`).
+    #[serde(default)]
+    pub sidecar: crate::sidecar::SidecarSpec,
     /// The meshed services.
     #[serde(default, rename = "service")]
     pub services: Vec<ServiceSpec>,

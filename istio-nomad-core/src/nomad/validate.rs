@@ -516,7 +516,8 @@ fn service(
             );
         }
     }
-    if let Some(m) = s.address_mode.as_deref() {
+    // An empty string is the server default (Service.Canonicalize), as `GET /v1/job` returns it.
+    if let Some(m) = s.address_mode.as_deref().filter(|m| !m.is_empty()) {
         if !ADDRESS_MODES.contains(&m) {
             e.add(
                 format!("{sp}.address_mode"),
@@ -525,7 +526,7 @@ fn service(
             );
         }
     }
-    if let Some(m) = s.on_update.as_deref() {
+    if let Some(m) = s.on_update.as_deref().filter(|m| !m.is_empty()) {
         if !ON_UPDATE.contains(&m) {
             e.add(
                 format!("{sp}.on_update"),

@@ -1,0 +1,475 @@
+//! [`SidecarOptions`] (what [`super::inject`] does) and [`SidecarSpec`] (the `sidecar { ... }`
+//! block of a mesh spec that produces them).
+
+use crate::error::{Result, ValidationErrors};
+use crate::iptables::InterceptConfig;
+use serde::{Deserialize, Serialize};
+
+/// Where the interception rules of a meshed group live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NetworkMode {
+    /// The group's own network namespace (`network { mode = "bridge" }`): the rules apply to
+    /// one allocation, so any number of meshed groups can share a node. The default.
+    #[default]
+    Bridge,
+    /// The node's network namespace: the rules apply to the whole node, as in Istio's original
+    /// Nomad instructions. Only one meshed group fits on a node; the injected group reserves the
+    /// proxy's ports as static host ports, gets a `distinct_hosts` constraint and the group meta
+    /// marker [`super::meta::HOST_MODE`], so the scheduler and the installer can refuse a second.
+    Host,
+}
+
+/// Which groups [`super::inject`] changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Selection {
+    /// Every group that registers a service, except those whose meta sets
+    /// `istio-nomad.inject = "false"`; a group without services is injected when its meta sets
+    /// `istio-nomad.inject = "true"`. The default (like Kubernetes' injection annotation).
+    #[default]
+    WithServices,
+    /// Only the groups whose meta sets `istio-nomad.inject = "true"`.
+    OptIn,
+}
+
+/// The `sidecar { ... }` block of a mesh spec: how the plan's app jobs are injected.
+///
+/// ```hcl
+/// sidecar {
+///   mode            = "bridge"
+///   readiness_gate  = true
+///   zipkin_address  = "zipkin.service.consul:9411"
+///   intercept {
+///     exclude_inbound_ports = [9901]
+///   }
+/// }
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SidecarSpec {
+    /// Inject the plan's app jobs (default true).
+    pub enabled: bool,
+    /// `bridge` (default) or `host`.
+    pub mode: NetworkMode,
+    /// Proxy image; default `<hub>/proxy_debug:<version>` for Istio 1.0 and older, else
+    /// `<hub>/proxyv2:<version>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy_image: Option<String>,
+    /// Image of the init task (needs `/bin/sh` and `iptables-restore`); default
+    /// `<hub>/proxy_init:<version>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init_image: Option<String>,
+    /// Image of the readiness gate (needs `/bin/sh`, `wget` and `date`).
+    pub ready_image: String,
+    /// Add the readiness gate task, so the app starts only once the proxy is ready.
+    pub readiness_gate: bool,
+    /// Seconds the readiness gate waits before it fails the allocation.
+    pub ready_timeout: u32,
+    /// `host:port` of Pilot's discovery service; default `<mesh>-pilot.service.consul:15007`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pilot_address: Option<String>,
+    /// `host:port` of Zipkin (`--zipkinAddress`), when traces are collected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zipkin_address: Option<String>,
+    /// CPU of the proxy task in MHz.
+    pub cpu: i64,
+    /// Memory of the proxy task in MB.
+    pub memory: i64,
+    /// Also publish the Envoy admin port (15000) in the group network (off: it is unauthenticated).
+    pub expose_admin: bool,
+    /// Replace an existing Consul Connect `sidecar_service` instead of refusing the group.
+    pub replace_connect: bool,
+    /// The traffic interception settings applied in every meshed group.
+    pub intercept: InterceptConfig,
+}
+
+impl Default for SidecarSpec {
+    fn default() -> Self {
+        SidecarSpec {
+            enabled: true,
+            mode: NetworkMode::Bridge,
+            proxy_image: None,
+            init_image: None,
+            ready_image: DEFAULT_READY_IMAGE.into(),
+            readiness_gate: true,
+            ready_timeout: DEFAULT_READY_TIMEOUT,
+            pilot_address: None,
+            zipkin_address: None,
+            cpu: DEFAULT_PROXY_CPU,
+            memory: DEFAULT_PROXY_MEMORY,
+            expose_admin: false,
+            replace_connect: false,
+            intercept: InterceptConfig::default(),
+        }
+    }
+}
+
+/// Default image of the readiness gate.
+pub const DEFAULT_READY_IMAGE: &str = "docker.io/library/busybox:1.36";
+/// Default deadline of the readiness gate, in seconds.
+pub const DEFAULT_READY_TIMEOUT: u32 = 120;
+/// Default CPU of the proxy task (MHz).
+pub const DEFAULT_PROXY_CPU: i64 = 100;
+/// Default memory of the proxy task (MB).
+pub const DEFAULT_PROXY_MEMORY: i64 = 128;
+/// Port of Pilot's plaintext discovery service in the Consul deployment.
+pub const PILOT_DISCOVERY_PORT: u16 = 15007;
+
+impl SidecarSpec {
+    /// The injection options for a mesh: this block plus the mesh's name, hub and Istio version.
+    pub fn options(&self, mesh: &crate::spec::MeshSpec) -> SidecarOptions {
+        SidecarOptions {
+            mesh: mesh.name.clone(),
+            hub: mesh.hub.clone(),
+            istio_version: mesh.istio_version.clone(),
+            spec: self.clone(),
+            selection: Selection::WithServices,
+            version: None,
+            protocol: None,
+            extra_bridge_drivers: Vec::new(),
+        }
+    }
+}
+
+/// Everything [`super::inject`] needs to know. Build with [`SidecarOptions::new`] and the
+/// consuming setters, then [`SidecarOptions::build`] (which validates).
+///
+/// ```
+/// use istio_nomad_core::sidecar::{NetworkMode, SidecarOptions};
+///
+/// let opts = SidecarOptions::new("bookinfo")
+///     .istio_version("1.0.3")
+///     .zipkin_address("zipkin.service.consul:9411")
+///     .mode(NetworkMode::Bridge)
+///     .build()
+///     .unwrap();
+/// assert_eq!(opts.discovery_address(), "bookinfo-pilot.service.consul:15007");
+/// assert_eq!(opts.effective_proxy_image(), "docker.io/istio/proxy_debug:1.0.3");
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct SidecarOptions {
+    /// Mesh name (Pilot's Consul service is `<mesh>-pilot` unless `pilot_address` is set).
+    pub mesh: String,
+    /// Registry of the Istio images.
+    pub hub: String,
+    /// Istio release of the images and flags.
+    pub istio_version: String,
+    /// The settings of the mesh spec's `sidecar` block.
+    pub spec: SidecarSpec,
+    /// Which groups are injected.
+    pub selection: Selection,
+    /// Version label added as a `version|<v>` tag to services that have none (group meta
+    /// `istio-nomad.version` wins).
+    pub version: Option<String>,
+    /// Protocol added as the `protocol` service meta where missing (group meta
+    /// `istio-nomad.protocol` wins).
+    pub protocol: Option<String>,
+    /// Drivers besides docker, podman, exec and java whose tasks can join a group network
+    /// namespace.
+    pub extra_bridge_drivers: Vec<String>,
+}
+
+impl SidecarOptions {
+    /// Defaults for a mesh: Istio 1.0.0 images from `docker.io/istio`, bridge mode, readiness
+    /// gate on, Istio's interception defaults.
+    pub fn new(mesh: impl Into<String>) -> Self {
+        SidecarOptions {
+            mesh: mesh.into(),
+            hub: "docker.io/istio".into(),
+            istio_version: "1.0.0".into(),
+            spec: SidecarSpec::default(),
+            selection: Selection::WithServices,
+            version: None,
+            protocol: None,
+            extra_bridge_drivers: Vec::new(),
+        }
+    }
+
+    /// Sets the image registry.
+    #[must_use]
+    pub fn hub(mut self, hub: impl Into<String>) -> Self {
+        self.hub = hub.into();
+        self
+    }
+
+    /// Sets the Istio release.
+    #[must_use]
+    pub fn istio_version(mut self, v: impl Into<String>) -> Self {
+        self.istio_version = v.into();
+        self
+    }
+
+    /// Sets bridge or host mode.
+    #[must_use]
+    pub fn mode(mut self, mode: NetworkMode) -> Self {
+        self.spec.mode = mode;
+        self
+    }
+
+    /// Sets the proxy image.
+    #[must_use]
+    pub fn proxy_image(mut self, image: impl Into<String>) -> Self {
+        self.spec.proxy_image = Some(image.into());
+        self
+    }
+
+    /// Sets the init task's image.
+    #[must_use]
+    pub fn init_image(mut self, image: impl Into<String>) -> Self {
+        self.spec.init_image = Some(image.into());
+        self
+    }
+
+    /// Turns the readiness gate on or off.
+    #[must_use]
+    pub fn readiness_gate(mut self, on: bool) -> Self {
+        self.spec.readiness_gate = on;
+        self
+    }
+
+    /// Sets Pilot's discovery address (`host:port`).
+    #[must_use]
+    pub fn pilot_address(mut self, addr: impl Into<String>) -> Self {
+        self.spec.pilot_address = Some(addr.into());
+        self
+    }
+
+    /// Sets Zipkin's address (`host:port`).
+    #[must_use]
+    pub fn zipkin_address(mut self, addr: impl Into<String>) -> Self {
+        self.spec.zipkin_address = Some(addr.into());
+        self
+    }
+
+    /// Replace existing Consul Connect sidecars instead of refusing them.
+    #[must_use]
+    pub fn replace_connect(mut self, yes: bool) -> Self {
+        self.spec.replace_connect = yes;
+        self
+    }
+
+    /// Sets the group selection.
+    #[must_use]
+    pub fn selection(mut self, s: Selection) -> Self {
+        self.selection = s;
+        self
+    }
+
+    /// Sets the version label for `version|<v>` tags.
+    #[must_use]
+    pub fn version(mut self, v: impl Into<String>) -> Self {
+        self.version = Some(v.into());
+        self
+    }
+
+    /// Sets the protocol written as service meta.
+    #[must_use]
+    pub fn protocol(mut self, p: impl Into<String>) -> Self {
+        self.protocol = Some(p.into());
+        self
+    }
+
+    /// Sets the interception settings.
+    #[must_use]
+    pub fn intercept(mut self, cfg: InterceptConfig) -> Self {
+        self.spec.intercept = cfg;
+        self
+    }
+
+    /// Sets the proxy's CPU (MHz) and memory (MB).
+    #[must_use]
+    pub fn resources(mut self, cpu: i64, memory: i64) -> Self {
+        self.spec.cpu = cpu;
+        self.spec.memory = memory;
+        self
+    }
+
+    /// Validates and returns the options.
+    pub fn build(self) -> Result<Self> {
+        self.validate()?;
+        Ok(self)
+    }
+
+    /// Checks every setting; all problems at once, each with its field path.
+    pub fn validate(&self) -> Result<()> {
+        let mut e = ValidationErrors::new();
+        let p = "sidecar";
+        if !is_dns_name(&self.mesh) {
+            e.add(
+                "sidecar.mesh",
+                "the mesh name must be 1-63 lowercase letters, digits or '-'",
+                &self.mesh,
+            );
+        }
+        crate::spec::image_rule(&mut e, &format!("{p}.hub"), &self.hub);
+        if version_tuple(&self.istio_version).is_none() {
+            e.add(
+                format!("{p}.istio_version"),
+                "expected a release number such as 1.0.3",
+                &self.istio_version,
+            );
+        }
+        crate::spec::image_rule(
+            &mut e,
+            &format!("{p}.proxy_image"),
+            &self.effective_proxy_image(),
+        );
+        crate::spec::image_rule(
+            &mut e,
+            &format!("{p}.init_image"),
+            &self.effective_init_image(),
+        );
+        crate::spec::image_rule(&mut e, &format!("{p}.ready_image"), &self.spec.ready_image);
+        if let Some(a) = &self.spec.pilot_address {
+            address_rule(&mut e, &format!("{p}.pilot_address"), a);
+        }
+        if let Some(a) = &self.spec.zipkin_address {
+            address_rule(&mut e, &format!("{p}.zipkin_address"), a);
+        }
+        if self.spec.ready_timeout == 0 || self.spec.ready_timeout > 3600 {
+            e.add(
+                format!("{p}.ready_timeout"),
+                "the readiness deadline must be 1 to 3600 seconds",
+                self.spec.ready_timeout,
+            );
+        }
+        if self.spec.cpu < 1 {
+            e.add(
+                format!("{p}.cpu"),
+                "cpu must be at least 1 MHz",
+                self.spec.cpu,
+            );
+        }
+        if self.spec.memory < 10 {
+            e.add(
+                format!("{p}.memory"),
+                "memory must be at least 10 MB",
+                self.spec.memory,
+            );
+        }
+        for (key, v) in [("version", &self.version), ("protocol", &self.protocol)] {
+            if let Some(v) = v {
+                if !is_label_value(v) {
+                    e.add(
+                        format!("{p}.{key}"),
+                        "may hold only letters, digits, '.', '_' and '-'",
+                        v,
+                    );
+                }
+            }
+        }
+        for (i, d) in self.extra_bridge_drivers.iter().enumerate() {
+            if !is_label_value(d) {
+                e.add(
+                    format!("{p}.extra_bridge_drivers[{i}]"),
+                    "a driver name may hold only letters, digits, '.', '_' and '-'",
+                    d,
+                );
+            }
+        }
+        let ic = &self.spec.intercept;
+        if ic.mode == crate::iptables::InterceptionMode::Tproxy
+            && !(ic.bypass_root || ic.proxy_uids.contains(&0))
+        {
+            e.add(
+                format!("{p}.intercept.bypass_root"),
+                "in TPROXY mode the proxy runs as root (it needs IP_TRANSPARENT), so root's traffic must bypass it",
+                false,
+            );
+        }
+        e.into_result()?;
+        ic.validate()
+    }
+
+    /// Pilot's discovery address: the configured one, else `<mesh>-pilot.service.consul:15007`.
+    pub fn discovery_address(&self) -> String {
+        self.spec
+            .pilot_address
+            .clone()
+            .unwrap_or_else(|| format!("{}-pilot.service.consul:{PILOT_DISCOVERY_PORT}", self.mesh))
+    }
+
+    /// The proxy image: the configured one, else `proxy_debug` (Istio 1.0 and older, as in the
+    /// Consul samples) or `proxyv2`.
+    pub fn effective_proxy_image(&self) -> String {
+        if let Some(i) = &self.spec.proxy_image {
+            return i.clone();
+        }
+        let name = match version_tuple(&self.istio_version) {
+            Some(v) if v >= (1, 1, 0) => "proxyv2",
+            _ => "proxy_debug",
+        };
+        format!("{}/{name}:{}", self.hub, self.istio_version)
+    }
+
+    /// The init task's image: the configured one, else `<hub>/proxy_init:<version>`.
+    pub fn effective_init_image(&self) -> String {
+        self.spec
+            .init_image
+            .clone()
+            .unwrap_or_else(|| format!("{}/proxy_init:{}", self.hub, self.istio_version))
+    }
+
+    /// True when the proxy of this release has a status port (15020) and a Prometheus
+    /// listener (15090): Istio 1.0.3 and later.
+    pub fn has_status_port(&self) -> bool {
+        version_tuple(&self.istio_version).is_some_and(|v| v >= (1, 0, 3))
+    }
+}
+
+/// `major.minor.patch` of a release string (`1.0.3`, `1.1.0-rc.1`).
+pub(crate) fn version_tuple(v: &str) -> Option<(u32, u32, u32)> {
+    let core = v.split(['-', '+']).next()?;
+    let mut it = core.split('.');
+    let major = it.next()?.parse().ok()?;
+    let minor = it.next()?.parse().ok()?;
+    let patch = match it.next() {
+        Some(p) => p.parse().ok()?,
+        None => 0,
+    };
+    if it.next().is_some() {
+        return None;
+    }
+    Some((major, minor, patch))
+}
+
+/// DNS label: 1-63 lowercase letters, digits and '-', not starting or ending with '-'.
+pub(crate) fn is_dns_name(v: &str) -> bool {
+    !v.is_empty()
+        && v.len() <= 63
+        && v.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !v.starts_with('-')
+        && !v.ends_with('-')
+}
+
+/// A name that goes into paths, arguments and Consul: letters, digits, '.', '_' and '-', not
+/// starting with '-' or '.'.
+pub(crate) fn is_label_value(v: &str) -> bool {
+    !v.is_empty()
+        && v.len() <= 128
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-')
+        && !v.starts_with('-')
+        && !v.starts_with('.')
+}
+
+/// `host:port` with a DNS name or IPv4 address and a port 1..=65535.
+pub(crate) fn address_rule(e: &mut ValidationErrors, path: &str, v: &str) {
+    let ok = v.rsplit_once(':').is_some_and(|(host, port)| {
+        !host.is_empty()
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+            && !host.starts_with('-')
+            && port.parse::<u16>().is_ok_and(|p| p > 0)
+    });
+    if !ok {
+        e.add(
+            path,
+            "expected host:port (a DNS name or IPv4 address and a port 1-65535)",
+            v,
+        );
+    }
+}
