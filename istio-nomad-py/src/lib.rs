@@ -12,6 +12,7 @@ mod errors;
 mod iptables;
 mod job;
 mod plan;
+mod sidecar;
 mod spec;
 
 use pyo3::prelude::*;
@@ -30,6 +31,8 @@ fn _istio_nomad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<iptables::PyInterceptConfig>()?;
     m.add_class::<iptables::PyIptablesPlan>()?;
     m.add_function(wrap_pyfunction!(plan::plan, m)?)?;
+    m.add_function(wrap_pyfunction!(sidecar::inject, m)?)?;
+    m.add_function(wrap_pyfunction!(sidecar::remove_sidecar, m)?)?;
     m.add("MeshError", py.get_type::<errors::MeshError>())?;
     m.add("SpecError", py.get_type::<errors::SpecError>())?;
     m.add("ValidationError", py.get_type::<errors::ValidationError>())?;

@@ -48,6 +48,10 @@ def test_defaults_filled_in() -> None:
     d = MeshSpec.from_hcl(MINIMAL_HCL).to_dict()
     # The control-plane settings have their own tests in the core; the profile defaults to ha.
     assert d.pop("control_plane")["profile"] == "ha"
+    # The sidecar block defaults to injection with Istio's interception defaults.
+    sidecar = d.pop("sidecar")
+    assert (sidecar["enabled"], sidecar["mode"]) == (True, "bridge")
+    assert sidecar["intercept"] == istio_nomad.InterceptConfig().to_dict()
     assert d == {
         "name": "m",
         "region": "global",

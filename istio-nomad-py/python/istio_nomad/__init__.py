@@ -37,7 +37,9 @@ from ._istio_nomad import (
     ValidationError,
     VmBundle,
     __version__,
+    inject,
     plan,
+    remove_sidecar,
 )
 
 __all__ = [
@@ -57,5 +59,7 @@ __all__ = [
     "ValidationError",
     "VmBundle",
     "__version__",
+    "inject",
     "plan",
+    "remove_sidecar",
 ]

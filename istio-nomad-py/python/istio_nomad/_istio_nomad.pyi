@@ -19,6 +19,8 @@ __all__ = [
     "InterceptConfig",
     "IptablesPlan",
     "plan",
+    "inject",
+    "remove_sidecar",
     "MeshError",
     "SpecError",
     "ValidationError",
@@ -212,3 +214,29 @@ class IptablesPlan:
     def shell(self) -> str: ...
     def cleanup_shell(self) -> str: ...
     def rules_file(self) -> dict[str, Any]: ...
+
+def inject(
+    job: Job,
+    *,
+    mesh: str,
+    hub: Optional[str] = None,
+    istio_version: Optional[str] = None,
+    mode: Optional[Literal["bridge", "host"]] = None,
+    selection: Optional[Literal["with_services", "opt_in"]] = None,
+    proxy_image: Optional[str] = None,
+    init_image: Optional[str] = None,
+    ready_image: Optional[str] = None,
+    readiness_gate: Optional[bool] = None,
+    ready_timeout: Optional[int] = None,
+    pilot_address: Optional[str] = None,
+    zipkin_address: Optional[str] = None,
+    cpu: Optional[int] = None,
+    memory: Optional[int] = None,
+    expose_admin: Optional[bool] = None,
+    replace_connect: Optional[bool] = None,
+    intercept: Optional[InterceptConfig] = None,
+    version: Optional[str] = None,
+    protocol: Optional[str] = None,
+    extra_bridge_drivers: Optional[Sequence[str]] = None,
+) -> Job: ...
+def remove_sidecar(job: Job) -> Job: ...
