@@ -54,7 +54,7 @@ pub struct VmBundle {
 /// The interception settings of a VM service: the mesh's, capturing only the service's ports
 /// inbound, with root bypassing the proxy.
 pub fn vm_config(opts: &SidecarOptions, service: &ServiceSpec) -> InterceptConfig {
-    let mut cfg = opts.spec.intercept.clone();
+    let mut cfg = opts.effective_intercept();
     let ports: Vec<u16> = service
         .ports
         .iter()

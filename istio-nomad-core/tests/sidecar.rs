@@ -241,9 +241,11 @@ fn init_task_rules_equal_the_iptables_plan_byte_for_byte() {
         .iter()
         .find(|t| t.dest_path.as_deref() == Some("local/istio-iptables.rules"))
         .unwrap();
-    let expected = IptablesPlan::new(&InterceptConfig::default())
+    // Istio 1.0 takes inbound traffic on the proxy port (no 15006 listener before 1.3).
+    let expected = IptablesPlan::new(&opts().effective_intercept())
         .unwrap()
         .render_restore(Family::V4);
+    assert!(expected.contains("ISTIO_IN_REDIRECT -p tcp -j REDIRECT --to-ports 15001"));
     assert_eq!(tmpl.embedded_tmpl.as_deref(), Some(expected.as_str()));
     assert!(!expected.contains("{{"));
     assert_eq!(tmpl.left_delim.as_deref(), Some(sidecar::tasks::LEFT_DELIM));
@@ -296,7 +298,9 @@ fn status_port_releases_exclude_the_proxys_own_ports_and_publish_them() {
             ("istio-metrics", Some(15090))
         ]
     );
-    let cfg = InterceptConfig::new().exclude_inbound_ports([15020, 15090]);
+    let cfg = o
+        .effective_intercept()
+        .exclude_inbound_ports([15020, 15090]);
     let expected = IptablesPlan::new(&cfg).unwrap().render_restore(Family::V4);
     assert_eq!(rules_files(&job, &o).unwrap()[0].restore, expected);
     let ready = g.find_task("istio-ready").unwrap();
@@ -329,8 +333,8 @@ fn host_mode_is_guarded_and_reversible() {
         reserved,
         [
             ("istio-admin", Some(15000)),
-            ("istio-outbound", Some(15001)),
-            ("istio-inbound", Some(15006))
+            // Istio 1.0 captures inbound on the proxy port: one reservation covers both.
+            ("istio-outbound", Some(15001))
         ]
     );
     assert_eq!(

@@ -730,7 +730,10 @@ fn host_network(
     let mut ports: Vec<(&str, u16)> = vec![
         ("istio-admin", ADMIN_PORT),
         ("istio-outbound", opts.spec.intercept.proxy_port),
-        ("istio-inbound", opts.spec.intercept.inbound_capture_port),
+        (
+            "istio-inbound",
+            opts.effective_intercept().inbound_capture_port,
+        ),
     ];
     if opts.has_status_port() {
         ports.extend([
@@ -738,6 +741,9 @@ fn host_network(
             ("istio-metrics", METRICS_PORT),
         ]);
     }
+    // Before Istio 1.3 inbound traffic is captured on the proxy port itself: reserve it once.
+    let mut seen = std::collections::HashSet::new();
+    ports.retain(|(_, p)| seen.insert(*p));
     // Static reservations: the scheduler then never places two host-mode meshed groups on
     // one node.
     for (label, port) in ports {

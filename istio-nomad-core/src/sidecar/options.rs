@@ -418,6 +418,25 @@ impl SidecarOptions {
     }
 }
 
+impl SidecarOptions {
+    /// The interception settings for this Istio release. Releases before 1.3 have no inbound
+    /// listener on 15006: their Envoy takes inbound traffic on the proxy port, so when the
+    /// capture port is left at its 15006 default it becomes the proxy port (what
+    /// `istio-iptables.sh` 1.0 does with `INBOUND_CAPTURE_PORT` unset).
+    pub fn effective_intercept(&self) -> crate::iptables::InterceptConfig {
+        let mut cfg = self.spec.intercept.clone();
+        let before_1_3 =
+            version_tuple(&self.istio_version).is_some_and(|(ma, mi, _)| (ma, mi) < (1, 3));
+        if before_1_3
+            && cfg.inbound_capture_port
+                == crate::iptables::InterceptConfig::default().inbound_capture_port
+        {
+            cfg.inbound_capture_port = cfg.proxy_port;
+        }
+        cfg
+    }
+}
+
 /// `major.minor.patch` of a release string (`1.0.3`, `1.1.0-rc.1`).
 pub(crate) fn version_tuple(v: &str) -> Option<(u32, u32, u32)> {
     let core = v.split(['-', '+']).next()?;

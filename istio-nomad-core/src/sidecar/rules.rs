@@ -35,7 +35,7 @@ pub struct GroupRules {
 /// metrics (and, when published, admin) ports excluded from inbound capture, so that health
 /// checks and Prometheus reach the proxy itself.
 pub fn group_config(opts: &SidecarOptions) -> InterceptConfig {
-    let mut cfg = opts.spec.intercept.clone();
+    let mut cfg = opts.effective_intercept();
     if cfg.inbound_ports == PortSelection::All {
         let mut own = Vec::new();
         if opts.has_status_port() {
