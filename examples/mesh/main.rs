@@ -23,11 +23,18 @@
 //!
 //! ```text
 //! cargo run --example mesh -- inject my-job.nomad.hcl --mesh bookinfo
+//! and brings a cluster to the spec (an in-memory one when no server address is set):
+//!
+//! ```text
+//! cargo run --example mesh -- diff examples/bookinfo.mesh.hcl
+//! cargo run --example mesh -- apply examples/bookinfo.mesh.hcl
+//! cargo run --example mesh -- destroy examples/bookinfo.mesh.hcl
 //! ```
 //!
 //! Run `cargo run --example mesh -- --help` for every subcommand.
 
 mod inject;
+mod install;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use istio_nomad_core::nomad::Job;
@@ -75,6 +82,12 @@ enum Command {
     /// Adds the Istio sidecar (proxy, iptables init task, readiness gate) to a Nomad job and
     /// prints it (or removes it with --remove).
     Inject(inject::InjectArgs),
+    /// Shows what `apply` would change, per job, with Nomad's plan annotations.
+    Diff(install::DiffArgs),
+    /// Brings the cluster to the spec: dependency order, health gates, recorded state.
+    Apply(install::ApplyArgs),
+    /// Removes the mesh's jobs in reverse order and its recorded state.
+    Destroy(install::DestroyArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -94,11 +107,17 @@ fn main() -> ExitCode {
         } => run_fmt(&job, to, no_validate).map_err(Into::into),
         Command::Iptables(args) => iptables::run(args),
         Command::Inject(args) => inject::run(args),
+        Command::Diff(a) => install::run_diff(&a).map_err(Into::into),
+        Command::Apply(a) => install::run_apply(&a).map_err(Into::into),
+        Command::Destroy(a) => install::run_destroy(&a).map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            match e.downcast_ref::<istio_nomad_core::Error>() {
+                Some(core) => eprintln!("error ({}): {core}", core.family()),
+                None => eprintln!("error: {e}"),
+            }
             ExitCode::FAILURE
         }
     }

@@ -10,6 +10,7 @@
 //! | iptables | [`Error::Iptables`] | an interception rule set could not be built, read or applied |
 //! | backend | [`Error::Backend`] | a Nomad, Consul or etcd call failed (status code and server message kept) |
 //! | conflict | [`Error::Conflict`] | another operator changed the state first (check-and-set lost) |
+//! | install | [`Error::Install`] | a job of an apply or destroy failed: deployment failed, deadline, host-mode collision |
 //! | io | [`Error::Io`] | a local file could not be read or written |
 
 use std::fmt;
@@ -217,6 +218,9 @@ pub enum Error {
     /// Another operator changed the state first.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A job of an apply or destroy failed (the error names the job).
+    #[error(transparent)]
+    Install(#[from] crate::install::InstallError),
     /// A local file could not be read or written.
     #[error("{op} {path}: {source}")]
     Io {
@@ -243,7 +247,7 @@ impl Error {
     }
 
     /// The stable name of this error's family: `parse`, `validation`, `iptables`, `backend`,
-    /// `conflict` or `io`. The bindings map it to an exception class or a result code.
+    /// `conflict`, `install` or `io`. The bindings map it to an exception class or a result code.
     pub fn family(&self) -> &'static str {
         match self {
             Error::Parse(_) => "parse",
@@ -251,6 +255,7 @@ impl Error {
             Error::Iptables(_) => "iptables",
             Error::Backend(_) => "backend",
             Error::Conflict(_) => "conflict",
+            Error::Install(_) => "install",
             Error::Io { .. } => "io",
         }
     }

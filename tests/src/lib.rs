@@ -2,4 +2,5 @@
 
 pub mod etcd;
 pub mod etcd_members;
+pub mod mock_cluster;
 pub mod netns;

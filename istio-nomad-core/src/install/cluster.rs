@@ -1,0 +1,503 @@
+//! The three servers an installer talks to: from the environment, from the spec's addresses,
+//! or an in-memory cluster.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use crate::backend::consul::{check_status, AgentCheck, ServiceRegistration};
+use crate::backend::nomad::{
+    AllocationListStub, Deployment, DeregisterResponse, Evaluation, JobVersions, PlanResponse,
+    RegisterRequest, RegisterResponse, ValidateResponse,
+};
+use crate::backend::{
+    BackendResult, Consul, ConsulConfig, Etcd, EtcdConfig, HttpConsul, HttpEtcd, HttpNomad,
+    Indexed, JobBody, MemoryConsul, MemoryEtcd, MemoryNomad, Nomad, NomadConfig, QueryOptions,
+};
+use crate::error::Result;
+use crate::spec::MeshSpec;
+
+/// Consul service IDs registered for each (namespace, job).
+type Registered = Arc<Mutex<HashMap<(String, String), BTreeSet<String>>>>;
+
+/// Where a [`Backends`] talks to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BackendSource {
+    /// An [`InMemoryCluster`] (no servers).
+    InMemory,
+    /// HTTP servers.
+    Remote {
+        /// Nomad address.
+        nomad: String,
+        /// Consul address.
+        consul: String,
+        /// etcd endpoints.
+        etcd: Vec<String>,
+    },
+    /// Implementations given by the caller.
+    Custom,
+}
+
+impl fmt::Display for BackendSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BackendSource::InMemory => f.write_str("an in-memory cluster"),
+            BackendSource::Remote {
+                nomad,
+                consul,
+                etcd,
+            } => write!(
+                f,
+                "Nomad at {nomad}, Consul at {consul}, etcd at {}",
+                etcd.join(",")
+            ),
+            BackendSource::Custom => f.write_str("caller-provided backends"),
+        }
+    }
+}
+
+/// Nomad, Consul and etcd clients, as trait objects.
+#[derive(Clone)]
+pub struct Backends {
+    /// Nomad.
+    pub nomad: Arc<dyn Nomad>,
+    /// Consul.
+    pub consul: Arc<dyn Consul>,
+    /// etcd.
+    pub etcd: Arc<dyn Etcd>,
+    /// Where they talk to.
+    pub source: BackendSource,
+}
+
+impl fmt::Debug for Backends {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Backends")
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The environment variables that select real servers.
+pub const ADDRESS_VARIABLES: [&str; 3] = ["NOMAD_ADDR", "CONSUL_HTTP_ADDR", "ETCDCTL_ENDPOINTS"];
+
+impl Backends {
+    /// Caller-provided implementations.
+    pub fn new(nomad: Arc<dyn Nomad>, consul: Arc<dyn Consul>, etcd: Arc<dyn Etcd>) -> Self {
+        Backends {
+            nomad,
+            consul,
+            etcd,
+            source: BackendSource::Custom,
+        }
+    }
+
+    /// HTTP clients configured from the standard environment (`NOMAD_ADDR`, `NOMAD_TOKEN`,
+    /// `CONSUL_HTTP_ADDR`, `CONSUL_HTTP_TOKEN`, `ETCDCTL_ENDPOINTS`, ...); unset addresses
+    /// take the tools' defaults.
+    pub fn from_env() -> Result<Self> {
+        Self::remote(&|k: &str| std::env::var(k).ok())
+    }
+
+    /// The backends for `spec`: its `nomad`, `consul` and `etcd` addresses (which win over
+    /// the environment) with the rest of the configuration from the environment; the spec's
+    /// namespace and region when `NOMAD_NAMESPACE` / `NOMAD_REGION` are unset. When neither
+    /// the spec nor the environment names any server (see [`ADDRESS_VARIABLES`]), a fresh
+    /// [`InMemoryCluster`].
+    pub fn for_spec(spec: &MeshSpec) -> Result<Self> {
+        Self::for_spec_with(spec, |k| std::env::var(k).ok())
+    }
+
+    /// [`Backends::for_spec`] reading the environment through `lookup`.
+    pub fn for_spec_with(spec: &MeshSpec, lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let env = |k: &str| lookup(k).filter(|v| !v.trim().is_empty());
+        let any_env = ADDRESS_VARIABLES.iter().any(|k| env(k).is_some());
+        let any_spec = spec.nomad.is_some() || spec.consul.is_some() || spec.etcd.is_some();
+        if !any_env && !any_spec {
+            return Ok(InMemoryCluster::new().backends_in(&spec.namespace));
+        }
+        let merged = |k: &str| -> Option<String> {
+            match k {
+                "NOMAD_ADDR" => spec
+                    .nomad
+                    .as_ref()
+                    .map(|e| e.address.clone())
+                    .or_else(|| env(k)),
+                "CONSUL_HTTP_ADDR" => spec
+                    .consul
+                    .as_ref()
+                    .map(|e| e.address.clone())
+                    .or_else(|| env(k)),
+                "ETCDCTL_ENDPOINTS" => spec
+                    .etcd
+                    .as_ref()
+                    .map(|e| e.endpoints.join(","))
+                    .or_else(|| env(k)),
+                "NOMAD_NAMESPACE" => env(k).or_else(|| Some(spec.namespace.clone())),
+                "NOMAD_REGION" => env(k).or_else(|| Some(spec.region.clone())),
+                _ => env(k),
+            }
+        };
+        Self::remote(&merged)
+    }
+
+    fn remote(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self> {
+        let nomad_cfg = NomadConfig::from_env_with(lookup)?;
+        let consul_cfg = ConsulConfig::from_env_with(lookup)?;
+        let etcd_cfg = EtcdConfig::from_env_with(lookup)?;
+        let nomad = HttpNomad::new(&nomad_cfg)?;
+        let consul = HttpConsul::new(&consul_cfg)?;
+        let etcd = HttpEtcd::new(&etcd_cfg)?;
+        let or_default = |k: &str, d: &str| {
+            lookup(k)
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| d.to_owned())
+        };
+        let source = BackendSource::Remote {
+            nomad: or_default("NOMAD_ADDR", "http://127.0.0.1:4646"),
+            consul: or_default("CONSUL_HTTP_ADDR", "127.0.0.1:8500"),
+            etcd: etcd
+                .endpoints()
+                .iter()
+                .map(|u| u.as_str().trim_end_matches('/').to_owned())
+                .collect(),
+        };
+        Ok(Backends {
+            nomad: Arc::new(nomad),
+            consul: Arc::new(consul),
+            etcd: Arc::new(etcd),
+            source,
+        })
+    }
+
+    /// True when these talk to an in-memory cluster.
+    pub fn is_in_memory(&self) -> bool {
+        self.source == BackendSource::InMemory
+    }
+}
+
+/// An in-memory Nomad, Consul and etcd wired together like a real cluster: the allocations
+/// of registered jobs become running (deployments progress), and then their services show up
+/// in Consul with passing checks, as the Nomad client would register them; stopped
+/// allocations take their services away. Clones share the same cluster.
+#[derive(Clone, Debug, Default)]
+pub struct InMemoryCluster {
+    /// The Nomad server (default namespace handle).
+    pub nomad: MemoryNomad,
+    /// The Consul agent.
+    pub consul: MemoryConsul,
+    /// The etcd member.
+    pub etcd: MemoryEtcd,
+    registered: Registered,
+    sync: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl InMemoryCluster {
+    /// An empty cluster.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Trait objects over this cluster, Nomad in the `default` namespace.
+    pub fn backends(&self) -> Backends {
+        self.backends_in("default")
+    }
+
+    /// Trait objects over this cluster, Nomad in `namespace`.
+    pub fn backends_in(&self, namespace: &str) -> Backends {
+        Backends {
+            nomad: Arc::new(self.nomad_in(namespace)),
+            consul: Arc::new(self.consul.clone()),
+            etcd: Arc::new(self.etcd.clone()),
+            source: BackendSource::InMemory,
+        }
+    }
+
+    /// The cluster's Nomad (with the Consul wiring) in `namespace`, as a concrete type for
+    /// wrapping.
+    pub fn nomad_in(&self, namespace: &str) -> ClusterNomad {
+        ClusterNomad {
+            inner: self.nomad.in_namespace(namespace),
+            namespace: namespace.to_owned(),
+            consul: self.consul.clone(),
+            registered: self.registered.clone(),
+            sync: self.sync.clone(),
+        }
+    }
+}
+
+/// The in-memory Nomad of an [`InMemoryCluster`]: a [`MemoryNomad`] whose running
+/// allocations register their services in the cluster's Consul.
+#[derive(Clone, Debug)]
+pub struct ClusterNomad {
+    inner: MemoryNomad,
+    namespace: String,
+    consul: MemoryConsul,
+    registered: Registered,
+    sync: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// How long the cluster follows a job's allocations after a register.
+const FOLLOW_FOR: Duration = Duration::from_secs(120);
+
+fn group_services(group: &Value) -> Vec<&Value> {
+    let mut out: Vec<&Value> = group
+        .get("Services")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().collect())
+        .unwrap_or_default();
+    for t in group
+        .get("Tasks")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        out.extend(
+            t.get("Services")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten(),
+        );
+    }
+    out.retain(|s| {
+        s.get("Provider")
+            .and_then(Value::as_str)
+            .unwrap_or("consul")
+            == "consul"
+    });
+    out
+}
+
+fn port_of(group: &Value, label: &str, alloc_id: &str) -> u16 {
+    for n in group
+        .get("Networks")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        for p in n
+            .get("ReservedPorts")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if p.get("Label").and_then(Value::as_str) == Some(label) {
+                return p.get("Value").and_then(Value::as_u64).unwrap_or(0) as u16;
+            }
+        }
+    }
+    // A dynamic port: stable per allocation and label, in Nomad's default dynamic range.
+    let h = alloc_id
+        .bytes()
+        .chain(label.bytes())
+        .fold(17u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+    (20_000 + h % 12_000) as u16
+}
+
+impl ClusterNomad {
+    /// Makes Consul hold exactly the services of the job's running allocations.
+    async fn sync_services(&self, job_id: &str) -> BackendResult<Vec<AllocationListStub>> {
+        let _one_at_a_time = self.sync.lock().await;
+        let allocs = self
+            .inner
+            .job_allocations(job_id, true, &QueryOptions::new())
+            .await?
+            .value;
+        let job = match self.inner.read_job(job_id, &QueryOptions::new()).await {
+            Ok(j) => Some(j.value),
+            Err(e) if e.is_not_found() => None,
+            Err(e) => return Err(e),
+        };
+        let mut want: BTreeMap<String, ServiceRegistration> = BTreeMap::new();
+        for a in allocs
+            .iter()
+            .filter(|a| a.desired_status == "run" && a.client_status == "running")
+        {
+            let Some(group) = job
+                .as_ref()
+                .and_then(|j| j.get("TaskGroups"))
+                .and_then(Value::as_array)
+                .and_then(|gs| {
+                    gs.iter()
+                        .find(|g| g.get("Name").and_then(Value::as_str) == Some(&a.task_group))
+                })
+            else {
+                continue;
+            };
+            for s in group_services(group) {
+                let name = s
+                    .get("Name")
+                    .and_then(Value::as_str)
+                    .map_or_else(|| format!("{job_id}-{}", a.task_group), str::to_owned);
+                let label = s.get("PortLabel").and_then(Value::as_str).unwrap_or("");
+                let id = format!("_nomad-task-{}-{}-{name}-{label}", a.id, a.task_group);
+                let mut reg = ServiceRegistration::new(name.clone())
+                    .id(id.clone())
+                    .address("127.0.0.1", port_of(group, label, &a.id));
+                for t in s
+                    .get("Tags")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(t) = t.as_str() {
+                        reg = reg.tag(t);
+                    }
+                }
+                for (k, v) in s
+                    .get("Meta")
+                    .and_then(Value::as_object)
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(v) = v.as_str() {
+                        reg = reg.meta(k.clone(), v);
+                    }
+                }
+                for (i, c) in s
+                    .get("Checks")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .enumerate()
+                {
+                    reg = reg.check(AgentCheck {
+                        check_id: Some(format!("{id}-check-{i}")),
+                        name: c.get("Name").and_then(Value::as_str).map(str::to_owned),
+                        ttl: Some("30s".into()),
+                        status: Some(check_status::PASSING.into()),
+                        ..AgentCheck::default()
+                    });
+                }
+                want.insert(id, reg);
+            }
+        }
+        let key = (self.namespace.clone(), job_id.to_owned());
+        let have: BTreeSet<String> = self
+            .registered
+            .lock()
+            .map(|m| m.get(&key).cloned().unwrap_or_default())
+            .unwrap_or_default();
+        for id in have.iter().filter(|id| !want.contains_key(*id)) {
+            self.consul.deregister_service(id).await?;
+        }
+        for (id, reg) in &want {
+            if !have.contains(id) {
+                self.consul.register_service(reg, true).await?;
+            }
+        }
+        if let Ok(mut m) = self.registered.lock() {
+            m.insert(key, want.into_keys().collect());
+        }
+        Ok(allocs)
+    }
+
+    /// Follows the job's allocations until none is pending, syncing Consul on each change.
+    fn follow(&self, job_id: String) {
+        let me = self.clone();
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        handle.spawn(async move {
+            let deadline = tokio::time::Instant::now() + FOLLOW_FOR;
+            let mut index = 0;
+            while tokio::time::Instant::now() < deadline {
+                let q = if index == 0 {
+                    QueryOptions::new()
+                } else {
+                    QueryOptions::blocking(index, Duration::from_secs(10))
+                };
+                let Ok(r) = me.inner.job_allocations(&job_id, true, &q).await else {
+                    return;
+                };
+                index = r.index;
+                let Ok(allocs) = me.sync_services(&job_id).await else {
+                    return;
+                };
+                if !allocs
+                    .iter()
+                    .any(|a| a.desired_status == "run" && a.client_status == "pending")
+                {
+                    return;
+                }
+            }
+        });
+    }
+}
+
+#[async_trait]
+impl Nomad for ClusterNomad {
+    async fn register_job(&self, req: &RegisterRequest) -> BackendResult<RegisterResponse> {
+        let r = self.inner.register_job(req).await?;
+        if let Some(id) = req.job.get("ID").and_then(Value::as_str) {
+            self.follow(id.to_owned());
+        }
+        Ok(r)
+    }
+
+    async fn plan_job(&self, job: &JobBody, diff: bool) -> BackendResult<PlanResponse> {
+        self.inner.plan_job(job, diff).await
+    }
+
+    async fn validate_job(&self, job: &JobBody) -> BackendResult<ValidateResponse> {
+        self.inner.validate_job(job).await
+    }
+
+    async fn read_job(&self, job_id: &str, q: &QueryOptions) -> BackendResult<Indexed<JobBody>> {
+        self.inner.read_job(job_id, q).await
+    }
+
+    async fn job_versions(&self, job_id: &str, diffs: bool) -> BackendResult<Indexed<JobVersions>> {
+        self.inner.job_versions(job_id, diffs).await
+    }
+
+    async fn deregister_job(&self, job_id: &str, purge: bool) -> BackendResult<DeregisterResponse> {
+        let r = self.inner.deregister_job(job_id, purge).await?;
+        self.sync_services(job_id).await?;
+        Ok(r)
+    }
+
+    async fn job_allocations(
+        &self,
+        job_id: &str,
+        all: bool,
+        q: &QueryOptions,
+    ) -> BackendResult<Indexed<Vec<AllocationListStub>>> {
+        self.inner.job_allocations(job_id, all, q).await
+    }
+
+    async fn job_deployments(
+        &self,
+        job_id: &str,
+        q: &QueryOptions,
+    ) -> BackendResult<Indexed<Vec<Deployment>>> {
+        self.inner.job_deployments(job_id, q).await
+    }
+
+    async fn latest_deployment(
+        &self,
+        job_id: &str,
+        q: &QueryOptions,
+    ) -> BackendResult<Indexed<Option<Deployment>>> {
+        self.inner.latest_deployment(job_id, q).await
+    }
+
+    async fn job_evaluations(
+        &self,
+        job_id: &str,
+        q: &QueryOptions,
+    ) -> BackendResult<Indexed<Vec<Evaluation>>> {
+        self.inner.job_evaluations(job_id, q).await
+    }
+
+    async fn evaluation(
+        &self,
+        eval_id: &str,
+        q: &QueryOptions,
+    ) -> BackendResult<Indexed<Evaluation>> {
+        self.inner.evaluation(eval_id, q).await
+    }
+}
