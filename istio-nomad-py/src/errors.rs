@@ -7,6 +7,7 @@
 //! | iptables | `IptablesError` | |
 //! | backend | `BackendError` | `status` (HTTP status or `None`), `service` (`nomad`, `consul`, `etcd` or `None`) |
 //! | conflict | `ConflictError` | |
+//! | install | `InstallError` | `job` (the job that failed) |
 //! | io | `MeshIOError` (also an `OSError`) | `errno`, `filename`, `op` |
 //!
 //! Every class derives from `MeshError`, which carries `family` (the core's family name).
@@ -49,6 +50,12 @@ create_exception!(
     BackendError,
     MeshError,
     "A Nomad, Consul or etcd call failed; `status` is the HTTP status when there was one (family `backend`)."
+);
+create_exception!(
+    istio_nomad,
+    InstallError,
+    MeshError,
+    "A job of an apply or destroy failed: deployment failed, deadline passed, host-mode collision; `job` names it (family `install`)."
 );
 create_exception!(
     istio_nomad,
@@ -176,6 +183,12 @@ pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
             ],
         ),
         Error::Conflict(_) => with_attrs(py, ConflictError::new_err(msg), family, &[]),
+        Error::Install(i) => with_attrs(
+            py,
+            InstallError::new_err(msg),
+            family,
+            &[("job", obj(py, i.job()))],
+        ),
         Error::Io { op, path, source } => {
             let errno = source.raw_os_error();
             let filename = path.to_string_lossy().into_owned();

@@ -9,6 +9,7 @@
 
 mod convert;
 mod errors;
+mod install;
 mod iptables;
 mod job;
 mod plan;
@@ -33,12 +34,17 @@ fn _istio_nomad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(plan::plan, m)?)?;
     m.add_function(wrap_pyfunction!(sidecar::inject, m)?)?;
     m.add_function(wrap_pyfunction!(sidecar::remove_sidecar, m)?)?;
+    m.add_class::<install::PyInMemoryCluster>()?;
+    m.add_function(wrap_pyfunction!(install::diff, m)?)?;
+    m.add_function(wrap_pyfunction!(install::apply, m)?)?;
+    m.add_function(wrap_pyfunction!(install::destroy, m)?)?;
     m.add("MeshError", py.get_type::<errors::MeshError>())?;
     m.add("SpecError", py.get_type::<errors::SpecError>())?;
     m.add("ValidationError", py.get_type::<errors::ValidationError>())?;
     m.add("IptablesError", py.get_type::<errors::IptablesError>())?;
     m.add("BackendError", py.get_type::<errors::BackendError>())?;
     m.add("ConflictError", py.get_type::<errors::ConflictError>())?;
+    m.add("InstallError", py.get_type::<errors::InstallError>())?;
     m.add("MeshIOError", errors::mesh_io_error(py)?)?;
     Ok(())
 }

@@ -68,6 +68,13 @@ fn role_name(role: core_plan::Role) -> String {
         .unwrap_or_default()
 }
 
+impl PyPlan {
+    /// The plan, shared.
+    pub fn shared(&self) -> Arc<core_plan::Plan> {
+        self.inner.clone()
+    }
+}
+
 #[pymethods]
 impl PyPlan {
     /// The jobs, control plane first, in a stable order.

@@ -16,6 +16,7 @@ FAMILIES = {
     "IptablesError": "iptables",
     "BackendError": "backend",
     "ConflictError": "conflict",
+    "InstallError": "install",
     "MeshIOError": "io",
 }
 
@@ -38,8 +39,9 @@ def test_hierarchy() -> None:
 def test_package_surface() -> None:
     import istio_nomad._istio_nomad as ext
 
-    assert sorted(istio_nomad.__all__) == sorted(ext.__all__)
-    for name in istio_nomad.__all__:
+    extra = {"diff_async", "apply_async", "destroy_async"}
+    assert sorted(istio_nomad.__all__) == sorted([*ext.__all__, *extra])
+    for name in ext.__all__:
         assert getattr(istio_nomad, name) is getattr(ext, name)
     assert istio_nomad.__version__ == "0.1.0"
     assert istio_nomad.plan.__doc__ and "GIL" in istio_nomad.plan.__doc__

@@ -2,7 +2,8 @@
 
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal, Optional, Union, final
+from collections.abc import Callable
+from typing import Any, Literal, Optional, TypedDict, Union, final
 
 _PathLike = Union[str, "os.PathLike[str]"]
 _Family = Literal["ipv4", "ipv6"]
@@ -21,12 +22,17 @@ __all__ = [
     "plan",
     "inject",
     "remove_sidecar",
+    "InMemoryCluster",
+    "diff",
+    "apply",
+    "destroy",
     "MeshError",
     "SpecError",
     "ValidationError",
     "IptablesError",
     "BackendError",
     "ConflictError",
+    "InstallError",
     "MeshIOError",
 ]
 
@@ -58,6 +64,11 @@ class BackendError(MeshError):
 
 class ConflictError(MeshError):
     """Another operator changed the state first (family ``conflict``)."""
+
+class InstallError(MeshError):
+    """A job of an apply or destroy failed (family ``install``)."""
+
+    job: str
 
 class MeshIOError(MeshError, OSError):
     """A local file could not be read or written (family ``io``)."""
@@ -240,3 +251,115 @@ def inject(
     extra_bridge_drivers: Optional[Sequence[str]] = None,
 ) -> Job: ...
 def remove_sidecar(job: Job) -> Job: ...
+
+@final
+class InMemoryCluster:
+    """An in-memory Nomad, Consul and etcd wired together like a real cluster."""
+
+    def __new__(cls) -> InMemoryCluster: ...
+    def job_ids(self, namespace: str = "default") -> list[str]: ...
+    def service_ids(self) -> list[str]: ...
+    def set_progress_delay(self, seconds: float) -> None: ...
+    def fail_deployments(self, job_id: str) -> None: ...
+
+class _Writes(TypedDict):
+    registers: int
+    deregisters: int
+    state_writes: int
+    locks: int
+    total: int
+
+class _JobChange(TypedDict):
+    job_id: str
+    role: str
+    stage: int
+    change: Literal["create", "update", "unchanged"]
+    job_modify_index: int
+    desired_updates: dict[str, dict[str, int]]
+    changed_fields: list[str]
+    recorded: bool
+    content_hash: str
+
+class _Diff(TypedDict):
+    mesh: str
+    spec_hash: str
+    recorded_spec_hash: Optional[str]
+    stages: list[list[str]]
+    jobs: list[_JobChange]
+    removed: list[str]
+    in_sync: bool
+
+class _JobOutcome(TypedDict):
+    job_id: str
+    action: Literal["created", "updated", "unchanged"]
+    version: int
+    job_modify_index: int
+    state_written: bool
+
+class _ApplyReport(TypedDict):
+    mesh: str
+    spec_hash: str
+    jobs: list[_JobOutcome]
+    created: list[str]
+    updated: list[str]
+    unchanged: list[str]
+    removed: list[str]
+    writes: _Writes
+    warnings: list[str]
+    elapsed: float
+
+class _DestroyReport(TypedDict):
+    mesh: str
+    deregistered: list[str]
+    writes: _Writes
+    warnings: list[str]
+    elapsed: float
+
+_Target = Union[MeshSpec, Plan]
+_Progress = Optional[Callable[[dict[str, Any]], object]]
+_InMemory = Union[bool, InMemoryCluster, None]
+_StateBackend = Literal["etcd", "consul"]
+
+def diff(
+    spec: _Target,
+    *,
+    nomad: Optional[str] = None,
+    consul: Optional[str] = None,
+    etcd: Optional[Sequence[str]] = None,
+    in_memory: _InMemory = None,
+    progress: _Progress = None,
+    state_backend: _StateBackend = "etcd",
+) -> _Diff: ...
+def apply(
+    spec: _Target,
+    *,
+    nomad: Optional[str] = None,
+    consul: Optional[str] = None,
+    etcd: Optional[Sequence[str]] = None,
+    in_memory: _InMemory = None,
+    progress: _Progress = None,
+    state_backend: _StateBackend = "etcd",
+    holder: Optional[str] = None,
+    health_deadline: Optional[float] = None,
+    query_wait: Optional[float] = None,
+    lock_ttl: Optional[float] = None,
+    lock_wait: Optional[float] = None,
+    prune: Optional[bool] = None,
+    wait_for_health: Optional[bool] = None,
+) -> _ApplyReport: ...
+def destroy(
+    spec: _Target,
+    *,
+    nomad: Optional[str] = None,
+    consul: Optional[str] = None,
+    etcd: Optional[Sequence[str]] = None,
+    in_memory: _InMemory = None,
+    progress: _Progress = None,
+    state_backend: _StateBackend = "etcd",
+    holder: Optional[str] = None,
+    health_deadline: Optional[float] = None,
+    query_wait: Optional[float] = None,
+    lock_ttl: Optional[float] = None,
+    lock_wait: Optional[float] = None,
+    wait_for_health: Optional[bool] = None,
+) -> _DestroyReport: ...
