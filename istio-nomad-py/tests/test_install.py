@@ -166,3 +166,29 @@ def test_async_variants(bookinfo: MeshSpec, cluster: InMemoryCluster) -> None:
     assert sorted(report["created"]) == ALL
     assert d["in_sync"] is True
     assert sorted(gone["deregistered"]) == ALL
+
+
+def test_second_operator_gets_conflict_error(bookinfo: MeshSpec, cluster: InMemoryCluster) -> None:
+    """While one apply holds the mesh lock, a second one fails with ConflictError."""
+    cluster.set_progress_delay(0.05)
+    locked = threading.Event()
+    result: dict[str, Any] = {}
+
+    def first() -> None:
+        def progress(e: dict[str, Any]) -> None:
+            if e["event"] == "lock_acquired":
+                locked.set()
+
+        result["report"] = apply(bookinfo, in_memory=cluster, progress=progress, holder="first", **FAST)
+
+    t = threading.Thread(target=first)
+    t.start()
+    try:
+        assert locked.wait(30)
+        with pytest.raises(istio_nomad.ConflictError) as ei:
+            apply(bookinfo, in_memory=cluster, holder="second", **FAST)
+        assert ei.value.family == "conflict"
+        assert "first" in str(ei.value)
+    finally:
+        t.join()
+    assert sorted(result["report"]["created"]) == ALL
