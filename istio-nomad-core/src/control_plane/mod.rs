@@ -810,12 +810,12 @@ impl ControlPlaneSpec {
             }
             for (i, c) in res.constraints.iter().enumerate() {
                 let op = c.operator.as_deref().unwrap_or("=");
-                if !CONSTRAINT_OPERATORS.contains(&op) {
+                if !crate::nomad::CONSTRAINT_OPERATORS.contains(&op) {
                     e.add(
                         format!("{cp}.constraints[{i}].operator"),
                         format!(
                             "operator must be one of {}",
-                            CONSTRAINT_OPERATORS.join(", ")
+                            crate::nomad::CONSTRAINT_OPERATORS.join(", ")
                         ),
                         op,
                     );
@@ -999,25 +999,6 @@ impl ControlPlaneSpec {
 
 /// Vault PKI issue endpoint used when none is set.
 pub const DEFAULT_PKI_PATH: &str = "pki/issue/istio-nomad";
-
-const CONSTRAINT_OPERATORS: &[&str] = &[
-    "=",
-    "!=",
-    ">",
-    ">=",
-    "<",
-    "<=",
-    "distinct_hosts",
-    "distinct_property",
-    "regexp",
-    "set_contains",
-    "set_contains_all",
-    "set_contains_any",
-    "version",
-    "semver",
-    "is_set",
-    "is_not_set",
-];
 
 /// Checks a CIDR (`10.99.0.0/16`, `fd00::/108`): an address, a prefix length within the
 /// family's bits, and no host bits set.

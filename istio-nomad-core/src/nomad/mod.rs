@@ -17,7 +17,7 @@ pub mod openapi;
 mod validate;
 
 pub use model::*;
-pub use validate::{is_duration_ok, NOMAD_MAX_PRIORITY};
+pub use validate::{is_duration_ok, CONSTRAINT_OPERATORS, NOMAD_MAX_PRIORITY};
 
 use crate::error::{Error, Format, ParseError, Result};
 use serde_json::Value;

@@ -12,7 +12,8 @@ const JOB_TYPES: &[&str] = &["service", "batch", "system", "sysbatch"];
 const HOOKS: &[&str] = &["prestart", "poststart", "poststop"];
 const CHECK_TYPES_CONSUL: &[&str] = &["http", "tcp", "grpc", "script"];
 const CHECK_TYPES_NOMAD: &[&str] = &["http", "tcp"];
-const OPERATORS: &[&str] = &[
+/// The constraint and affinity operators Nomad accepts.
+pub const CONSTRAINT_OPERATORS: &[&str] = &[
     "=",
     "==",
     "is",
@@ -667,7 +668,7 @@ fn network(e: &mut ValidationErrors, np: &str, n: &NetworkResource) {
 
 fn constraint(e: &mut ValidationErrors, cp: &str, op: Option<&str>, attr: Option<&str>) {
     let op = op.unwrap_or("=");
-    if !OPERATORS.contains(&op) {
+    if !CONSTRAINT_OPERATORS.contains(&op) {
         e.add(format!("{cp}.operator"), "unknown constraint operator", op);
     }
     if !matches!(op, "distinct_hosts" | "distinct_property")
