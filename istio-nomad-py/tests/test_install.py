@@ -192,3 +192,39 @@ def test_second_operator_gets_conflict_error(bookinfo: MeshSpec, cluster: InMemo
     finally:
         t.join()
     assert sorted(result["report"]["created"]) == ALL
+
+
+def test_http_status_reaches_backend_error(bookinfo: MeshSpec) -> None:
+    """A local HTTP server (Python's, in a thread) that refuses every request with 403:
+    the error says which server and the status. The server can only answer because the
+    call runs with the GIL released."""
+    import http.server
+
+    class Refuse(http.server.BaseHTTPRequestHandler):
+        def _refuse(self) -> None:
+            body = b"Permission denied"
+            self.send_response(403)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = do_PUT = do_DELETE = _refuse
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
+    t = threading.Thread(target=server.serve_forever, daemon=True)
+    t.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        with pytest.raises(istio_nomad.BackendError) as ei:
+            diff(bookinfo, nomad=url, consul=url, etcd=[url])
+    finally:
+        server.shutdown()
+        server.server_close()
+        t.join()
+    assert ei.value.status == 403
+    assert ei.value.service in ("nomad", "consul", "etcd")
+    assert "403" in str(ei.value)
