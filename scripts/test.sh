@@ -47,7 +47,9 @@ cargo test --workspace --no-fail-fast
 # --- Python binding --------------------------------------------------------------------
 if [ -d istio-nomad-py ]; then
   say "Python binding: maturin build + pytest"
-  (cd istio-nomad-py && "$VENV/bin/maturin" develop -q --release 2>&1 | tail -n 3)
+  # maturin develop installs into the virtualenv named by VIRTUAL_ENV (it does not look at the
+  # interpreter it runs under).
+  (cd istio-nomad-py && VIRTUAL_ENV="$VENV" "$VENV/bin/maturin" develop -q --release 2>&1 | tail -n 3)
   "$VENV/bin/python" -m pytest -q -W error istio-nomad-py/tests
 fi
 

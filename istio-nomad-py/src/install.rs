@@ -1,0 +1,501 @@
+//! `diff`, `apply` and `destroy`: a plan against Nomad, Consul and etcd, or an in-memory cluster.
+//!
+//! Each call blocks until the operation is over, with the GIL released; the work runs on one
+//! tokio runtime shared by the module. Progress events go to an optional callable (called
+//! with the GIL held, from the runtime's threads); an exception it raises is re-raised once
+//! the operation is over (the operation itself is not interrupted halfway).
+
+use crate::errors::IntoPy;
+use crate::plan::PyPlan;
+use crate::spec::PyMeshSpec;
+use istio_nomad_core::error::Error;
+use istio_nomad_core::install::{
+    ApplyOptions, ApplyReport, Backends, Change, DestroyReport, Diff, Event, InMemoryCluster,
+    Installer, JobAction, StateBackend, Writes,
+};
+use istio_nomad_core::plan::{plan as make_plan, Plan};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError};
+use pyo3::prelude::*;
+use pyo3::types::PyBool;
+use serde_json::{json, Value};
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Duration;
+
+/// The runtime every operation runs on.
+static RUNTIME: LazyLock<std::io::Result<tokio::runtime::Runtime>> = LazyLock::new(|| {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("istio-nomad")
+        .build()
+});
+
+fn runtime() -> PyResult<&'static tokio::runtime::Runtime> {
+    RUNTIME
+        .as_ref()
+        .map_err(|e| PyRuntimeError::new_err(format!("cannot start the async runtime: {e}")))
+}
+
+/// An in-memory Nomad, Consul and etcd wired together like a real cluster, for trying
+/// `apply`/`diff`/`destroy` without servers: registered jobs get allocations that become
+/// healthy, and their services appear in Consul. Pass it as `in_memory=` to share it between
+/// calls.
+#[pyclass(module = "istio_nomad", name = "InMemoryCluster", frozen)]
+pub struct PyInMemoryCluster {
+    inner: InMemoryCluster,
+}
+
+#[pymethods]
+impl PyInMemoryCluster {
+    /// An empty cluster.
+    #[new]
+    fn new() -> Self {
+        PyInMemoryCluster {
+            inner: InMemoryCluster::new(),
+        }
+    }
+
+    /// IDs of the Nomad jobs registered in `namespace` (purged jobs excluded).
+    #[pyo3(signature = (namespace = "default"))]
+    fn job_ids(&self, namespace: &str) -> Vec<String> {
+        let mut ids = self.inner.nomad.in_namespace(namespace).job_ids();
+        ids.sort();
+        ids
+    }
+
+    /// IDs of the services registered in Consul.
+    fn service_ids(&self) -> Vec<String> {
+        let mut ids = self.inner.consul.service_ids();
+        ids.sort();
+        ids
+    }
+
+    /// Sets how long allocations take to become healthy, in seconds (0: at once).
+    fn set_progress_delay(&self, seconds: f64) -> PyResult<()> {
+        let d = seconds_arg("seconds", seconds)?;
+        self.inner.nomad.set_progress_delay(d);
+        Ok(())
+    }
+
+    /// From now on, deployments of `job_id` fail (its allocations never become healthy).
+    fn fail_deployments(&self, job_id: &str) {
+        self.inner.nomad.fail_deployments(job_id);
+    }
+
+    fn __repr__(&self) -> String {
+        format!("InMemoryCluster(jobs={})", self.inner.nomad.job_ids().len())
+    }
+}
+
+fn seconds_arg(name: &str, seconds: f64) -> PyResult<Duration> {
+    Duration::try_from_secs_f64(seconds).map_err(|_| {
+        Python::attach(|py| {
+            crate::errors::to_py(
+                py,
+                Error::field(
+                    name,
+                    "must be a finite, non-negative number of seconds",
+                    seconds,
+                ),
+            )
+        })
+    })
+}
+
+/// The plan of a `MeshSpec`, or a `Plan` as it is.
+fn plan_of(py: Python<'_>, target: &Bound<'_, PyAny>) -> PyResult<Arc<Plan>> {
+    if let Ok(p) = target.cast::<PyPlan>() {
+        return Ok(p.get().shared());
+    }
+    if let Ok(s) = target.cast::<PyMeshSpec>() {
+        let spec = &s.get().inner;
+        let p = py.detach(|| make_plan(spec)).py_err(py)?;
+        return Ok(Arc::new(p));
+    }
+    Err(PyTypeError::new_err(format!(
+        "expected a MeshSpec or a Plan, not '{}'",
+        target
+            .get_type()
+            .qualname()
+            .map_or_else(|_| "object".to_string(), |n| n.to_string())
+    )))
+}
+
+/// Where the operation goes: an in-memory cluster, or the servers named by the arguments,
+/// the spec and the environment (`NOMAD_ADDR`, `CONSUL_HTTP_ADDR`, `ETCDCTL_ENDPOINTS`, tokens
+/// and TLS settings). With no address anywhere the core uses a fresh in-memory cluster.
+fn backends(
+    py: Python<'_>,
+    plan: &Plan,
+    nomad: Option<String>,
+    consul: Option<String>,
+    etcd: Option<Vec<String>>,
+    in_memory: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Backends> {
+    let mut fresh = false;
+    if let Some(m) = in_memory {
+        if let Ok(c) = m.cast::<PyInMemoryCluster>() {
+            return Ok(c.get().inner.backends_in(&plan.spec.namespace));
+        }
+        fresh = m
+            .cast::<PyBool>()
+            .map_err(|_| PyTypeError::new_err("in_memory must be a bool or an InMemoryCluster"))?
+            .is_true();
+    }
+    if fresh {
+        return Ok(InMemoryCluster::new().backends_in(&plan.spec.namespace));
+    }
+    let etcd = etcd.map(|e| e.join(","));
+    py.detach(|| {
+        Backends::for_spec_with(&plan.spec, |k| match k {
+            "NOMAD_ADDR" if nomad.is_some() => nomad.clone(),
+            "CONSUL_HTTP_ADDR" if consul.is_some() => consul.clone(),
+            "ETCDCTL_ENDPOINTS" if etcd.is_some() => etcd.clone(),
+            _ => std::env::var(k).ok(),
+        })
+    })
+    .py_err(py)
+}
+
+fn state_backend(name: &str) -> PyResult<StateBackend> {
+    match name {
+        "etcd" => Ok(StateBackend::Etcd),
+        "consul" => Ok(StateBackend::Consul),
+        other => Err(pyo3::exceptions::PyValueError::new_err(format!(
+            "state_backend must be \"etcd\" or \"consul\", not {other:?}"
+        ))),
+    }
+}
+
+/// The first exception raised by the progress callable.
+type CallbackError = Arc<Mutex<Option<PyErr>>>;
+
+fn installer(
+    backends: Backends,
+    store: StateBackend,
+    holder: Option<String>,
+    progress: Option<Py<PyAny>>,
+) -> (Installer, CallbackError) {
+    let failed: CallbackError = Arc::new(Mutex::new(None));
+    let mut b = Installer::builder(backends).state_backend(store);
+    if let Some(h) = holder {
+        b = b.holder(h);
+    }
+    if let Some(cb) = progress {
+        let failed = failed.clone();
+        b = b.on_event(move |e: &Event| {
+            Python::attach(|py| {
+                let result = crate::convert::to_py(py, &event_value(e))
+                    .and_then(|d| cb.call1(py, (d,)).map(drop));
+                if let Err(err) = result {
+                    if let Ok(mut slot) = failed.lock() {
+                        slot.get_or_insert(err);
+                    }
+                }
+            });
+        });
+    }
+    (b.build(), failed)
+}
+
+/// Runs `op` with the GIL released; returns its value, its error as the family's exception,
+/// or (after a successful operation) the first exception of the progress callable.
+fn run<T: Send>(
+    py: Python<'_>,
+    failed: &CallbackError,
+    op: impl std::future::Future<Output = Result<T, Error>> + Send,
+) -> PyResult<T> {
+    let rt = runtime()?;
+    let out = py.detach(|| rt.block_on(op)).py_err(py)?;
+    if let Some(err) = failed.lock().ok().and_then(|mut s| s.take()) {
+        return Err(err);
+    }
+    Ok(out)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn options(
+    health_deadline: Option<f64>,
+    query_wait: Option<f64>,
+    lock_ttl: Option<f64>,
+    lock_wait: Option<f64>,
+    prune: Option<bool>,
+    wait_for_health: Option<bool>,
+) -> PyResult<ApplyOptions> {
+    let mut b = ApplyOptions::builder();
+    if let Some(s) = health_deadline {
+        b = b.health_deadline(seconds_arg("health_deadline", s)?);
+    }
+    if let Some(s) = query_wait {
+        b = b.query_wait(seconds_arg("query_wait", s)?);
+    }
+    if let Some(s) = lock_ttl {
+        b = b.lock_ttl(seconds_arg("lock_ttl", s)?);
+    }
+    if let Some(s) = lock_wait {
+        b = b.lock_wait(seconds_arg("lock_wait", s)?);
+    }
+    if let Some(p) = prune {
+        b = b.prune(p);
+    }
+    if let Some(w) = wait_for_health {
+        b = b.wait_for_health(w);
+    }
+    Python::attach(|py| b.build().py_err(py))
+}
+
+/// Compares a plan (or the plan of a spec) with the cluster and the recorded state, and
+/// returns what `apply` would do, per job. Writes nothing.
+#[pyfunction]
+#[pyo3(signature = (
+    spec, *, nomad = None, consul = None, etcd = None, in_memory = None, progress = None,
+    state_backend = "etcd",
+))]
+#[allow(clippy::too_many_arguments)]
+pub fn diff<'py>(
+    py: Python<'py>,
+    spec: &Bound<'py, PyAny>,
+    nomad: Option<String>,
+    consul: Option<String>,
+    etcd: Option<Vec<String>>,
+    in_memory: Option<&Bound<'py, PyAny>>,
+    progress: Option<Py<PyAny>>,
+    state_backend: &str,
+) -> PyResult<Bound<'py, PyAny>> {
+    let plan = plan_of(py, spec)?;
+    let store = self::state_backend(state_backend)?;
+    let b = backends(py, &plan, nomad, consul, etcd, in_memory)?;
+    let (inst, failed) = installer(b, store, None, progress);
+    let d = run(py, &failed, inst.diff(&plan))?;
+    crate::convert::to_py(py, &diff_value(&d))
+}
+
+/// Applies a plan (or the plan of a spec): registers the jobs in dependency order, waits for
+/// each job's health gates, records what was applied. Idempotent and resumable; returns a
+/// report of what was done.
+#[pyfunction]
+#[pyo3(signature = (
+    spec, *, nomad = None, consul = None, etcd = None, in_memory = None, progress = None,
+    state_backend = "etcd", holder = None, health_deadline = None, query_wait = None,
+    lock_ttl = None, lock_wait = None, prune = None, wait_for_health = None,
+))]
+#[allow(clippy::too_many_arguments)]
+pub fn apply<'py>(
+    py: Python<'py>,
+    spec: &Bound<'py, PyAny>,
+    nomad: Option<String>,
+    consul: Option<String>,
+    etcd: Option<Vec<String>>,
+    in_memory: Option<&Bound<'py, PyAny>>,
+    progress: Option<Py<PyAny>>,
+    state_backend: &str,
+    holder: Option<String>,
+    health_deadline: Option<f64>,
+    query_wait: Option<f64>,
+    lock_ttl: Option<f64>,
+    lock_wait: Option<f64>,
+    prune: Option<bool>,
+    wait_for_health: Option<bool>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let plan = plan_of(py, spec)?;
+    let store = self::state_backend(state_backend)?;
+    let opts = options(
+        health_deadline,
+        query_wait,
+        lock_ttl,
+        lock_wait,
+        prune,
+        wait_for_health,
+    )?;
+    let b = backends(py, &plan, nomad, consul, etcd, in_memory)?;
+    let (inst, failed) = installer(b, store, holder, progress);
+    let r = run(py, &failed, inst.apply(&plan, &opts))?;
+    crate::convert::to_py(py, &apply_value(&r))
+}
+
+/// Deregisters (purges) the jobs of a plan in reverse dependency order and clears the
+/// recorded state; returns a report.
+#[pyfunction]
+#[pyo3(signature = (
+    spec, *, nomad = None, consul = None, etcd = None, in_memory = None, progress = None,
+    state_backend = "etcd", holder = None, health_deadline = None, query_wait = None,
+    lock_ttl = None, lock_wait = None, wait_for_health = None,
+))]
+#[allow(clippy::too_many_arguments)]
+pub fn destroy<'py>(
+    py: Python<'py>,
+    spec: &Bound<'py, PyAny>,
+    nomad: Option<String>,
+    consul: Option<String>,
+    etcd: Option<Vec<String>>,
+    in_memory: Option<&Bound<'py, PyAny>>,
+    progress: Option<Py<PyAny>>,
+    state_backend: &str,
+    holder: Option<String>,
+    health_deadline: Option<f64>,
+    query_wait: Option<f64>,
+    lock_ttl: Option<f64>,
+    lock_wait: Option<f64>,
+    wait_for_health: Option<bool>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let plan = plan_of(py, spec)?;
+    let store = self::state_backend(state_backend)?;
+    let opts = options(
+        health_deadline,
+        query_wait,
+        lock_ttl,
+        lock_wait,
+        None,
+        wait_for_health,
+    )?;
+    let b = backends(py, &plan, nomad, consul, etcd, in_memory)?;
+    let (inst, failed) = installer(b, store, holder, progress);
+    let r = run(py, &failed, inst.destroy(&plan, &opts))?;
+    crate::convert::to_py(py, &destroy_value(&r))
+}
+
+// ---------------------------------------------------------------------------------------
+// Results and events as JSON values (turned into dicts)
+
+fn change_name(c: Change) -> &'static str {
+    match c {
+        Change::Create => "create",
+        Change::Update => "update",
+        Change::Unchanged => "unchanged",
+    }
+}
+
+fn action_name(a: JobAction) -> &'static str {
+    match a {
+        JobAction::Created => "created",
+        JobAction::Updated => "updated",
+        JobAction::Unchanged => "unchanged",
+    }
+}
+
+fn role_name(role: istio_nomad_core::plan::Role) -> Value {
+    serde_json::to_value(role).unwrap_or(Value::Null)
+}
+
+fn writes_value(w: &Writes) -> Value {
+    json!({
+        "registers": w.registers,
+        "deregisters": w.deregisters,
+        "state_writes": w.state_writes,
+        "locks": w.locks,
+        "total": w.total(),
+    })
+}
+
+fn diff_value(d: &Diff) -> Value {
+    let jobs: Vec<Value> = d
+        .jobs
+        .iter()
+        .map(|j| {
+            json!({
+                "job_id": j.job_id,
+                "role": role_name(j.role),
+                "stage": j.stage,
+                "change": change_name(j.change),
+                "job_modify_index": j.job_modify_index,
+                "desired_updates": serde_json::to_value(&j.desired_updates).unwrap_or(Value::Null),
+                "changed_fields": j.changed_fields,
+                "recorded": j.recorded,
+                "content_hash": j.content_hash,
+            })
+        })
+        .collect();
+    json!({
+        "mesh": d.mesh,
+        "spec_hash": d.spec_hash,
+        "recorded_spec_hash": d.recorded_spec_hash,
+        "stages": d.stages,
+        "jobs": jobs,
+        "removed": d.removed,
+        "in_sync": d.in_sync(),
+    })
+}
+
+fn apply_value(r: &ApplyReport) -> Value {
+    let jobs: Vec<Value> = r
+        .jobs
+        .iter()
+        .map(|j| {
+            json!({
+                "job_id": j.job_id,
+                "action": action_name(j.action),
+                "version": j.version,
+                "job_modify_index": j.job_modify_index,
+                "state_written": j.state_written,
+            })
+        })
+        .collect();
+    json!({
+        "mesh": r.mesh,
+        "spec_hash": r.spec_hash,
+        "jobs": jobs,
+        "created": r.created(),
+        "updated": r.updated(),
+        "unchanged": r.unchanged(),
+        "removed": r.removed,
+        "writes": writes_value(&r.writes),
+        "warnings": r.warnings,
+        "elapsed": r.elapsed.as_secs_f64(),
+    })
+}
+
+fn destroy_value(r: &DestroyReport) -> Value {
+    json!({
+        "mesh": r.mesh,
+        "deregistered": r.deregistered,
+        "writes": writes_value(&r.writes),
+        "warnings": r.warnings,
+        "elapsed": r.elapsed.as_secs_f64(),
+    })
+}
+
+fn event_value(e: &Event) -> Value {
+    match e {
+        Event::Started {
+            operation,
+            mesh,
+            jobs,
+            stages,
+        } => {
+            json!({"event": "started", "operation": operation.to_string(), "mesh": mesh, "jobs": jobs, "stages": stages})
+        }
+        Event::JobDiffed { job, change } => {
+            json!({"event": "job_diffed", "job": job, "change": change_name(*change)})
+        }
+        Event::LockAcquired { holder } => json!({"event": "lock_acquired", "holder": holder}),
+        Event::LockReleased => json!({"event": "lock_released"}),
+        Event::StageStarted { stage, jobs } => {
+            json!({"event": "stage_started", "stage": stage, "jobs": jobs})
+        }
+        Event::JobRegistered {
+            job,
+            job_modify_index,
+            eval_id,
+        } => {
+            json!({"event": "job_registered", "job": job, "job_modify_index": job_modify_index, "eval_id": eval_id})
+        }
+        Event::DeploymentProgress {
+            job,
+            status,
+            healthy,
+            desired,
+        } => {
+            json!({"event": "deployment_progress", "job": job, "status": status, "healthy": healthy, "desired": desired})
+        }
+        Event::JobHealthy { job, version } => {
+            json!({"event": "job_healthy", "job": job, "version": version})
+        }
+        Event::JobUnchanged { job } => json!({"event": "job_unchanged", "job": job}),
+        Event::StateWritten { key } => json!({"event": "state_written", "key": key}),
+        Event::JobDeregistered { job } => json!({"event": "job_deregistered", "job": job}),
+        Event::Failed { job, error } => json!({"event": "failed", "job": job, "error": error}),
+        Event::Finished { operation, writes } => {
+            json!({"event": "finished", "operation": operation.to_string(), "writes": writes})
+        }
+        other => json!({"event": "other", "job": other.job(), "description": format!("{other:?}")}),
+    }
+}

@@ -1,0 +1,142 @@
+//! `Job`: a Nomad job in the shape of Nomad's HTTP API.
+
+use crate::convert::{as_text, mapping_to_value, to_py};
+use crate::errors::IntoPy;
+use istio_nomad_core::nomad;
+use istio_nomad_core::plan as core_plan;
+use pyo3::prelude::*;
+use pyo3::types::PyString;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Where a `Job` object's data lives: its own, or a job of a plan (shared, not copied).
+enum Source {
+    Own(Box<nomad::Job>),
+    Plan(Arc<core_plan::Plan>, usize),
+}
+
+/// A Nomad job (typed, in the shape of Nomad's HTTP API). Read one with `from_hcl`,
+/// `from_json`, `from_dict` or `from_file`; render it with `to_hcl`, `to_json`, `to_dict`.
+#[pyclass(module = "istio_nomad", name = "Job", frozen)]
+pub struct PyJob {
+    source: Source,
+}
+
+impl PyJob {
+    /// Wraps a job of the core.
+    pub fn new(job: nomad::Job) -> Self {
+        PyJob {
+            source: Source::Own(Box::new(job)),
+        }
+    }
+
+    /// The job at `index` of `plan` (the caller checks the index).
+    pub fn in_plan(plan: Arc<core_plan::Plan>, index: usize) -> Self {
+        PyJob {
+            source: Source::Plan(plan, index),
+        }
+    }
+
+    /// The job.
+    pub fn job(&self) -> &nomad::Job {
+        match &self.source {
+            Source::Own(job) => job,
+            Source::Plan(plan, i) => plan.jobs.get(*i).map_or(&EMPTY, |pj| &pj.job),
+        }
+    }
+}
+
+/// Stands in for an out-of-range plan index (never handed out).
+static EMPTY: std::sync::LazyLock<nomad::Job> = std::sync::LazyLock::new(nomad::Job::default);
+
+#[pymethods]
+impl PyJob {
+    /// Reads an HCL2 jobspec (`job "id" { group ... }`).
+    #[staticmethod]
+    fn from_hcl(py: Python<'_>, text: &Bound<'_, PyString>) -> PyResult<Self> {
+        let s = as_text(py, text)?;
+        let inner = py.detach(|| nomad::Job::from_hcl(&s)).py_err(py)?;
+        Ok(Self::new(inner))
+    }
+
+    /// Reads API JSON: the bare job object or the register body `{"Job": {...}}`.
+    #[staticmethod]
+    fn from_json(py: Python<'_>, text: &Bound<'_, PyString>) -> PyResult<Self> {
+        let s = as_text(py, text)?;
+        let inner = py.detach(|| nomad::Job::from_json(&s)).py_err(py)?;
+        Ok(Self::new(inner))
+    }
+
+    /// Reads a job from a dict of API JSON (bare or `{"Job": {...}}`).
+    #[staticmethod]
+    fn from_dict(py: Python<'_>, d: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let value = mapping_to_value(d, "", "a job")?;
+        let inner = py
+            .detach(|| nomad::Job::from_json_value(value))
+            .py_err(py)?;
+        Ok(Self::new(inner))
+    }
+
+    /// Reads a job file (`str` or `os.PathLike`): JSON when the name ends in `.json`, else HCL.
+    #[staticmethod]
+    fn from_file(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+        let inner = py.detach(|| nomad::Job::from_file(&path)).py_err(py)?;
+        Ok(Self::new(inner))
+    }
+
+    /// The job ID (empty when unset).
+    #[getter]
+    fn id(&self) -> &str {
+        self.job().id()
+    }
+
+    /// The names of the task groups, in order.
+    #[getter]
+    fn groups(&self) -> Vec<String> {
+        self.job()
+            .task_groups
+            .iter()
+            .map(|g| g.name().to_string())
+            .collect()
+    }
+
+    /// Checks the job with Nomad's rules; raises `ValidationError` listing every problem.
+    fn validate(&self, py: Python<'_>) -> PyResult<()> {
+        py.detach(|| self.job().validate()).py_err(py)
+    }
+
+    /// The job as a `nomad job run`-ready HCL2 jobspec.
+    fn to_hcl(&self, py: Python<'_>) -> PyResult<String> {
+        py.detach(|| self.job().to_hcl()).py_err(py)
+    }
+
+    /// The job as pretty-printed API JSON (the bare job object).
+    fn to_json(&self, py: Python<'_>) -> PyResult<String> {
+        py.detach(|| self.job().to_json()).py_err(py)
+    }
+
+    /// The body of `POST /v1/jobs`: `{"Job": {...}}`, pretty-printed.
+    fn to_register_json(&self, py: Python<'_>) -> PyResult<String> {
+        py.detach(|| self.job().to_register_json()).py_err(py)
+    }
+
+    /// The job as a dict of API JSON (the bare job object).
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let value = self.job().to_json_value().py_err(py)?;
+        to_py(py, &value)
+    }
+
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other
+            .cast::<PyJob>()
+            .is_ok_and(|o| o.get().job() == self.job())
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Job(id={:?}, groups={})",
+            self.job().id(),
+            self.job().task_groups.len()
+        )
+    }
+}
