@@ -97,6 +97,9 @@ impl ParseError {
     }
 }
 
+/// The longest offending value a [`FieldError`] repeats in full.
+pub const MAX_VALUE_CHARS: usize = 200;
+
 /// One broken rule: where, what, and the offending value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
@@ -118,10 +121,18 @@ impl FieldError {
         }
     }
 
-    /// Records the offending value.
+    /// Records the offending value; values longer than [`MAX_VALUE_CHARS`] characters are
+    /// shortened (with their full length noted) so a huge input does not flood every message.
     #[must_use]
     pub fn value(mut self, value: impl fmt::Display) -> Self {
-        self.value = Some(value.to_string());
+        let v = value.to_string();
+        let n = v.chars().count();
+        self.value = Some(if n > MAX_VALUE_CHARS {
+            let head: String = v.chars().take(MAX_VALUE_CHARS).collect();
+            format!("{head}... ({} bytes)", v.len())
+        } else {
+            v
+        });
         self
     }
 }

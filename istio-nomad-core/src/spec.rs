@@ -217,7 +217,7 @@ impl ServiceSpec {
 impl MeshSpec {
     /// Parses and validates an HCL mesh spec (`mesh "name" { ... }`).
     pub fn from_hcl(text: &str) -> Result<MeshSpec> {
-        check_size(text)?;
+        check_size(text, Format::Hcl)?;
         if let Some(line) = nesting_exceeds(text, MAX_DEPTH) {
             return Err(ParseError::new(
                 Format::Hcl,
@@ -274,7 +274,7 @@ impl MeshSpec {
 
     /// Parses and validates a JSON mesh spec (`{"mesh": {...}}` or the bare mesh object).
     pub fn from_json(text: &str) -> Result<MeshSpec> {
-        check_size(text)?;
+        check_size(text, Format::Json)?;
         let value: Value = serde_json::from_str(text).map_err(|e| {
             Error::Parse(
                 ParseError::new(Format::Json, strip_position(&e.to_string())).line(e.line()),
@@ -573,10 +573,10 @@ fn url_rule(e: &mut ValidationErrors, path: &str, v: &str) {
     }
 }
 
-fn check_size(text: &str) -> Result<()> {
+fn check_size(text: &str, format: Format) -> Result<()> {
     if text.len() > MAX_SPEC_BYTES {
         return Err(ParseError::new(
-            Format::Hcl,
+            format,
             format!(
                 "the spec is {} bytes; the limit is {MAX_SPEC_BYTES}",
                 text.len()
@@ -585,7 +585,7 @@ fn check_size(text: &str) -> Result<()> {
         .into());
     }
     if text.trim().is_empty() {
-        return Err(ParseError::new(Format::Hcl, "the spec is empty").into());
+        return Err(ParseError::new(format, "the spec is empty").into());
     }
     Ok(())
 }

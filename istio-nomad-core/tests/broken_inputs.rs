@@ -143,3 +143,34 @@ fn deeply_nested_hcl_job_is_refused() {
     let err = Job::from_hcl(&text).unwrap_err();
     assert_eq!(err.family(), "parse");
 }
+
+#[test]
+fn huge_values_are_shortened_in_errors() {
+    let id = "x y".repeat(4 * 1024 * 1024);
+    let job = serde_json::json!({"ID": id, "TaskGroups": [{"Name": "g", "Tasks": [{"Name": "t", "Driver": "exec"}]}]});
+    let err = Job::from_json_value(job).unwrap().validate().unwrap_err();
+    let fe = &err.field_errors()[0];
+    assert_eq!(fe.path, "job.id");
+    let value = fe.value.as_deref().unwrap();
+    assert!(
+        value.ends_with("... (12582912 bytes)"),
+        "{}",
+        &value[value.len() - 40..]
+    );
+    assert!(value.len() < 300);
+}
+
+#[test]
+fn json_spec_errors_say_json() {
+    let err = MeshSpec::from_json("  ").unwrap_err();
+    assert_eq!(err.to_string(), "invalid JSON: the spec is empty");
+    let big = format!(
+        "{{\"mesh\": {{\"name\": \"{}\"}}}}",
+        "a".repeat(5 * 1024 * 1024)
+    );
+    let err = MeshSpec::from_json(&big).unwrap_err();
+    assert!(
+        err.to_string().starts_with("invalid JSON: the spec is "),
+        "{err}"
+    );
+}

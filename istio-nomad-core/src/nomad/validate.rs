@@ -58,7 +58,8 @@ fn bad_name(s: &str) -> bool {
 pub(crate) fn validate_job(job: &Job) -> ValidationErrors {
     let mut e = ValidationErrors::new();
     let id = job.id.clone().unwrap_or_default();
-    let jp = if id.is_empty() {
+    // A pathologically long ID would be repeated in every path: name the job `job` then.
+    let jp = if id.is_empty() || id.chars().count() > crate::error::MAX_VALUE_CHARS {
         "job".to_string()
     } else {
         format!("job[{id}]")
