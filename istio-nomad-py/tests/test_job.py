@@ -125,7 +125,8 @@ def test_huge_strings() -> None:
     assert job.to_dict()["Meta"]["blob"] == huge
     with pytest.raises(istio_nomad.ValidationError) as ei:
         Job.from_dict({"ID": huge}).validate()
-    assert ei.value.errors == [(f"job[{huge}].group", "the job needs at least one group")]
+    # A pathologically long ID is not repeated in every path.
+    assert ei.value.errors == [("job.group", "the job needs at least one group")]
 
 
 def test_missing_file(tmp_path: Path) -> None:
