@@ -43,6 +43,8 @@ say "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 say "cargo test (unit, golden, real etcd, real netfilter)"
 cargo test --workspace --no-fail-fast
+say "live Nomad / Consul tests (run only when NOMAD_ADDR / CONSUL_HTTP_ADDR are set)"
+cargo test -q -p istio-nomad-core --test behaviour live_ -- --nocapture --test-threads=1 2>&1 | grep -oE "live [A-Za-z]+ tests not run: [A-Z_]+ not set|test result.*"
 
 # --- Python binding --------------------------------------------------------------------
 if [ -d istio-nomad-py ]; then
