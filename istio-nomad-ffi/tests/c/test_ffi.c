@@ -811,6 +811,6 @@ int main(int argc, char **argv) {
             printf("FAIL %s (%d checks)\n", tests[i].name, checks_failed_in_test);
         }
     }
-    printf("C tests: %d passed, %d failed\n", passed, failed);
+    printf("C: %d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }
