@@ -63,17 +63,3 @@ def rust_plan_render(*args: str) -> Any:
     return json.loads(out.stdout)
 
 
-def hcl_rendering_available() -> bool:
-    """False while the core is built without HCL jobspec support (it says so in its error)."""
-    try:
-        istio_nomad.Job.from_dict({"ID": "probe"}).to_hcl()
-    except istio_nomad.SpecError as e:
-        if "not supported in this build" in str(e):
-            return False
-        raise
-    return True
-
-
-requires_hcl = pytest.mark.skipif(
-    not hcl_rendering_available(), reason="HCL jobspecs are not supported by this build of the core"
-)

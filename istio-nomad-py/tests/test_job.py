@@ -11,7 +11,7 @@ import pytest
 import istio_nomad
 from istio_nomad import Job
 
-from conftest import BROKEN, requires_hcl, shared_data
+from conftest import BROKEN, shared_data
 from test_spec import read_expected
 
 WEB: dict[str, Any] = {
@@ -154,13 +154,11 @@ def test_broken_json_job_corpus(name: str, family: str, text: str) -> None:
     check_broken(name, family, text)
 
 
-@requires_hcl
 @pytest.mark.parametrize(("name", "family", "text"), HCL_CASES)
 def test_broken_hcl_job_corpus(name: str, family: str, text: str) -> None:
     check_broken(name, family, text)
 
 
-@requires_hcl
 def test_hcl_round_trip() -> None:
     job = Job.from_dict(WEB)
     hcl = job.to_hcl()
@@ -168,7 +166,6 @@ def test_hcl_round_trip() -> None:
     assert Job.from_hcl(hcl) == job
 
 
-@requires_hcl
 def test_shared_jobspecs_read() -> None:
     data = shared_data()
     assert data is not None

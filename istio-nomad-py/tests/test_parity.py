@@ -16,7 +16,7 @@ import pytest
 import istio_nomad
 from istio_nomad import Job, MeshSpec, plan
 
-from conftest import BOOKINFO, GOLDEN, REPO, cargo, requires_hcl, rust_plan_render, shared_data
+from conftest import BOOKINFO, GOLDEN, REPO, cargo, rust_plan_render, shared_data
 
 
 def outcome(render: Callable[[], Any]) -> dict[str, Any]:
@@ -88,7 +88,6 @@ def test_job_register_json_equals_mesh_fmt() -> None:
     assert out.stdout == Job.from_file(src).to_register_json() + "\n"
 
 
-@requires_hcl
 def test_written_tree_equals_mesh_plan(tmp_path: Path) -> None:
     """`mesh plan --out` (Rust) and Plan.write (Python) write the same files, byte for byte."""
     rust_out, py_out = tmp_path / "rust", tmp_path / "py"

@@ -12,7 +12,6 @@ import pytest
 import istio_nomad
 from istio_nomad import MeshSpec, Plan, plan
 
-from conftest import requires_hcl
 
 CONTROL_ROLES = {"etcd", "api-server", "pilot", "mixer", "citadel", "zipkin"}
 
@@ -115,7 +114,6 @@ def test_plan_wrong_types(arg: Any) -> None:
         plan(arg)
 
 
-@requires_hcl
 def test_files_and_write(bookinfo_plan: Plan, tmp_path: Path) -> None:
     files = bookinfo_plan.files()
     written = bookinfo_plan.write(tmp_path)
@@ -128,7 +126,6 @@ def test_files_and_write(bookinfo_plan: Plan, tmp_path: Path) -> None:
     assert bookinfo_plan.write(str(tmp_path / "again")) == written
 
 
-@requires_hcl
 def test_write_into_a_file_is_io_error(bookinfo_plan: Plan, tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
