@@ -57,6 +57,12 @@ pub struct RulesFile {
     pub restore: String,
     /// The matching cleanup, as `iptables-restore` input.
     pub cleanup: String,
+    /// `ip6tables-restore` input, when the interception settings turn IPv6 on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restore_v6: Option<String>,
+    /// The matching IPv6 cleanup.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cleanup_v6: Option<String>,
 }
 
 /// The files of one VM / bare-metal bundle.
@@ -287,7 +293,8 @@ impl Plan {
     }
 
     /// Writes the plan under `dir`: `jobs/<id>.json` (the register payload) for every job,
-    /// plus `jobs/<id>.nomad.hcl`, `iptables/<job>.<group>.rules` and `vm/<service>/` files.
+    /// plus `jobs/<id>.nomad.hcl`, `iptables/<job>.<group>.rules` (and `.v6.rules` when IPv6
+    /// interception is on) with their cleanups, and `vm/<service>/` files.
     /// Returns the paths written, relative to `dir`.
     pub fn write(&self, dir: impl AsRef<Path>) -> Result<Vec<String>> {
         let dir = dir.as_ref();
@@ -328,6 +335,16 @@ impl Plan {
                 format!("iptables/{}.{}.cleanup.rules", r.job, r.group),
                 r.cleanup.clone(),
             ));
+            if let (Some(restore), Some(cleanup)) = (&r.restore_v6, &r.cleanup_v6) {
+                out.push((
+                    format!("iptables/{}.{}.v6.rules", r.job, r.group),
+                    restore.clone(),
+                ));
+                out.push((
+                    format!("iptables/{}.{}.v6.cleanup.rules", r.job, r.group),
+                    cleanup.clone(),
+                ));
+            }
         }
         for b in &self.vm_bundles {
             for (name, contents) in &b.files {

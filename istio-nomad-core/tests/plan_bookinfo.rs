@@ -90,3 +90,44 @@ fn bookinfo_order_is_the_dependency_graph() {
         "http"
     );
 }
+
+#[test]
+fn ipv6_interception_writes_v6_rules_files_equal_to_the_plan_rendering() {
+    use istio_nomad_core::iptables::{Family, IptablesPlan};
+    let text = "mesh \"m\" {\n  sidecar {\n    intercept {\n      ipv6 = true\n    }\n  }\n  service \"web\" {\n    image = \"nginx:1.27\"\n    port \"http\" {\n      port = 8080\n    }\n  }\n}\n";
+    let spec = MeshSpec::from_hcl(text).unwrap();
+    let plan = plan(&spec).unwrap();
+    let files = plan.files().unwrap();
+    let names: Vec<&str> = files
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .filter(|n| n.starts_with("iptables/"))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "iptables/web.web.rules",
+            "iptables/web.web.cleanup.rules",
+            "iptables/web.web.v6.rules",
+            "iptables/web.web.v6.cleanup.rules"
+        ]
+    );
+    let opts = spec.sidecar.options(&spec);
+    let cfg = istio_nomad_core::sidecar::group_rules(&opts)
+        .unwrap()
+        .config;
+    let p = IptablesPlan::new(&cfg).unwrap();
+    let v6 = &files
+        .iter()
+        .find(|(n, _)| n == "iptables/web.web.v6.rules")
+        .unwrap()
+        .1;
+    assert_eq!(v6, &p.render_restore(Family::V6));
+    assert!(v6.contains("::1/128"), "{v6}");
+    let v6c = &files
+        .iter()
+        .find(|(n, _)| n == "iptables/web.web.v6.cleanup.rules")
+        .unwrap()
+        .1;
+    assert_eq!(v6c, &p.render_cleanup_restore(Family::V6));
+}

@@ -50,6 +50,10 @@ pub struct PyRulesFile {
     restore: String,
     /// `iptables-restore` input that removes them again.
     cleanup: String,
+    /// `ip6tables-restore` input, when IPv6 interception is on.
+    restore_v6: Option<String>,
+    /// The matching IPv6 cleanup.
+    cleanup_v6: Option<String>,
 }
 
 /// The files of the bundle of one service that runs outside Nomad.
@@ -136,6 +140,8 @@ impl PyPlan {
                 group: r.group.clone(),
                 restore: r.restore.clone(),
                 cleanup: r.cleanup.clone(),
+                restore_v6: r.restore_v6.clone(),
+                cleanup_v6: r.cleanup_v6.clone(),
             })
             .collect()
     }

@@ -12,6 +12,8 @@ import pytest
 import istio_nomad
 from istio_nomad import MeshSpec, Plan, plan
 
+from conftest import GOLDEN
+
 
 CONTROL_ROLES = {"etcd", "api-server", "pilot", "mixer", "citadel", "zipkin"}
 
@@ -95,13 +97,39 @@ def test_spec_hash_is_sha256_of_canonical_spec_json(bookinfo: MeshSpec, bookinfo
 
 
 def test_iptables_and_vm_bundles_types(bookinfo_plan: Plan) -> None:
+    golden = GOLDEN / "plan" / "bookinfo-ha" / "iptables"
+    groups = [(r.job, r.group) for r in bookinfo_plan.iptables]
+    assert groups == [
+        ("productpage", "productpage"),
+        ("details", "details"),
+        ("reviews", "reviews-v1"),
+        ("reviews", "reviews-v2"),
+        ("reviews", "reviews-v3"),
+        ("ratings", "ratings"),
+    ]
     for r in bookinfo_plan.iptables:
         assert bookinfo_plan.job(r.job) is not None
-        assert r.restore.startswith("*nat") or r.restore.startswith("*")
-        assert r.cleanup
-    for b in bookinfo_plan.vm_bundles:
-        assert b.service in bookinfo_plan.spec.services
-        assert all(isinstance(k, str) and isinstance(v, str) for k, v in b.files.items())
+        assert r.restore == (golden / f"{r.job}.{r.group}.rules").read_text()
+        assert r.cleanup == (golden / f"{r.job}.{r.group}.cleanup.rules").read_text()
+        assert r.restore_v6 is None and r.cleanup_v6 is None
+    assert bookinfo_plan.vm_bundles == []
+
+
+def test_ipv6_rules_files() -> None:
+    spec = MeshSpec.from_dict(
+        {
+            "name": "m",
+            "sidecar": {"intercept": {"ipv6": True}},
+            "service": [{"name": "web", "image": "nginx:1.27", "port": [{"name": "http", "port": 8080}]}],
+        }
+    )
+    p = plan(spec)
+    [r] = p.iptables
+    assert r.restore_v6 is not None and r.cleanup_v6 is not None
+    assert r.restore_v6.startswith("*nat") and "::1/128" in r.restore_v6
+    files = dict(p.files())
+    assert files["iptables/web.web.v6.rules"] == r.restore_v6
+    assert files["iptables/web.web.v6.cleanup.rules"] == r.cleanup_v6
 
 
 def test_keyword_argument(bookinfo: MeshSpec) -> None:

@@ -207,6 +207,8 @@ pub fn rules_files(job: &Job, opts: &SidecarOptions) -> Result<Vec<crate::plan::
             group: g.name().to_string(),
             restore: rules.restore.clone(),
             cleanup: rules.cleanup.clone(),
+            restore_v6: rules.restore6.as_ref().map(|(r, _)| r.clone()),
+            cleanup_v6: rules.restore6.as_ref().map(|(_, c)| c.clone()),
         })
         .collect())
 }
