@@ -1,0 +1,1 @@
+//! Exact-value tests for what the go-cty differential test cannot cover.
