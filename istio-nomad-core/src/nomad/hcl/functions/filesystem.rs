@@ -10,7 +10,7 @@
 //! `fileset` visits at most [`FILESET_MAX_ENTRIES`] directory entries.
 
 use std::io::Read as _;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 
@@ -122,7 +122,6 @@ pub(super) fn fileexists(args: Vec<Val>, ctx: &Ctx<'_>) -> Res {
             if m.is_dir() { "d" } else { "other" }
         ))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Val::Bool(false)),
-        Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => Ok(Val::Bool(false)),
         Err(_) => Err(Fail::msg(format!("failed to stat {full}"))),
     }
 }
@@ -175,17 +174,7 @@ pub(super) fn fileset(args: Vec<Val>, ctx: &Ctx<'_>) -> Res {
         if !meta.is_file() {
             return Ok(());
         }
-        let rel = full
-            .strip_prefix(&root)
-            .map_err(|_| Fail::msg(format!("failed to trim path of match ({})", full.display())))?;
-        let rel: Vec<String> = rel
-            .components()
-            .filter_map(|c| match c {
-                Component::Normal(p) => Some(p.to_string_lossy().into_owned()),
-                _ => None,
-            })
-            .collect();
-        let rel = rel.join("/");
+        let rel = relative(&root, &clean(&full.to_string_lossy()));
         size = size.saturating_add(rel.len());
         ctx.check(size)?;
         found.push(Val::str(rel));
@@ -228,6 +217,20 @@ pub(super) fn fileset(args: Vec<Val>, ctx: &Ctx<'_>) -> Res {
         }
     }
     Ok(make_set(Ty::Str, found))
+}
+
+/// Go's `filepath.Rel` for two clean absolute paths.
+fn relative(base: &str, target: &str) -> String {
+    let b: Vec<&str> = base.split('/').filter(|p| !p.is_empty()).collect();
+    let t: Vec<&str> = target.split('/').filter(|p| !p.is_empty()).collect();
+    let common = b.iter().zip(&t).take_while(|(x, y)| x == y).count();
+    let mut parts: Vec<&str> = vec![".."; b.len() - common];
+    parts.extend(&t[common..]);
+    if parts.is_empty() {
+        ".".into()
+    } else {
+        parts.join("/")
+    }
 }
 
 /// Go's `filepath.Base`.

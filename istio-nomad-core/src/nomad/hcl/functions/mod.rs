@@ -273,7 +273,6 @@ const PATH: &[Param] = &[p("path", P::Str)];
 const TWO_STR: &[Param] = &[p("str", P::Str), p("other", P::Str)];
 const THREE_STR: &[Param] = &[p("str", P::Str), p("substr", P::Str), p("replace", P::Str)];
 const TWO_NUM: &[Param] = &[p("num", P::Num), p("base", P::Num)];
-const DYN: &[Param] = &[p("value", P::Dyn)];
 const NONE: &[Param] = &[];
 
 /// Nomad's jobspec2 function table (`jobspec2/functions.go`, v1.6.9), in its order.
@@ -502,7 +501,7 @@ static TABLE: &[(&str, Spec)] = &[
     ),
     ("values", f(&[p("values", P::Dyn)], collections::values)),
     ("yamldecode", f(&[p("src", P::Str)], yaml::yamldecode)),
-    ("yamlencode", f(DYN, yaml::yamlencode)),
+    ("yamlencode", f(&[pn("value", P::Dyn)], yaml::yamlencode)),
     (
         "zipmap",
         f(

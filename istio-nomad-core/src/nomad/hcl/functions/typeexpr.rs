@@ -19,7 +19,10 @@ pub(super) fn convert_fn(args: Vec<Val>, _: &Ctx<'_>) -> Res {
     let ty =
         parse_type(text).map_err(|m| Fail::Arg(1, format!("invalid type specification: {m}")))?;
     let value = args.into_iter().next().unwrap_or(Val::Null(Ty::Dyn));
-    convert(value, &ty).map_err(|m| Fail::Arg(0, m))
+    // ConvertFunc converts twice: once to find the result type, then to that type, where
+    // `optional` markers are gone; so an absent optional attribute is refused, as in Nomad.
+    let got = convert(value.clone(), &ty).map_err(|m| Fail::Arg(0, m))?;
+    convert(value, &got.ty()).map_err(|m| Fail::Arg(0, m))
 }
 
 /// Parses a type constraint.

@@ -97,7 +97,10 @@ impl Num {
         if f.is_nan() {
             return None;
         }
-        if f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0 {
+        if f.fract() == 0.0
+            && f.abs() <= 9_007_199_254_740_992.0
+            && !(f == 0.0 && f.is_sign_negative())
+        {
             // Exact: |f| <= 2^53 is a whole number that fits.
             #[allow(clippy::cast_possible_truncation)]
             return Some(Num::Int(f as i128));

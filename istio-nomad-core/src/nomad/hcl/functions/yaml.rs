@@ -79,7 +79,6 @@ impl Decoder<'_> {
         }
         match self.next()? {
             Event::DocumentStart => {}
-            Event::StreamEnd => return Ok(Val::Null(Ty::Dyn)),
             _ => return Err("missing start of document".to_string().into()),
         }
         let ev = self.next()?;
@@ -498,6 +497,10 @@ pub(super) fn yamlencode(args: Vec<Val>, ctx: &Ctx<'_>) -> Res {
     e.node(&args[0], None, Ctx2::Root).map_err(Fail::Msg)?;
     if !e.out.ends_with('\n') {
         e.out.push('\n');
+    }
+    // libyaml marks a plain scalar at the root as open-ended: the stream ends with "...".
+    if matches!(args[0], Val::Null(_) | Val::Bool(_) | Val::Num(_)) {
+        e.out.push_str("...\n");
     }
     ctx.check(e.out.len())?;
     Ok(Val::str(e.out))
