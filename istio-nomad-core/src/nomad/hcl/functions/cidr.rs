@@ -106,6 +106,11 @@ pub(super) fn host(args: Vec<Val>, _: &Ctx<'_>) -> Res {
             net.prefix
         )));
     }
+    // go-cidr treats an IPv4-mapped IPv6 network as 32 bits wide and shifts the host number
+    // past the IPv4 part (`insertNumIntoIP` with 32 on a 16-byte address).
+    if net.bits == 128 && Ipv6Addr::from(net.ip).to_ipv4_mapped().is_some() {
+        return Ok(Val::str(ip_text(net.ip | (offset << 96), 128)));
+    }
     Ok(Val::str(ip_text(net.ip | offset, net.bits)))
 }
 
@@ -126,18 +131,20 @@ pub(super) fn subnet(args: Vec<Val>, _: &Ctx<'_>) -> Res {
     if newbits > 32 {
         return Err(Fail::msg("may not extend prefix by more than 32 bits"));
     }
-    if newbits < 0 {
-        return Err(Fail::Arg(1, "must not be negative".into()));
-    }
-    let newbits = u32::try_from(newbits).unwrap_or(0);
-    let new_prefix = net.prefix + newbits;
-    if new_prefix > net.bits {
+    let new_prefix = i64::from(net.prefix) + newbits;
+    if new_prefix > i64::from(net.bits) {
         return Err(Fail::msg(format!(
             "insufficient address space to extend prefix of {} by {newbits}",
             net.prefix
         )));
     }
-    let max_net = (1u64 << newbits) - 1;
+    // go-cidr lets a negative extension shorten the prefix (and then accepts any number).
+    let new_prefix = u32::try_from(new_prefix)
+        .map_err(|_| Fail::Arg(1, format!("a prefix of {new_prefix} bits is not possible")))?;
+    let max_net = match u32::try_from(newbits) {
+        Ok(b) => (1u64 << b) - 1,
+        Err(_) => u64::MAX,
+    };
     if netnum < 0 || netnum.unsigned_abs() > max_net {
         return Err(Fail::msg(format!(
             "prefix extension of {newbits} does not accommodate a subnet numbered {netnum}"
@@ -145,7 +152,12 @@ pub(super) fn subnet(args: Vec<Val>, _: &Ctx<'_>) -> Res {
     }
     let shift = net.bits - new_prefix;
     let num = u128::from(netnum.unsigned_abs());
-    let ip = net.ip | if shift >= 128 { 0 } else { num << shift };
+    let all = if net.bits == 128 {
+        u128::MAX
+    } else {
+        (1u128 << 32) - 1
+    };
+    let ip = (net.ip | num.checked_shl(shift).unwrap_or(0)) & all;
     Ok(Val::str(net_text(Net {
         ip,
         prefix: new_prefix,

@@ -372,6 +372,29 @@ pub(super) fn range(args: Vec<Val>, _: &Ctx<'_>) -> Res {
             "end must be greater than start when step is positive".into(),
         ));
     }
+    // cty adds in 512-bit floats, exact for decimal literals such as 0.1: count in decimal
+    // when the numbers have short decimal forms, so 0, 0.1, ... 0.9 stop before 1.
+    if let (Some(s0), Some(e0), Some(st)) = (decimal(start), decimal(end), decimal(step)) {
+        let scale = s0.1.max(e0.1).max(st.1);
+        if let (Some(a), Some(b), Some(c)) =
+            (rescale(s0, scale), rescale(e0, scale), rescale(st, scale))
+        {
+            let mut vals = Vec::new();
+            let mut cur = a;
+            while if down { cur > b } else { cur < b } {
+                if vals.len() >= RANGE_MAX {
+                    return Err(Fail::msg(
+                        "more than 1024 values were generated; either decrease the difference between start and end or use a smaller step",
+                    ));
+                }
+                vals.push(Val::Num(from_decimal(cur, scale)));
+                cur = cur
+                    .checked_add(c)
+                    .ok_or_else(|| Fail::msg("range overflows"))?;
+            }
+            return Ok(Val::List(Ty::Num, vals));
+        }
+    }
     let mut vals = Vec::new();
     let mut cur = start;
     loop {
@@ -394,6 +417,48 @@ pub(super) fn range(args: Vec<Val>, _: &Ctx<'_>) -> Res {
             .ok_or_else(|| Fail::msg("the range produced a value that is not a number"))?;
     }
     Ok(Val::List(Ty::Num, vals))
+}
+
+/// A number as `mantissa x 10^-scale` from its shortest decimal form, when that is short.
+fn decimal(n: Num) -> Option<(i128, u32)> {
+    match n {
+        Num::Int(i) => Some((i, 0)),
+        Num::Float(f) if f.is_finite() => {
+            let text = format!("{f:e}");
+            let (m, e) = text.split_once('e')?;
+            let e: i32 = e.parse().ok()?;
+            let neg = m.starts_with('-');
+            let digits: String = m.chars().filter(char::is_ascii_digit).collect();
+            let frac_digits = i32::try_from(digits.len()).ok()? - 1;
+            let scale = frac_digits - e;
+            let mut mant: i128 = digits.parse().ok()?;
+            if neg {
+                mant = -mant;
+            }
+            if scale < 0 {
+                let factor = 10i128.checked_pow(u32::try_from(-scale).ok()?)?;
+                return Some((mant.checked_mul(factor)?, 0));
+            }
+            let scale = u32::try_from(scale).ok()?;
+            (scale <= 30).then_some((mant, scale))
+        }
+        Num::Float(_) => None,
+    }
+}
+
+fn rescale((m, s): (i128, u32), to: u32) -> Option<i128> {
+    m.checked_mul(10i128.checked_pow(to - s)?)
+}
+
+fn from_decimal(m: i128, scale: u32) -> Num {
+    if scale == 0 {
+        return Num::Int(m);
+    }
+    format!("{m}e-{scale}")
+        .parse::<f64>()
+        .ok()
+        .and_then(Num::from_f64)
+        .unwrap_or(Num::Int(0))
 }
 
 fn set_op(args: Vec<Val>, union: bool) -> Res {

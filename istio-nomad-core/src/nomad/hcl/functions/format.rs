@@ -224,6 +224,29 @@ fn format_append(verb: &Verb, buf: &mut String, args: &[Val], ctx: &Ctx<'_>) -> 
             verb.raw, verb.offset
         )));
     }
+    // Go's fmt gives up on a width or precision past about a million for the number verbs
+    // (`parsenum`/`tooLarge`), printing a marker instead of the number.
+    let go_too_large = |n: Option<usize>| n.is_some_and(|n| n / 10 > 1_000_000);
+    let numeric = matches!(
+        verb.mode,
+        'b' | 'd' | 'o' | 'x' | 'X' | 'e' | 'E' | 'f' | 'g' | 'G'
+    );
+    if numeric && (go_too_large(verb.width) || go_too_large(verb.prec)) {
+        if let Ok(Val::Num(n)) = convert(arg.clone(), &Ty::Num) {
+            let extra = match (verb.mode, n.as_int()) {
+                ('b' | 'd' | 'o' | 'x' | 'X', Some(i)) => format!("*big.Int={i}"),
+                ('b' | 'd' | 'o' | 'x' | 'X', None) => {
+                    return Err(Fail::msg(format!(
+                        "unsupported value for {:?} at {}: an integer is required",
+                        verb.raw, verb.offset
+                    )))
+                }
+                _ => format!("*big.Float={}", float_text(n, 'g', None)),
+            };
+            buf.push_str(&format!("%!(NOVERB)%!(EXTRA {extra})"));
+            return Ok(());
+        }
+    }
     // Widths and precisions are padding the caller controls: bound them first.
     ctx.check(verb.width.unwrap_or(0).max(verb.prec.unwrap_or(0)))?;
     let unsupported = |m: String| {
@@ -445,8 +468,9 @@ impl Dec {
             .unwrap_or(b'0')
     }
 
-    /// Rounds to `n` digits, half to even on exact halves (`decimal.round`).
-    fn round(&mut self, n: i64) {
+    /// Rounds to `n` digits; an exact half goes to the even digit, or up when `tie_up`
+    /// (`decimal.round`).
+    fn round(&mut self, n: i64, tie_up: bool) {
         let Ok(n) = usize::try_from(n) else {
             self.mant.clear();
             self.exp = 0;
@@ -456,7 +480,9 @@ impl Dec {
             return;
         }
         let up = match self.mant[n] {
-            b'5' if n + 1 == self.mant.len() => n > 0 && (self.mant[n - 1] - b'0') % 2 == 1,
+            b'5' if n + 1 == self.mant.len() => {
+                tie_up || (n > 0 && (self.mant[n - 1] - b'0') % 2 == 1)
+            }
             d => d >= b'5',
         };
         self.mant.truncate(n);
@@ -514,23 +540,20 @@ pub(super) fn float_text(n: Num, mode: char, prec: Option<usize>) -> String {
         }
         Some(p) => {
             let p = i64::try_from(p).unwrap_or(i64::MAX);
-            let d = match (lower, &exact_int) {
-                (_, Some(_)) => {
-                    let mut d = base();
-                    let digits = match lower {
-                        'e' => 1 + p,
-                        'f' => d.exp.saturating_add(p),
-                        _ => p.max(1),
-                    };
-                    d.round(digits);
-                    d
-                }
-                ('e', None) => Dec::from_exp_form(&format!("{:.*e}", to_usize(p), f.abs())),
-                ('f', None) => Dec::from_fixed(&format!("{:.*}", to_usize(p), f.abs())),
-                (_, None) => {
-                    Dec::from_exp_form(&format!("{:.*e}", to_usize(p.max(1) - 1), f.abs()))
-                }
+            // cty holds a number literal in 512 bits, so its decimal digits are what gets
+            // rounded. An exact tie rounds to even when the digits are the exact value
+            // (integers, 2.5); otherwise cty's 512-bit neighbour decides, taken here as up.
+            let mut d = base();
+            let digits = match lower {
+                'e' => p.saturating_add(1),
+                'f' => d.exp.saturating_add(p),
+                _ => p.max(1),
             };
+            let exact = exact_int.is_some() || {
+                let full = Dec::from_exp_form(&format!("{:.1100e}", f.abs()));
+                full.mant == d.mant && full.exp == d.exp
+            };
+            d.round(digits, !exact);
             (d, if lower == 'g' { p.max(1) } else { p })
         }
     };
@@ -561,10 +584,6 @@ pub(super) fn float_text(n: Num, mode: char, prec: Option<usize>) -> String {
         }
     }
     out
-}
-
-fn to_usize(p: i64) -> usize {
-    usize::try_from(p).unwrap_or(0)
 }
 
 fn fmt_e(out: &mut String, mode: char, prec: i64, d: &Dec) {

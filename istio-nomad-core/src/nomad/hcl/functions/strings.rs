@@ -292,6 +292,29 @@ fn translate_go_regex(pattern: &str) -> Result<String, String> {
     let mut out = String::with_capacity(pattern.len());
     let mut chars = pattern.chars().peekable();
     while let Some(c) = chars.next() {
+        if c == '(' && chars.peek() == Some(&'?') {
+            // Go 1.21 (Nomad's) has no `(?<name>...)` groups, nor look-around.
+            let rest: String = chars.clone().take(3).collect();
+            if rest.starts_with("?<") {
+                return Err(
+                    "error parsing regexp: invalid or unsupported Perl syntax: `(?<`".into(),
+                );
+            }
+        }
+        if c == '\\' && chars.peek() == Some(&'Q') {
+            // `\Q...\E`: literal text.
+            chars.next();
+            let mut lit = String::new();
+            while let Some(q) = chars.next() {
+                if q == '\\' && chars.peek() == Some(&'E') {
+                    chars.next();
+                    break;
+                }
+                lit.push(q);
+            }
+            out.push_str(&regex::escape(&lit));
+            continue;
+        }
         if c == '\\' {
             let Some(n) = chars.next() else {
                 return Err("error parsing regexp: trailing backslash at end of expression".into());

@@ -90,6 +90,13 @@ impl Decoder<'_> {
             }
             _ => return Err("unexpected extra content after value".to_string().into()),
         }
+        if v.is_null() {
+            // go-cty-yaml types a null document as "any" and decodes it to an unknown value,
+            // which a jobspec cannot use.
+            return Err("the document is null, which decodes to an unknown value"
+                .to_string()
+                .into());
+        }
         match self.next()? {
             Event::StreamEnd => Ok(v),
             Event::DocumentStart => Err("only a single document is allowed".to_string().into()),
