@@ -31,7 +31,7 @@ fn fixed_digits(v: &str, n: usize, what: &str) -> Result<(u32, usize), String> {
     }
 }
 
-fn literal<'a>(v: &'a str, lit: char) -> Result<&'a str, String> {
+fn literal(v: &str, lit: char) -> Result<&str, String> {
     match v.strip_prefix(lit) {
         Some(rest) => Ok(rest),
         None if lit == 'T' => Err(ts_err("missing required time introducer 'T'")),

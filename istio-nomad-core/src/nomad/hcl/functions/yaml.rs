@@ -601,13 +601,7 @@ impl Emitter {
         match v {
             Val::Null(_) => self.push("null"),
             Val::Bool(b) => self.push(if *b { "true" } else { "false" }),
-            Val::Num(n) => {
-                if n.is_inf() {
-                    self.push(&n.to_text());
-                } else {
-                    self.push(&n.to_text());
-                }
-            }
+            Val::Num(n) => self.push(&n.to_text()),
             Val::Str(text) => {
                 if text.contains('\n') && literal_allowed(text) {
                     self.literal(text, Self::scalar_indent(ctx));
