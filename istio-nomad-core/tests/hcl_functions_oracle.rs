@@ -39,7 +39,11 @@ fn build_oracle() -> Option<PathBuf> {
         .status();
     match status {
         Ok(s) if s.success() => Some(out),
-        Ok(s) => panic!("building the go-cty oracle failed ({s}); the Debian Go packages listed in scripts/test.sh are needed"),
+        Ok(s) if !ci() => {
+            eprintln!("go-cty oracle not run: building it failed ({s}); scripts/test.sh installs the Debian Go packages it needs");
+            None
+        }
+        Ok(s) => panic!("CI=true but building the go-cty oracle failed ({s}); the Debian Go packages listed in scripts/test.sh are needed"),
         Err(e) if !ci() => {
             eprintln!("go-cty oracle not run: cannot run go ({e})");
             None

@@ -263,11 +263,24 @@ pub(super) fn replace(args: Vec<Val>, ctx: &Ctx<'_>) -> Res {
 pub(super) fn regex_replace(args: Vec<Val>, ctx: &Ctx<'_>) -> Res {
     let (text, pattern, repl) = (s(&args[0]), s(&args[1]), s(&args[2]));
     let re = compile_go_regex(pattern).map_err(Fail::Msg)?;
+    // One expansion is at most the template plus the match once per `$`.
+    let dollars = repl.matches('$').count();
     let mut out = String::new();
     let mut last = 0;
     for caps in re.captures_iter(text) {
         let Some(m) = caps.get(0) else { continue };
         out.push_str(&text[last..m.start()]);
+        ctx.check(
+            out.len()
+                .saturating_add(repl.len())
+                .saturating_add(dollars.saturating_mul(m.len())),
+        )
+        .or_else(|_| {
+            // The bound was too coarse: expand and measure.
+            let mut one = String::new();
+            caps.expand(repl, &mut one);
+            ctx.check(out.len().saturating_add(one.len()))
+        })?;
         caps.expand(repl, &mut out);
         last = m.end();
         ctx.check(out.len().saturating_add(text.len() - last))?;

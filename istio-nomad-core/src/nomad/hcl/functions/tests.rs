@@ -532,6 +532,10 @@ fn predictable_growth_is_refused_before_it_is_built() {
         serde_json::json!(["a".repeat(100), "a", "$0$0$0$0$0$0$0$0$0$0$0"]),
     );
     too_large(
+        "regex_replace",
+        serde_json::json!(["a".repeat(500), "a+", "$0$0$0"]),
+    );
+    too_large(
         "setproduct",
         serde_json::json!([vec!["aaaaaaaaaa"; 40], vec!["bbbbbbbbbb"; 40]]),
     );
