@@ -17,6 +17,12 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 # --- system packages -------------------------------------------------------------------
 APT_PKGS=(etcd-server etcd-client iptables iproute2 golang-go gcc libc6-dev python3-venv python3-pip util-linux procps)
+# The go-cty oracle of the HCL function tests (istio-nomad-core/tests/cty-oracle), built in
+# GOPATH mode from these packages.
+APT_PKGS+=(golang-github-hashicorp-hcl-v2-dev golang-github-zclconf-go-cty-dev
+  golang-github-zclconf-go-cty-yaml-dev golang-github-apparentlymart-go-cidr-dev
+  golang-github-google-uuid-dev golang-github-bmatcuk-doublestar-dev
+  golang-github-mitchellh-go-homedir-dev golang-golang-x-crypto-dev)
 missing=()
 for p in "${APT_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

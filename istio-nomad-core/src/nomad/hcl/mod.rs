@@ -102,6 +102,7 @@
 
 mod decode;
 mod encode;
+pub(crate) mod functions;
 mod names;
 mod schema;
 
@@ -109,6 +110,8 @@ use serde_json::{Map, Value};
 
 use crate::error::{Format, ParseError};
 
+#[doc(hidden)]
+pub use functions::test_hook as functions_test_hook;
 pub use names::{format_duration, is_identifier, parse_duration, pascal_case, snake_case};
 
 /// How deep blocks and expressions may nest.
