@@ -7,13 +7,17 @@
 //!
 //! - every golden `*.nomad.hcl` file under `tests/golden/`;
 //! - `mesh plan examples/bookinfo.mesh.hcl` for the `ha` and `dev` profiles;
-//! - `mesh inject` and `mesh fmt --to hcl` of every job in `../shared/data/jobs/` and of the
-//!   project's own test jobs (`tests/data/broken/job-*`, `tests/data/hcl_roundtrip/*`);
-//! - the JSON -> HCL renderings of the round-trip corpus.
+//! - `mesh fmt --to hcl`, `mesh inject` (bridge; host mode without readiness gate) and
+//!   `mesh inject --remove` of every job in `../shared/data/jobs/` and of the project's own
+//!   test jobs (`tests/data/broken/job-*`, `tests/data/hcl_roundtrip/*`);
+//! - the JSON -> HCL renderings of the round-trip corpus, of generated strings in every
+//!   place and of 300 generated jobs (driver config, meta and env with awkward keys, text
+//!   and numbers).
 //!
 //! A file it rejects fails the test; so does a file that hclsyntax evaluates to other values
 //! than hcl-rs does (the checker's `-dump` output against the same dump made here). The
-//! known-bad samples in `tests/data/hcl_check/` (a heredoc inside a list, an `\f` escape)
+//! known-bad samples in `tests/data/hcl_check/` (the productpage jobspec `mesh plan` used to
+//! write, with `args = [<<EOT ... EOT]`; a heredoc inside a list; an `\f` escape)
 //! must be rejected, so the checker cannot silently pass everything.
 //!
 //! Without a Go toolchain or the Debian Go packages the checker tests are skipped with a
@@ -33,8 +37,9 @@ use hcl::{Expression, ObjectKey, Structure};
 use istio_nomad_core::nomad::hcl::{api_to_jobspec, is_hcl_name, jobspec_to_api};
 use istio_nomad_core::nomad::Job;
 use istio_nomad_core::plan::plan;
-use istio_nomad_core::sidecar::{inject, SidecarOptions};
+use istio_nomad_core::sidecar::{inject, remove_sidecar, NetworkMode, SidecarOptions};
 use istio_nomad_core::spec::MeshSpec;
+use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
 fn ci() -> bool {
@@ -160,8 +165,10 @@ fn job_files() -> Vec<PathBuf> {
     files
 }
 
-/// `mesh fmt --to hcl --no-validate` and `mesh inject` (as the CLI runs them) of each job
-/// that parses.
+/// `mesh fmt --to hcl --no-validate`, `mesh inject` (bridge mode, and `--host-mode
+/// --no-readiness-gate`) and `mesh inject --remove` of the injected job, as the CLI runs
+/// them (`examples/mesh`: `Job::from_file`, `inject` / `remove_sidecar`, `Job::to_hcl`), of
+/// each job that parses.
 fn fmt_and_inject() -> Vec<Rendered> {
     let mut out = Vec::new();
     let mut injected = 0;
@@ -174,27 +181,39 @@ fn fmt_and_inject() -> Vec<Rendered> {
             format!("mesh fmt --to hcl {name}"),
             job.to_hcl().unwrap_or_else(|e| panic!("fmt {name}: {e}")),
         ));
-        let opts = SidecarOptions::new("mesh").build().unwrap();
-        let meshed = inject(&job, &opts).or_else(|_| {
-            inject(
-                &job,
-                &SidecarOptions::new("mesh")
-                    .replace_connect(true)
-                    .build()
-                    .unwrap(),
-            )
-        });
-        if let Ok(meshed) = meshed {
+        let variants = [
+            ("mesh inject", SidecarOptions::new("mesh")),
+            (
+                "mesh inject --host-mode --no-readiness-gate",
+                SidecarOptions::new("mesh")
+                    .mode(NetworkMode::Host)
+                    .readiness_gate(false),
+            ),
+        ];
+        for (cmd, opts) in variants {
+            // A job that already has Consul Connect needs --replace-connect.
+            let meshed = inject(&job, &opts.clone().build().unwrap())
+                .or_else(|_| inject(&job, &opts.replace_connect(true).build().unwrap()));
+            let Ok(meshed) = meshed else { continue };
             injected += 1;
             out.push(rendered(
-                format!("mesh inject {name}"),
+                format!("{cmd} {name}"),
                 meshed
                     .to_hcl()
-                    .unwrap_or_else(|e| panic!("inject {name}: {e}")),
+                    .unwrap_or_else(|e| panic!("{cmd} {name}: {e}")),
             ));
+            if cmd == "mesh inject" {
+                let removed = remove_sidecar(&meshed).unwrap_or_else(|e| panic!("{name}: {e}"));
+                out.push(rendered(
+                    format!("mesh inject --remove (of mesh inject {name})"),
+                    removed
+                        .to_hcl()
+                        .unwrap_or_else(|e| panic!("remove {name}: {e}")),
+                ));
+            }
         }
     }
-    assert!(injected >= 3, "only {injected} jobs could be injected");
+    assert!(injected >= 6, "only {injected} injections succeeded");
     out
 }
 
@@ -247,7 +266,7 @@ fn dump_expr(e: &Expression) -> Value {
     match e {
         Expression::Null => Value::Null,
         Expression::Bool(b) => Value::Bool(*b),
-        Expression::Number(n) => serde_json::to_value(n).unwrap(),
+        Expression::Number(n) => Value::String(format!("{NUM}{n}")),
         Expression::String(s) => Value::String(s.clone()),
         Expression::Array(items) => Value::Array(items.iter().map(dump_expr).collect()),
         Expression::Object(obj) => {
@@ -284,23 +303,44 @@ fn dump_expr(e: &Expression) -> Value {
     }
 }
 
-/// Equal as JSON, numbers compared by value (the checker prints 1e300 in full).
+/// How the dumps carry a number: `"\0num:TEXT"` (see `tests/hcl-check/main.go`).
+const NUM: &str = "\0num:";
+
+/// Equal as JSON; numbers (strings starting with [`NUM`]) compared by value: exactly as
+/// integers when both are, else as the f64 each text denotes (Rust's correctly rounded
+/// parse, the f64 Go's `big.Float.Float64` gives Nomad).
 fn same(a: &Value, b: &Value) -> bool {
     match (a, b) {
-        (Value::Number(x), Value::Number(y)) => {
-            x == y
-                || (x.as_i64().is_none()
-                    && x.as_u64().is_none()
-                    && x.as_f64().is_some_and(|p| Some(p) == y.as_f64()))
-                || (y.as_i64().is_none()
-                    && y.as_u64().is_none()
-                    && y.as_f64().is_some_and(|p| Some(p) == x.as_f64()))
+        (Value::String(x), Value::String(y)) if x.starts_with(NUM) && y.starts_with(NUM) => {
+            let (x, y) = (&x[NUM.len()..], &y[NUM.len()..]);
+            match (x.parse::<i128>(), y.parse::<i128>()) {
+                (Ok(p), Ok(q)) => p == q,
+                _ => x.parse::<f64>().ok() == y.parse::<f64>().ok() && x.parse::<f64>().is_ok(),
+            }
         }
         (Value::Array(x), Value::Array(y)) => {
             x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q))
         }
         (Value::Object(x), Value::Object(y)) => {
             x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+/// Equal as JSON, numbers compared as the f64 they hold (a job that went through HCL).
+fn same_job(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            x == y || (x.as_f64() == y.as_f64() && (x.is_f64() || y.is_f64()))
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same_job(p, q))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| same_job(v, w)))
         }
         _ => a == b,
     }
@@ -369,6 +409,31 @@ fn check_all(checker: &Path, texts: &[Rendered]) {
 fn checker_rejects_the_known_bad_samples() {
     let Some(checker) = checker() else { return };
     let dir = manifest().join("tests/data/hcl_check");
+    // What `mesh plan examples/bookinfo.mesh.hcl` used to write for productpage: the init
+    // task's script as `args = [<<EOT ... EOT]`. HCL ends a heredoc only at a line holding
+    // its marker alone, so `EOT]` does not end it and the next list item is misread.
+    let old = dir.join("productpage-eot-in-list.nomad.hcl");
+    let old_text = std::fs::read_to_string(&old).unwrap();
+    assert_eq!(old_text.matches("\nEOT]\n").count(), 2);
+    let run = run_checker(checker, &[], std::slice::from_ref(&old));
+    assert!(!run.ok, "the old EOT] output must be rejected");
+    assert_eq!(
+        run.stderr,
+        format!(
+            "{}:161,7: Missing item separator; Expected a comma to mark the beginning of the next item.\n1 of 1 files rejected\n",
+            old.display()
+        )
+    );
+    // hcl-rs reads the same text: agreeing with our own parser proves nothing.
+    assert!(jobspec_to_api(&old_text).is_ok());
+    // The same job as written today parses.
+    let today = bookinfo_plan("ha")
+        .into_iter()
+        .find(|r| r.what.ends_with("jobs/productpage.nomad.hcl"))
+        .unwrap();
+    assert!(!today.text.contains("EOT]"));
+    check_all(checker, &[today]);
+
     let heredoc = dir.join("heredoc-in-list.nomad.hcl");
     let run = run_checker(checker, &[], std::slice::from_ref(&heredoc));
     assert!(!run.ok, "the heredoc-in-a-list sample must be rejected");
@@ -523,7 +588,7 @@ fn every_job_goes_json_hcl_json_unchanged_and_the_hcl_parses_with_hashicorp_hcl(
             (want, back)
         };
         assert!(
-            same(&w, &b),
+            same_job(&w, &b),
             "{name}: JSON -> HCL -> JSON changed the job\nbefore: {w}\nafter:  {b}\n{hcl}"
         );
         assert_eq!(
@@ -703,4 +768,230 @@ fn attribute_names_agree_with_hclsyntax_on_every_code_point() {
     // The few code points hclsyntax takes that hcl-rs does not are refused (a typed error
     // rather than a file that hcl-rs cannot read back).
     assert!(refused < 100, "{refused} code points refused");
+}
+
+// ---------------------------------------------------------------------------------------
+// Generated jobs: any driver config, meta and env value renders back
+
+/// Strings that trip writers: markers, heredoc markers, line ends, escapes, keywords.
+const AWKWARD: &[&str] = &[
+    "",
+    " ",
+    "a.b",
+    "a b",
+    "1x",
+    "-x",
+    "x-",
+    "_",
+    "true",
+    "false",
+    "null",
+    "for",
+    "if",
+    "in",
+    "EOT",
+    "EOT\n",
+    "a\r\nb\r\n",
+    "\r\n",
+    "\r",
+    "x\n",
+    "one\ntwo\n",
+    "${",
+    "$${",
+    "${x}",
+    "${NOMAD_PORT_http}",
+    "%{",
+    "%{ if true }y%{ endif }",
+    "$",
+    "%",
+    "\\",
+    "\"",
+    "\\n",
+    "\t",
+    "\u{1}",
+    "\u{7f}",
+    "\u{85}",
+    "\u{2028}",
+    "é",
+    "日本語",
+    "🎉",
+    "0x10",
+    "1e3",
+    "=",
+    "{",
+    "}",
+    "[",
+    "]",
+    "#",
+    "//",
+    "/*",
+    "<<EOT",
+];
+
+/// Strings in Unicode NFC: HCL turns every string into NFC (go-cty's `cty.StringVal`, see
+/// [`hcl_strings_reach_nomad_in_nfc`]), so other text cannot go through HCL unchanged.
+fn awkward_string() -> impl Strategy<Value = String> {
+    awkward_any().prop_filter("NFC", |s| unicode_normalization::is_nfc(s))
+}
+
+fn awkward_any() -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop::sample::select(AWKWARD).prop_map(str::to_string),
+        "\\PC{0,8}",
+        (
+            prop::sample::select(AWKWARD),
+            "[ -~]{0,4}",
+            prop::sample::select(AWKWARD)
+        )
+            .prop_map(|(a, b, c)| format!("{a}{b}\n{c}\n")),
+    ]
+}
+
+/// An attribute or block name as HCL writes it (keywords included), or a config key from
+/// JSON such as `1x` or `a.b`, which has none.
+fn name() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[a-z_][a-z0-9_-]{0,6}",
+        prop::sample::select(vec!["true", "null", "for", "é", "日本語", "A_B", "x--y"])
+            .prop_map(str::to_string),
+    ]
+}
+
+fn number() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        any::<i64>().prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        prop::num::f64::NORMAL.prop_map(Value::from),
+        prop::sample::select(vec![0.1, 0.5, 1e300, 1e-300, 123.456, -2.5]).prop_map(Value::from),
+    ]
+}
+
+fn any_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        number(),
+        awkward_string().prop_map(Value::String),
+    ];
+    leaf.prop_recursive(4, 24, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::btree_map(awkward_string(), inner, 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+fn generated_job() -> impl Strategy<Value = Value> {
+    let config = prop::collection::btree_map(
+        name(),
+        prop_oneof![
+            any_value(),
+            // A list of objects with name keys, which the writer makes blocks.
+            prop::collection::vec(
+                prop::collection::btree_map(name(), any_value(), 0..3)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+                1..3
+            )
+            .prop_map(Value::Array),
+        ],
+        0..5,
+    );
+    let strings = || prop::collection::btree_map(awkward_string(), awkward_string(), 1..4);
+    (config, strings(), strings(), strings(), awkward_string()).prop_map(
+        |(config, meta, env, job_meta, group)| {
+            let mut config: Map<String, Value> = config.into_iter().collect();
+            config.insert("image".into(), json!("app:1"));
+            json!({
+                "ID": "gen", "Name": "gen",
+                "Meta": job_meta,
+                "TaskGroups": [{"Name": group, "Tasks": [{
+                    "Name": "t", "Driver": "docker",
+                    "Config": config,
+                    "Meta": meta,
+                    "Env": env,
+                }]}]
+            })
+        },
+    )
+}
+
+#[test]
+fn generated_jobs_go_json_hcl_json_unchanged_and_parse_with_hashicorp_hcl() {
+    use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+    let mut runner = TestRunner::new_with_rng(
+        Config {
+            cases: 300,
+            failure_persistence: None,
+            ..Config::default()
+        },
+        TestRng::deterministic_rng(RngAlgorithm::ChaCha),
+    );
+    let texts = std::cell::RefCell::new(Vec::new());
+    runner
+        .run(&generated_job(), |api| {
+            let hcl = api_to_jobspec(&api).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let back =
+                jobspec_to_api(&hcl).map_err(|e| TestCaseError::fail(format!("{e}\n{hcl}")))?;
+            prop_assert!(
+                same_job(&api, &back),
+                "before: {api}\nafter:  {back}\n{hcl}"
+            );
+            texts
+                .borrow_mut()
+                .push(rendered(format!("generated job {api}"), hcl));
+            Ok(())
+        })
+        .unwrap();
+    let texts = texts.into_inner();
+    assert!(texts.len() >= 300, "{} cases", texts.len());
+    if let Some(checker) = checker() {
+        check_all(checker, &texts);
+    }
+}
+
+/// HCL strings are NFC-normalized (HCL's spec.md, "NFC normalization"; go-cty
+/// `cty.StringVal` normalizes every string, go-cty v1.x `cty/value_init.go`): a job whose
+/// text is not in NFC reaches Nomad normalized when it goes through HCL. The writer writes
+/// the text as given; HashiCorp's parser reads the NFC form.
+#[test]
+fn hcl_strings_reach_nomad_in_nfc() {
+    use unicode_normalization::UnicodeNormalization;
+    let Some(checker) = checker() else { return };
+    // U+0A5E (GURMUKHI LETTER FA) is excluded from composition: NFC decomposes it.
+    let text = "\u{0a5e}";
+    let nfc: String = text.nfc().collect();
+    assert_eq!(nfc, "\u{0a2b}\u{0a3c}");
+    let api = json!({"ID": "j", "Name": "j", "Meta": {"k": text}});
+    let hcl = api_to_jobspec(&api).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("nfc.nomad.hcl");
+    std::fs::write(&file, &hcl).unwrap();
+    let run = run_checker(checker, &["-dump"], &[file]);
+    assert!(run.ok, "{}", run.stderr);
+    let dump: Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    assert_eq!(
+        dump["body"]["blocks"][0]["body"]["blocks"][0]["body"]["attrs"]["k"],
+        json!(nfc)
+    );
+}
+
+/// A heredoc whose lines end in `\r\n` (a job file saved on Windows) reads as text holding
+/// `\r\n`; the writer gives it back as a quoted string with `\r\n` escapes, which reads back
+/// byte for byte (a heredoc would end its lines at `\r\n` and lose the `\r`).
+#[test]
+fn crlf_heredoc_comes_back_unchanged() {
+    let text =
+        "job \"j\" {\r\n  meta {\r\n    script = <<EOT\r\nset -e\r\necho hi\r\nEOT\r\n  }\r\n}\r\n";
+    let api = jobspec_to_api(text).unwrap();
+    assert_eq!(api["Meta"]["script"], json!("set -e\r\necho hi\r\n"));
+    let hcl = api_to_jobspec(&api).unwrap();
+    assert!(
+        hcl.contains("    script = \"set -e\\r\\necho hi\\r\\n\"\n"),
+        "{hcl}"
+    );
+    assert_eq!(jobspec_to_api(&hcl).unwrap(), api, "{hcl}");
+    if let Some(checker) = checker() {
+        check_all(checker, &[rendered("CRLF heredoc", hcl)]);
+    }
 }

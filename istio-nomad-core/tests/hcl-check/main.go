@@ -15,6 +15,11 @@
 // that text). The dump lets a test compare HashiCorp's reading of a file with another
 // parser's, value by value.
 //
+// A number is dumped as the string "\u0000num:TEXT", TEXT being the exact integer when it
+// is one that fits in 64 bits and otherwise the shortest text of the float64 Nomad gets from it (Go's
+// big.Float.Float64, what jobspec2's decoding into Go values amounts to), so that the
+// reader of the dump compares numbers without a JSON parser's own rounding.
+//
 // With -idents it prints which code points from U+0080 up hclsyntax takes in identifiers, as
 // lines "S FIRST LAST" (may start an identifier) and "C FIRST LAST" (may follow a letter),
 // decimal and inclusive, from hclsyntax.ValidIdentifier.
@@ -29,13 +34,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/ioutil"
+	"math/big"
 	"os"
 	"sort"
+	"strconv"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
-	ctyjson "github.com/zclconf/go-cty/cty/json"
 )
 
 func main() {
@@ -138,7 +144,7 @@ func dumpBody(body *hclsyntax.Body, src []byte) (map[string]interface{}, hcl.Dia
 		if ds.HasErrors() {
 			continue
 		}
-		raw, err := json.Marshal(ctyjson.SimpleJSONValue{Value: v})
+		raw, err := json.Marshal(plain(v))
 		if err != nil {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
@@ -247,5 +253,45 @@ func (n *node) value() cty.Value {
 			m[k] = v.value()
 		}
 		return cty.ObjectVal(m)
+	}
+}
+
+// plain turns a known value into JSON-ready Go values, numbers as "\x00num:TEXT".
+func plain(v cty.Value) interface{} {
+	if v.IsNull() {
+		return nil
+	}
+	t := v.Type()
+	switch {
+	case t == cty.String:
+		return v.AsString()
+	case t == cty.Bool:
+		return v.True()
+	case t == cty.Number:
+		bf := v.AsBigFloat()
+		// IsInt first: big.Float.Uint64 says Exact for 3.25 in some Go versions.
+		if bf.IsInt() {
+			_, acc := bf.Int64()
+			_, uacc := bf.Uint64()
+			if acc == big.Exact || uacc == big.Exact {
+				return "\x00num:" + bf.Text('f', 0)
+			}
+		}
+		f, _ := bf.Float64()
+		return "\x00num:" + strconv.FormatFloat(f, 'g', -1, 64)
+	case t.IsListType() || t.IsTupleType() || t.IsSetType():
+		items := []interface{}{}
+		for it := v.ElementIterator(); it.Next(); {
+			_, e := it.Element()
+			items = append(items, plain(e))
+		}
+		return items
+	default: // maps and objects
+		m := map[string]interface{}{}
+		for it := v.ElementIterator(); it.Next(); {
+			k, e := it.Element()
+			m[k.AsString()] = plain(e)
+		}
+		return m
 	}
 }

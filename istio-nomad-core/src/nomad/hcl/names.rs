@@ -122,7 +122,9 @@ pub fn snake_case(pascal: &str) -> String {
 
 /// True when `s` can be written bare as an HCL attribute name, block type or object key:
 /// an ASCII letter or `_` followed by letters, digits, `_` or `-`, and not one of the
-/// literal keywords `true`, `false`, `null`.
+/// literal keywords `true`, `false`, `null`, nor `for`: an object whose first key is a bare
+/// `for` is read as a `for` expression (`{ for = 1 }` does not parse; hclsyntax
+/// `parser.parseObjectCons`, hcl v2.14.1, checks `forKeyword` first), so it is quoted.
 pub fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
     let Some(first) = chars.next() else {
@@ -134,7 +136,7 @@ pub fn is_identifier(s: &str) -> bool {
     if !chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
         return false;
     }
-    !matches!(s, "true" | "false" | "null")
+    !matches!(s, "true" | "false" | "null" | "for")
 }
 
 /// True when `s` can be an HCL attribute name or block type in HashiCorp's HCL (and here):
@@ -417,6 +419,7 @@ mod tests {
         assert!(!is_identifier("a.b"));
         assert!(!is_identifier(""));
         assert!(!is_identifier("true"));
+        assert!(!is_identifier("for"));
     }
 
     #[test]
