@@ -995,3 +995,28 @@ fn crlf_heredoc_comes_back_unchanged() {
         check_all(checker, &[rendered("CRLF heredoc", hcl)]);
     }
 }
+
+/// The check itself fails when one file among many is rejected, and names that file by
+/// what rendered it.
+#[test]
+fn a_rejected_file_fails_the_check() {
+    let Some(checker) = checker() else { return };
+    let good =
+        std::fs::read_to_string(manifest().join("tests/golden/jobs/multi-service.nomad.hcl"))
+            .unwrap();
+    let bad = std::fs::read_to_string(
+        manifest().join("tests/data/hcl_check/productpage-eot-in-list.nomad.hcl"),
+    )
+    .unwrap();
+    let texts = [
+        rendered("good job", good),
+        rendered("old productpage output", bad),
+    ];
+    let err = std::panic::catch_unwind(|| check_all(checker, &texts)).unwrap_err();
+    let msg = err.downcast_ref::<String>().unwrap();
+    assert!(
+        msg.contains("old productpage output: line 161,7: Missing item separator"),
+        "{msg}"
+    );
+    assert!(!msg.contains("good job"), "{msg}");
+}
