@@ -5,7 +5,8 @@
 //! (`golang-github-hashicorp-hcl-v2-dev`, `golang-github-zclconf-go-cty-dev` and their
 //! dependencies) and run on:
 //!
-//! - every golden `*.nomad.hcl` file under `tests/golden/`;
+//! - every golden `*.nomad.hcl` file under `tests/golden/`, and the C ABI's goldens
+//!   (`istio-nomad-ffi/tests/golden`: `web.*.hcl` and the jobspecs in `bookinfo.plan.json`);
 //! - `mesh plan examples/bookinfo.mesh.hcl` for the `ha` and `dev` profiles;
 //! - `mesh fmt --to hcl`, `mesh inject` (bridge; host mode without readiness gate) and
 //!   `mesh inject --remove` of every job in `../shared/data/jobs/` and of the project's own
@@ -171,7 +172,7 @@ fn job_files() -> Vec<PathBuf> {
 /// each job that parses.
 fn fmt_and_inject() -> Vec<Rendered> {
     let mut out = Vec::new();
-    let mut injected = 0;
+    let mut injected = Vec::new();
     for path in job_files() {
         let name = path.file_name().unwrap().to_string_lossy().to_string();
         let Ok(job) = Job::from_file(&path) else {
@@ -194,8 +195,16 @@ fn fmt_and_inject() -> Vec<Rendered> {
             // A job that already has Consul Connect needs --replace-connect.
             let meshed = inject(&job, &opts.clone().build().unwrap())
                 .or_else(|_| inject(&job, &opts.replace_connect(true).build().unwrap()));
-            let Ok(meshed) = meshed else { continue };
-            injected += 1;
+            let meshed = match meshed {
+                Ok(m) => m,
+                Err(e) => {
+                    // The CLI prints the error and writes nothing (an invalid job, or a
+                    // bridge-mode group under --host-mode).
+                    assert_eq!(e.family(), "validation", "{cmd} {name}: {e}");
+                    continue;
+                }
+            };
+            injected.push(format!("{cmd} {name}"));
             out.push(rendered(
                 format!("{cmd} {name}"),
                 meshed
@@ -213,7 +222,38 @@ fn fmt_and_inject() -> Vec<Rendered> {
             }
         }
     }
-    assert!(injected >= 6, "only {injected} injections succeeded");
+    let mut want: Vec<String> = [
+        "config-keys.json",
+        "line-endings.json",
+        "numbers.json",
+        "periodic-crons.json",
+        "periodic.json",
+        "template-markers.json",
+        "unknown-keys.json",
+    ]
+    .iter()
+    .flat_map(|n| {
+        [
+            format!("mesh inject {n}"),
+            format!("mesh inject --host-mode --no-readiness-gate {n}"),
+        ]
+    })
+    .collect();
+    if common::shared_data().is_some() {
+        // jobspec-basic.hcl is a batch job with update and migrate blocks: invalid, refused.
+        want.extend(
+            [
+                "countdash-tproxy.nomad.hcl",
+                "multi-service.nomad",
+                "nomad-api-example-job.json",
+            ]
+            .map(|n| format!("mesh inject {n}")),
+        );
+        want.push("mesh inject --host-mode --no-readiness-gate nomad-api-example-job.json".into());
+    }
+    want.sort();
+    injected.sort();
+    assert_eq!(injected, want);
     out
 }
 
@@ -475,7 +515,11 @@ fn golden_files_parse_with_hashicorp_hcl() {
     golden_files(&manifest().join("tests/golden"), &mut files);
     files.sort();
     assert!(files.len() >= 26, "golden HCL files: {}", files.len());
-    let texts: Vec<Rendered> = files
+    // The C ABI's goldens: its job conversions and the jobspecs in its plan document.
+    let ffi = manifest().join("../istio-nomad-ffi/tests/golden");
+    files.push(ffi.join("web.job.hcl"));
+    files.push(ffi.join("web.injected.hcl"));
+    let mut texts: Vec<Rendered> = files
         .iter()
         .map(|p| {
             rendered(
@@ -484,6 +528,19 @@ fn golden_files_parse_with_hashicorp_hcl() {
             )
         })
         .collect();
+    let plan: Value =
+        serde_json::from_str(&std::fs::read_to_string(ffi.join("bookinfo.plan.json")).unwrap())
+            .unwrap();
+    for job in plan["jobs"].as_array().unwrap() {
+        texts.push(rendered(
+            format!(
+                "istio-nomad-ffi/tests/golden/bookinfo.plan.json: {}",
+                job["id"]
+            ),
+            job["hcl"].as_str().unwrap().to_string(),
+        ));
+    }
+    assert_eq!(texts.len(), files.len() + 10);
     check_all(checker, &texts);
 }
 
