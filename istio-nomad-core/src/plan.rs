@@ -89,8 +89,18 @@ pub struct Plan {
     pub vm_bundles: Vec<VmBundleFiles>,
 }
 
-/// Makes the plan of a mesh spec.
+/// Makes the plan of a mesh spec and checks that it carries traffic: a plan with a
+/// [`crate::verify`] error (a proxy with no inbound listener, a dialed port with no outbound
+/// listener, ...) is refused with a validation error that names each finding's path.
+/// [`plan_unverified`] makes it anyway; [`crate::verify::verify`] lists every finding.
 pub fn plan(spec: &MeshSpec) -> Result<Plan> {
+    let p = plan_unverified(spec)?;
+    crate::verify::verify(&p).into_result()?;
+    Ok(p)
+}
+
+/// Makes the plan of a mesh spec without the data-path check of [`plan`].
+pub fn plan_unverified(spec: &MeshSpec) -> Result<Plan> {
     let mut errors = spec.validate_fields();
     if !errors.is_empty() {
         return Err(Error::Validation(errors));

@@ -11,8 +11,8 @@ use serde_json::Value;
 
 use crate::backend::consul::{check_status, AgentCheck, ServiceRegistration};
 use crate::backend::nomad::{
-    AllocationListStub, Deployment, DeregisterResponse, Evaluation, JobVersions, PlanResponse,
-    RegisterRequest, RegisterResponse, ValidateResponse,
+    AllocationListStub, Deployment, DeregisterResponse, Evaluation, JobVersions, NodeInfo,
+    NodeListStub, PlanResponse, RegisterRequest, RegisterResponse, ValidateResponse,
 };
 use crate::backend::{
     BackendResult, Consul, ConsulConfig, Etcd, EtcdConfig, HttpConsul, HttpEtcd, HttpNomad,
@@ -499,5 +499,13 @@ impl Nomad for ClusterNomad {
         q: &QueryOptions,
     ) -> BackendResult<Indexed<Evaluation>> {
         self.inner.evaluation(eval_id, q).await
+    }
+
+    async fn list_nodes(&self, q: &QueryOptions) -> BackendResult<Indexed<Vec<NodeListStub>>> {
+        self.inner.list_nodes(q).await
+    }
+
+    async fn read_node(&self, node_id: &str, q: &QueryOptions) -> BackendResult<Indexed<NodeInfo>> {
+        self.inner.read_node(node_id, q).await
     }
 }
