@@ -11,6 +11,7 @@
 //! A service that cannot be registered that way is refused, naming its path, saying why and
 //! what to change. The rules of Nomad behind each refusal are in [`crate::verify::nomad`].
 
+use super::undo::AddressModeUndo;
 use crate::error::ValidationErrors;
 use crate::nomad::{Port, Service, TaskGroup};
 use crate::verify::nomad::{
@@ -53,17 +54,29 @@ fn port_label(s: &Service, sp: &str, e: &mut ValidationErrors) -> Option<String>
     }
 }
 
-/// Allocation addressing for a group in its own network namespace (bridge or CNI).
-pub(super) fn alloc_addressing(g: &mut TaskGroup, gp: &str, e: &mut ValidationErrors) {
+/// Allocation addressing for a group in its own network namespace (bridge or CNI). Returns
+/// the address modes it set, with their previous values.
+pub(super) fn alloc_addressing(
+    g: &mut TaskGroup,
+    gp: &str,
+    e: &mut ValidationErrors,
+) -> Vec<AddressModeUndo> {
     let network = GroupNetwork::of(g);
     let ports = allocated_ports(g.networks.first());
+    let mut set = Vec::new();
     for (i, s) in g.services.iter_mut().enumerate() {
         let sp = format!("{gp}.service[{i}]");
         if !common_rules(s, &sp, e) {
             continue;
         }
         match s.address_mode.as_deref() {
-            None | Some("") | Some("auto") => s.address_mode = Some("alloc".into()),
+            None | Some("") | Some("auto") => {
+                set.push(AddressModeUndo {
+                    service: i,
+                    check: None,
+                    was: s.address_mode.replace("alloc".into()),
+                });
+            }
             Some("alloc") => {}
             Some(other) => e.add(
                 format!("{sp}.address_mode"),
@@ -86,7 +99,7 @@ pub(super) fn alloc_addressing(g: &mut TaskGroup, gp: &str, e: &mut ValidationEr
             );
             continue;
         }
-        for c in &mut s.checks {
+        for (j, c) in s.checks.iter_mut().enumerate() {
             let is_script = c.check_type.as_deref() == Some("script");
             if is_script || c.address_mode.as_deref().is_some_and(|m| !m.is_empty()) {
                 continue;
@@ -106,7 +119,11 @@ pub(super) fn alloc_addressing(g: &mut TaskGroup, gp: &str, e: &mut ValidationEr
             })
             .is_ok_and(|ep| ep.address == AddressSource::Allocation);
             if ok {
-                c.address_mode = Some("alloc".into());
+                set.push(AddressModeUndo {
+                    service: i,
+                    check: Some(j),
+                    was: c.address_mode.replace("alloc".into()),
+                });
             }
         }
     }
@@ -126,6 +143,7 @@ pub(super) fn alloc_addressing(g: &mut TaskGroup, gp: &str, e: &mut ValidationEr
             );
         }
     }
+    set
 }
 
 /// Host networking: the node's address and a static port equal to the app's port.

@@ -431,9 +431,9 @@ fn inject_group(
         addressing::host_addressing(g, gp, &mut e);
     } else {
         bridge_network(g, gp, opts, &own_ports, &mut e);
-        addressing::alloc_addressing(g, gp, &mut e);
+        undo.address_modes = addressing::alloc_addressing(g, gp, &mut e);
     }
-    if services_changed || g.services != original_services {
+    if services_changed {
         undo.services = Some(original_services);
     }
     if g.networks != original_networks {

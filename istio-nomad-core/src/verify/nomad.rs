@@ -694,6 +694,7 @@ fn check_registration(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     //! The cases of Nomad's own `client/serviceregistration/address_test.go`
     //! (`Test_GetAddress`, v1.6.9), as facts about `GetAddress`.

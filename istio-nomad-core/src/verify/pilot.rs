@@ -167,6 +167,7 @@ impl Protocol {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
