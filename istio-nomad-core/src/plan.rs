@@ -183,8 +183,17 @@ pub fn app_job(spec: &MeshSpec, s: &ServiceSpec) -> Job {
             _ => s.name.clone(),
         };
         let mut g = TaskGroup::new(gname).count(w.count);
+        // The network the sidecar settings ask for: the node's in host mode (injection then
+        // reserves the app's port statically), else the group's own namespace.
+        let mode = match (&spec.sidecar, spec.sidecar.enabled) {
+            (sc, true) if sc.mode == crate::sidecar::NetworkMode::Host => None,
+            (sc, true) if sc.cni_network.is_some() => {
+                sc.cni_network.as_ref().map(|n| format!("cni/{n}"))
+            }
+            _ => Some("bridge".into()),
+        };
         g.networks.push(NetworkResource {
-            mode: Some("bridge".into()),
+            mode,
             dynamic_ports: s
                 .ports
                 .iter()
