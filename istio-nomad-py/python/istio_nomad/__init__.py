@@ -13,6 +13,8 @@ The data flows one way: spec -> plan -> render / apply::
     report = istio_nomad.apply(spec, in_memory=True)                    # or nomad=..., consul=..., etcd=[...]
     print(report["created"])
 
+    findings = istio_nomad.verify(plan).findings                      # would it carry traffic?
+
     rules = istio_nomad.InterceptConfig(inbound_ports=[9080]).plan()
     print(rules.restore())                                              # iptables-restore input
 
@@ -51,6 +53,8 @@ from ._istio_nomad import (
     SpecError,
     ValidationError,
     VmBundle,
+    Finding,
+    VerifyReport,
     __version__,
     apply,
     destroy,
@@ -58,6 +62,7 @@ from ._istio_nomad import (
     inject,
     plan,
     remove_sidecar,
+    verify,
 )
 
 if TYPE_CHECKING:
@@ -97,6 +102,8 @@ __all__ = [
     "SpecError",
     "ValidationError",
     "VmBundle",
+    "Finding",
+    "VerifyReport",
     "__version__",
     "apply",
     "apply_async",
@@ -107,4 +114,5 @@ __all__ = [
     "inject",
     "plan",
     "remove_sidecar",
+    "verify",
 ]
