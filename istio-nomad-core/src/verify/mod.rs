@@ -237,7 +237,8 @@ fn job_path(job: &Job) -> String {
     format!("job[{}]", job.id())
 }
 
-/// The Consul service name in a `[tag.]<name>.service[.<dc>].consul` DNS name.
+/// The Consul service name in a `[tag.]<name>.service[.<dc>].consul` DNS name (the form
+/// Istio's `serviceHostname` comment gives, `pilot/pkg/serviceregistry/consul/conversion.go`).
 pub(crate) fn consul_service_of(host: &str) -> Option<&str> {
     let labels: Vec<&str> = host.trim_end_matches('.').split('.').collect();
     if labels.last() != Some(&"consul") {
@@ -533,8 +534,10 @@ impl<'a> Verifier<'a> {
             .collect()
     }
 
-    /// pilot-agent's discovery address: ADS port per release, and (`predicted`) a Pilot of the
-    /// plan behind the name.
+    /// pilot-agent's discovery address: ADS port per release (`pkg/bootstrap/bootstrap_config.go`:
+    /// 1.0.6 `WriteBootstrap` forces 15010/15011 on the discovery host, 1.3.8
+    /// `writeBootstrapForPlatform` uses the address as given), and (`predicted`) a Pilot of the
+    /// plan behind the name that publishes that port.
     fn check_discovery(&mut self, model: PilotModel, predicted: bool) {
         let mut out = Vec::new();
         let mut seen = BTreeSet::new();
@@ -594,6 +597,9 @@ impl<'a> Verifier<'a> {
     }
 
     /// Names the proxy and the app dial (`predicted`: also Zipkin among the plan's services).
+    /// Bookinfo calls `http://reviews:9080`; Istio's own Consul sample gave its containers
+    /// `dns_search: service.consul` for that (`samples/bookinfo/platform/consul/bookinfo.yaml`,
+    /// 1.0.6).
     fn check_names(&mut self, predicted: bool) {
         let mut out = Vec::new();
         for m in &self.meshed {
@@ -635,7 +641,9 @@ impl<'a> Verifier<'a> {
         }
     }
 
-    /// Allocation addresses other nodes cannot reach.
+    /// Allocation addresses other nodes cannot reach: Nomad's bridge network uses
+    /// `bridge_network_subnet`, default 172.26.64.0/20 on every client
+    /// (`client/allocrunner/networking_bridge_linux.go`, v1.6.9).
     fn check_reachability(&mut self) {
         let allocs: i64 = self
             .meshed
@@ -668,7 +676,8 @@ impl<'a> Verifier<'a> {
         }
     }
 
-    /// The rules must send the app's port to the proxy.
+    /// The rules must send the app's port to the proxy (`istio-iptables.sh` 1.0: `-b "*"`
+    /// captures every port but 22 and the `-d` exclusions, a list only those ports).
     fn check_capture(&mut self) {
         let ic = self.plan.spec.sidecar.intercept.clone();
         let mut out = Vec::new();
