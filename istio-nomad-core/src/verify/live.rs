@@ -74,6 +74,8 @@ pub async fn verify_live(plan: &Plan, backends: &Backends) -> Result<Report> {
             ));
         }
     }
+    // An instance's address: `ServiceAddress`, else the node's `Address`
+    // (`pilot/pkg/serviceregistry/consul/conversion.go` `convertInstance`, 1.0.6 and 1.3.8).
     let address = |e: &CatalogService| {
         if e.service_address.is_empty() {
             e.address.clone()
@@ -81,7 +83,9 @@ pub async fn verify_live(plan: &Plan, backends: &Backends) -> Result<Report> {
             e.service_address.clone()
         }
     };
-    // Pilot's ports and protocols per service, from what is registered.
+    // Pilot's ports and protocols per service, from what is registered: the registered
+    // `ServicePort`s, the protocol from `NodeMeta` (1.0.x) or `ServiceMeta` (1.1+), the first
+    // instance winning (`conversion.go` `convertService`, `convertPort`, 1.0.6 and 1.3.8).
     let mut by_port: BTreeMap<u16, BTreeMap<String, Protocol>> = BTreeMap::new();
     for (name, entries) in &catalog {
         for e in entries {
@@ -115,6 +119,9 @@ pub async fn verify_live(plan: &Plan, backends: &Backends) -> Result<Report> {
                 ));
                 continue;
             }
+            // The proxy of a bridge or CNI group reports its allocation's address
+            // (`pilot/cmd/pilot-agent/main.go` `proxy.GetPrivateIP(s)`), and Pilot keeps the
+            // instances whose address equals it (`controller.go` `GetProxyServiceInstances`).
             if m.network.has_alloc_address() {
                 for e in &entries {
                     let a = address(e);
@@ -130,6 +137,8 @@ pub async fn verify_live(plan: &Plan, backends: &Backends) -> Result<Report> {
                     }
                 }
             }
+            // Outbound listeners are built per registered port (`listener.go`
+            // `buildSidecarOutboundListeners`, HTTP ports shared, TCP ports conflicting).
             if let Some(dialed) = r.app_port {
                 let ports: BTreeSet<u16> = catalog
                     .get(&r.name)
@@ -166,8 +175,9 @@ pub async fn verify_live(plan: &Plan, backends: &Backends) -> Result<Report> {
             }
         }
     }
-    // Nomad's default bridge subnet is the same on every client: an allocation address in it
-    // on one node cannot be reached from another.
+    // Nomad's default bridge subnet is the same on every client (`defaultNomadAllocSubnet` in
+    // `client/allocrunner/networking_bridge_linux.go`, v1.6.9): an allocation address in it on
+    // one node cannot be reached from another.
     let nodes_in_default: BTreeSet<&String> = bridge_addrs
         .iter()
         .filter(|(a, _)| in_default_bridge(a))
@@ -218,13 +228,22 @@ fn is_instance_of(e: &CatalogService, r: &Registration) -> bool {
             .ends_with(&format!("-{}-{}-{}", r.workload, r.name, r.port_label))
 }
 
+/// True for an address in [`DEFAULT_BRIDGE_SUBNET`], 172.26.64.0/20.
 fn in_default_bridge(addr: &str) -> bool {
-    // 172.26.64.0/20
     addr.parse::<Ipv4Addr>()
         .is_ok_and(|ip| u32::from(ip) & 0xffff_f000 == u32::from(Ipv4Addr::new(172, 26, 64, 0)))
 }
 
-/// What the nodes must offer the meshed groups' networks.
+/// What the nodes must offer the meshed groups' networks (Nomad v1.6.9):
+///
+/// * `bridge`: the CNI plugins of [`BRIDGE_CNI_PLUGINS`], fingerprinted as the attributes
+///   `plugins.cni.version.<name>` (`client/fingerprint/plugins_cni.go`), and a node network of
+///   mode `bridge`, which the client adds when the `bridge` kernel module is present
+///   (`client/fingerprint/bridge_linux.go` `Fingerprint`);
+/// * `cni/<name>`: a node network of mode `cni/<name>`, one per CNI configuration list in the
+///   client's `cni_config_dir` (`client/fingerprint/cni.go` `Fingerprint`); the scheduler
+///   places a group only on a node that offers its mode (`scheduler/feasible.go`
+///   `NetworkChecker`).
 fn check_nodes(
     v: &Verifier<'_>,
     nodes: &[NodeInfo],

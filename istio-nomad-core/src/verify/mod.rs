@@ -358,8 +358,9 @@ impl<'a> Verifier<'a> {
     /// Inbound (instances matched by IP) and outbound (listeners per registered port).
     fn check_listeners(&mut self, model: PilotModel) {
         // Pilot's service ports: the registered ServicePorts of every instance
-        // (conversion.go convertService). A dynamic port differs per allocation: no caller
-        // can know it.
+        // (`pilot/pkg/serviceregistry/consul/conversion.go` `convertService`, Istio 1.0.6 and
+        // 1.3.8). A dynamic port differs per allocation (Nomad picks it at placement:
+        // `nomad/structs/network.go` `AssignPorts`, v1.6.9): no caller can know it.
         let mut ports: BTreeMap<&str, BTreeSet<PortSource>> = BTreeMap::new();
         for r in &self.registrations {
             ports
@@ -371,14 +372,15 @@ impl<'a> Verifier<'a> {
         for m in &self.meshed {
             // pilot-agent's IP: the first private address of its namespace (1.0.x), all of
             // them (1.1+): in a bridge or CNI group the allocation's, on the host network the
-            // node's (pilot-agent main.go).
+            // node's (`pilot/cmd/pilot-agent/main.go`: 1.0.6 `proxy.GetPrivateIP`, 1.3.8
+            // `proxy.GetPrivateIPs`).
             let proxy_ip = if m.network.has_alloc_address() {
                 AddressSource::Allocation
             } else {
                 AddressSource::Node
             };
-            // controller.go GetProxyServiceInstances: instances whose address equals the
-            // proxy's IP.
+            // `pilot/pkg/serviceregistry/consul/controller.go` `GetProxyServiceInstances`
+            // (1.0.6, 1.3.8): instances whose address equals one of the proxy's IPs.
             let own: Vec<&Registration> = m
                 .registrations
                 .iter()
@@ -446,14 +448,17 @@ impl<'a> Verifier<'a> {
             .collect();
         let mut out = Vec::new();
         // Per service and port, the protocol Pilot gives it (the first instance wins:
-        // conversion.go convertService).
+        // `pilot/pkg/serviceregistry/consul/conversion.go` `convertService`; the meta it reads:
+        // `convertPort` callers, `NodeMeta` in 1.0.6, `ServiceMeta` in 1.3.8).
         let mut by_port: BTreeMap<u16, BTreeMap<&str, Protocol>> = BTreeMap::new();
         for r in &self.registrations {
             let PortSource::Fixed(port) = r.endpoint.port else {
                 continue;
             };
             let declared = r.meta.get("protocol").map(String::as_str);
-            // Nomad cannot set Consul node meta; predicted, it is absent.
+            // Nomad registers services, not nodes: its service registration carries no node
+            // meta (`command/agent/consul/service_client.go` `serviceRegs`, v1.6.9), so
+            // predicted, the node meta is absent.
             let proto = model.protocol(None, declared);
             by_port
                 .entry(port)
@@ -489,9 +494,10 @@ impl<'a> Verifier<'a> {
                 _ => {}
             }
         }
-        // listener.go buildSidecarOutboundListeners: HTTP services share 0.0.0.0:port; a TCP
-        // service listens on the service address, 0.0.0.0 for Consul services, so a second
-        // service on that port conflicts and loses.
+        // `pilot/pkg/networking/core/v1alpha3/listener.go` `buildSidecarOutboundListeners`
+        // (1.0.6, 1.3.8): HTTP services share 0.0.0.0:port; a TCP service listens on the
+        // service address, 0.0.0.0 for Consul services (`conversion.go` `convertService`
+        // leaves `Address` at 0.0.0.0), so a second service on that port conflicts and loses.
         for r in &self.registrations {
             let PortSource::Fixed(port) = r.endpoint.port else {
                 continue;
@@ -526,7 +532,11 @@ impl<'a> Verifier<'a> {
         }
     }
 
-    /// The groups that register a Consul service name.
+    /// The groups that register a Consul service name. A `<name>.service.consul` name
+    /// resolves only to the catalog's instances of that service (hashicorp/consul
+    /// `agent/dns.go` `handleServiceQuery`: `lookupServiceNodes` over the health endpoint's
+    /// `ServiceNodes`, and `errNameNotFound` when there is none), so a name no job registers
+    /// resolves to nothing.
     fn registrants(&self, name: &str) -> Vec<&Registration> {
         self.registrations
             .iter()
@@ -676,8 +686,9 @@ impl<'a> Verifier<'a> {
         }
     }
 
-    /// The rules must send the app's port to the proxy (`istio-iptables.sh` 1.0: `-b "*"`
-    /// captures every port but 22 and the `-d` exclusions, a list only those ports).
+    /// The rules must send the app's port to the proxy (`tools/deb/istio-iptables.sh`, Istio
+    /// 1.0.6: `-b "*"` captures every port but 22 and the `-d` exclusions, a list only those
+    /// ports).
     fn check_capture(&mut self) {
         let ic = self.plan.spec.sidecar.intercept.clone();
         let mut out = Vec::new();
@@ -708,14 +719,19 @@ impl<'a> Verifier<'a> {
 }
 
 /// Two registered addresses are equal for Pilot: within one group (one allocation), the same
-/// source; the node's address and Consul's fallback to it are the same.
+/// source; the node's address and Consul's fallback to it are the same (an instance's
+/// address is `ServiceAddress`, else the node's `Address`:
+/// `pilot/pkg/serviceregistry/consul/conversion.go` `convertInstance`, 1.0.6 and 1.3.8; Nomad
+/// leaves the address empty for a numeric port label in host mode and a driver without an
+/// address: `client/serviceregistration/address.go` `GetAddress`, v1.6.9).
 fn same_address(a: &AddressSource, b: &AddressSource) -> bool {
     a == b || (a.is_node() && b.is_node())
 }
 
 /// True when the group behind `r` accepts connections to `port` at the address Nomad
 /// registers: a static host port for node addresses, the port the app listens on for
-/// allocation addresses.
+/// allocation addresses (the port `GetAddress` returns per mode:
+/// `client/serviceregistration/address.go`, v1.6.9).
 fn publishes(plan: &Plan, r: &Registration, port: u16) -> bool {
     let Some(g) = plan.job(&r.job).and_then(|pj| pj.job.find_group(&r.group)) else {
         return false;
