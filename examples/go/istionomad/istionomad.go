@@ -1,10 +1,14 @@
 // Package istionomad is a Go binding of the istio-nomad C ABI (istio_nomad.h): plan an Istio
 // mesh on Nomad, convert and validate Nomad jobs.
 //
-// It links the static library built by Cargo; point the linker at it with CGO_LDFLAGS:
+// It links the static library libistio_nomad_ffi.a that Cargo builds in the repository's
+// target folder: after `cargo build` (or `cargo build --release`) at the repository root,
+// `go test ./...` in examples/go needs no extra environment. When both a debug and a release
+// build exist, the debug one is linked (it comes first in the search path); a library built
+// elsewhere (CARGO_TARGET_DIR) is found with CGO_LDFLAGS="-L<dir>".
 //
 //	cargo build -p istio-nomad-ffi
-//	CGO_LDFLAGS="-L$PWD/target/debug" go test ./...        # from examples/go
+//	cd examples/go && go test ./...
 //
 // Every failure is an *Error carrying the result code, the message and the located problems
 // (field path, message, offending value), so callers can use errors.Is(err, ErrValidation)
@@ -13,7 +17,7 @@ package istionomad
 
 /*
 #cgo CFLAGS: -I${SRCDIR}/../../../istio-nomad-ffi/include
-#cgo LDFLAGS: -l:libistio_nomad_ffi.a -lpthread -ldl -lm
+#cgo LDFLAGS: -L${SRCDIR}/../../../target/debug -L${SRCDIR}/../../../target/release -l:libistio_nomad_ffi.a -lpthread -ldl -lm
 #include <stdlib.h>
 #include "istio_nomad.h"
 
