@@ -39,6 +39,7 @@ fn _istio_nomad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sidecar::inject, m)?)?;
     m.add_function(wrap_pyfunction!(sidecar::remove_sidecar, m)?)?;
     m.add_class::<install::PyInMemoryCluster>()?;
+    m.add_function(wrap_pyfunction!(install::verify_live, m)?)?;
     m.add_function(wrap_pyfunction!(install::diff, m)?)?;
     m.add_function(wrap_pyfunction!(install::apply, m)?)?;
     m.add_function(wrap_pyfunction!(install::destroy, m)?)?;

@@ -1,4 +1,5 @@
-//! `verify(plan_or_spec)`: would the mesh carry traffic?
+//! `verify(plan_or_spec)`: would the mesh carry traffic? (`verify_live`, which reads a
+//! cluster, lives with the other cluster operations in `install`.)
 
 use crate::errors::IntoPy;
 use crate::plan::PyPlan;
@@ -39,6 +40,12 @@ pub struct PyVerifyReport {
     inner: core_verify::Report,
 }
 
+impl From<core_verify::Report> for PyVerifyReport {
+    fn from(inner: core_verify::Report) -> Self {
+        PyVerifyReport { inner }
+    }
+}
+
 #[pymethods]
 impl PyVerifyReport {
     /// The Istio release the plan was checked against.
@@ -47,7 +54,7 @@ impl PyVerifyReport {
         &self.inner.istio_version
     }
 
-    /// `"predicted"` (from the plan alone).
+    /// `"predicted"` (from the plan alone) or `"live"` (from the servers in `source`).
     #[getter]
     fn mode(&self) -> &str {
         self.inner.mode

@@ -65,3 +65,44 @@ def test_inject_on_a_cni_network() -> None:
     g = out["TaskGroups"][0]
     assert g["Networks"][0]["Mode"] == "cni/mesh"
     assert g["Services"][0]["AddressMode"] == "alloc"
+
+
+def test_verify_live_reads_the_in_memory_cluster(bookinfo: MeshSpec) -> None:
+    cluster = istio_nomad.InMemoryCluster()
+    # Nothing applied yet: no meshed service and no Pilot in the catalog.
+    empty = istio_nomad.verify_live(bookinfo, in_memory=cluster)
+    assert (empty.mode, empty.source) == ("live", "an in-memory cluster")
+    assert empty.has_errors
+    errors = {(f.kind, f.path) for f in empty.findings if f.severity == "error"}
+    groups = [
+        ("details", "details"),
+        ("productpage", "productpage"),
+        ("ratings", "ratings"),
+        ("reviews", "reviews-v1"),
+        ("reviews", "reviews-v2"),
+        ("reviews", "reviews-v3"),
+    ]
+    assert errors == {
+        ("unresolvable", f"job[{j}].group[{g}].task[istio-proxy].config.args") for j, g in groups
+    }
+    not_registered = sorted(f.path for f in empty.findings if f.kind == "not-registered")
+    assert not_registered == sorted(f"job[{j}].group[{g}].service[0]" for j, g in groups)
+
+    istio_nomad.apply(bookinfo, in_memory=cluster)
+    live = istio_nomad.verify_live(plan(bookinfo), in_memory=cluster)
+    assert not live.has_errors, str(live)
+    # One node: the bridge addresses cannot collide, so only the DNS search warnings stay.
+    assert [(f.severity, f.kind, f.path) for f in live.findings] == [
+        ("warning", "unresolvable", f"job[{j}].group[{g}].network[0].dns") for j, g in groups
+    ]
+
+
+def test_verify_live_needs_a_cluster(bookinfo: MeshSpec, monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("NOMAD_ADDR", "CONSUL_HTTP_ADDR", "ETCDCTL_ENDPOINTS"):
+        monkeypatch.delenv(var, raising=False)
+    with pytest.raises(istio_nomad.ValidationError) as e:
+        istio_nomad.verify_live(bookinfo)
+    assert e.value.errors[0][0] == "verify_live"
+    assert "no live cluster to read" in e.value.errors[0][1]
+    with pytest.raises(TypeError, match="in_memory must be an InMemoryCluster"):
+        istio_nomad.verify_live(bookinfo, in_memory=True)  # type: ignore[arg-type]

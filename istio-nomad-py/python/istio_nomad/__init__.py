@@ -14,6 +14,7 @@ The data flows one way: spec -> plan -> render / apply::
     print(report["created"])
 
     findings = istio_nomad.verify(plan).findings                      # would it carry traffic?
+    live = istio_nomad.verify_live(plan, nomad="http://nomad:4646", consul="http://consul:8500")
 
     rules = istio_nomad.InterceptConfig(inbound_ports=[9080]).plan()
     print(rules.restore())                                              # iptables-restore input
@@ -63,6 +64,7 @@ from ._istio_nomad import (
     plan,
     remove_sidecar,
     verify,
+    verify_live,
 )
 
 if TYPE_CHECKING:
@@ -115,4 +117,5 @@ __all__ = [
     "plan",
     "remove_sidecar",
     "verify",
+    "verify_live",
 ]

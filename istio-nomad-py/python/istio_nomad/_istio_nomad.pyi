@@ -21,6 +21,7 @@ __all__ = [
     "IptablesPlan",
     "plan",
     "verify",
+    "verify_live",
     "Finding",
     "VerifyReport",
     "inject",
@@ -203,7 +204,7 @@ class VerifyReport:
     @property
     def istio_version(self) -> str: ...
     @property
-    def mode(self) -> str: ...
+    def mode(self) -> Literal["predicted", "live"]: ...
     @property
     def source(self) -> str: ...
     @property
@@ -213,6 +214,13 @@ class VerifyReport:
     def to_json(self) -> str: ...
 
 def verify(plan_or_spec: Union[Plan, MeshSpec]) -> VerifyReport: ...
+def verify_live(
+    plan_or_spec: Union[Plan, MeshSpec],
+    *,
+    nomad: Optional[str] = None,
+    consul: Optional[str] = None,
+    in_memory: Optional[InMemoryCluster] = None,
+) -> VerifyReport: ...
 
 @final
 class InterceptConfig:
