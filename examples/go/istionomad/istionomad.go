@@ -251,6 +251,66 @@ func Plan(spec []byte, format Format) (*MeshPlan, error) {
 	return &plan, nil
 }
 
+// VerifyJSON checks that the plan of a mesh spec carries traffic and returns the report
+// document (see istio_nomad_verify in the header): the findings, and the registrations Nomad
+// would make in Consul. The check itself running is not an error; read Findings.
+func VerifyJSON(spec []byte, format Format) ([]byte, error) {
+	p, n := input(spec)
+	var out *C.IstioNomadString
+	var cerr *C.IstioNomadError
+	rc := C.istio_nomad_verify(p, n, C.uint32_t(format), &out, &cerr)
+	if rc != C.ISTIO_NOMAD_OK {
+		return nil, takeError(rc, cerr)
+	}
+	return takeString(out), nil
+}
+
+// Finding is one place where the mesh would not carry traffic.
+type Finding struct {
+	// Severity is "error" (traffic stops; Plan refuses) or "warning".
+	Severity string `json:"severity"`
+	// Kind is no-inbound-listener, no-outbound-listener, shared-port, protocol-ignored,
+	// default-protocol, not-registered, ads-port, unresolvable, unreachable, not-captured or
+	// unsupported-version.
+	Kind string `json:"kind"`
+	// Path is the group or service path, e.g. job[reviews].group[reviews-v1].service[0].
+	Path string `json:"path"`
+	// Message says why, and what to change.
+	Message string `json:"message"`
+}
+
+// VerifyReport is the decoded report document.
+type VerifyReport struct {
+	IstioVersion  string            `json:"istio_version"`
+	Mode          string            `json:"mode"`
+	Source        string            `json:"source"`
+	Findings      []Finding         `json:"findings"`
+	Registrations []json.RawMessage `json:"registrations"`
+}
+
+// HasErrors reports whether a finding is an error.
+func (r *VerifyReport) HasErrors() bool {
+	for _, f := range r.Findings {
+		if f.Severity == "error" {
+			return true
+		}
+	}
+	return false
+}
+
+// Verify checks a mesh spec and decodes the report.
+func Verify(spec []byte, format Format) (*VerifyReport, error) {
+	doc, err := VerifyJSON(spec, format)
+	if err != nil {
+		return nil, err
+	}
+	var r VerifyReport
+	if err := json.Unmarshal(doc, &r); err != nil {
+		return nil, fmt.Errorf("istio-nomad: decoding the verify report: %w", err)
+	}
+	return &r, nil
+}
+
 // ConvertJob converts a Nomad job between HCL and JSON (to FormatJSON: the POST /v1/jobs
 // body). The job is not validated; see ValidateJob.
 func ConvertJob(job []byte, from, to Format) (string, error) {
