@@ -17,8 +17,10 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 # --- system packages -------------------------------------------------------------------
 APT_PKGS=(etcd-server etcd-client iptables iproute2 golang-go gcc libc6-dev python3-venv python3-pip util-linux procps)
-# The go-cty oracle of the HCL function tests (istio-nomad-core/tests/cty-oracle), built in
-# GOPATH mode from these packages.
+# The go-cty oracle of the HCL function tests (istio-nomad-core/tests/cty-oracle) and the
+# HashiCorp HCL checker of every rendered jobspec (istio-nomad-core/tests/hcl-check, which
+# needs hcl-v2 and go-cty; apt brings their own dependencies), built in GOPATH mode from
+# these packages.
 APT_PKGS+=(golang-github-hashicorp-hcl-v2-dev golang-github-zclconf-go-cty-dev
   golang-github-zclconf-go-cty-yaml-dev golang-github-apparentlymart-go-cidr-dev
   golang-github-google-uuid-dev golang-github-bmatcuk-doublestar-dev

@@ -4,10 +4,11 @@ use std::collections::HashSet;
 
 use hcl::expr::{Heredoc, TemplateExpr};
 use hcl::format::{Format, Formatter};
+use hcl::structure::BlockLabel;
 use hcl::{Attribute, Block, Body, Expression, Identifier, ObjectKey};
 use serde_json::{Map, Value};
 
-use super::names::{format_duration, is_identifier, pascal_case, snake_case};
+use super::names::{format_duration, generic_spellings, is_hcl_name, is_identifier};
 use super::schema::{task_scaling_label, Dir, Kind, Schema, JOB, SCALING};
 use super::{MAX_NESTING_DEPTH, SERVER_ONLY_FIELDS};
 use crate::error::Error;
@@ -63,14 +64,16 @@ pub(crate) fn encode(input: &Value) -> Result<String, Error> {
     skip.push("ID");
     let mut out = Out::default();
     match job.get("Name") {
-        Some(Value::String(name)) if *name != label => out.attr("name", string_expr(name, false)),
+        Some(Value::String(name)) if *name != label => {
+            out.attr("name", string_expr(name, Place::Attr));
+        }
         Some(Value::String(_)) | Some(Value::Null) | None => {}
         Some(other) => return Err(bad(&format!("{path}.name"), "a string", other)),
     }
     skip.push("Name");
     encode_body(job, &JOB, &path, 1, &skip, &mut out)?;
     let block = Block::builder("job")
-        .add_label(label)
+        .add_label(label_expr(&label))
         .add_attributes(out.attrs)
         .add_blocks(out.blocks)
         .build();
@@ -157,7 +160,14 @@ fn encode_body(
         let fpath = format!("{path}.{name}");
         match field.kind {
             Kind::Str => match v {
-                Value::String(s) => out.attr(name, string_expr(s, name == "data")),
+                Value::String(s) => {
+                    let place = if name == "data" {
+                        Place::Data
+                    } else {
+                        Place::Attr
+                    };
+                    out.attr(name, string_expr(s, place));
+                }
                 other => return Err(bad(&fpath, "a string", other)),
             },
             Kind::Int => match v {
@@ -177,7 +187,7 @@ fn encode_body(
                 let mut exprs = Vec::with_capacity(items.len());
                 for (i, item) in items.iter().enumerate() {
                     match item {
-                        Value::String(s) if strings => exprs.push(string_expr(s, false)),
+                        Value::String(s) if strings => exprs.push(string_expr(s, Place::Nested)),
                         Value::Number(_) if !strings => exprs.push(scalar_expr(item)),
                         other => {
                             let want = if strings { "a string" } else { "a number" };
@@ -224,8 +234,13 @@ fn encode_body(
                 let Value::Object(m) = v else {
                     return Err(bad(&fpath, "an object", v));
                 };
+                let inner_skip: &[&str] = if field.json == "Periodic" {
+                    periodic_spec_type(m, &fpath)?
+                } else {
+                    &[]
+                };
                 let mut inner = Out::default();
-                encode_body(m, sub, &fpath, depth + 1, &[], &mut inner)?;
+                encode_body(m, sub, &fpath, depth + 1, inner_skip, &mut inner)?;
                 out.blocks.push(block(name, None, inner));
             }
             Kind::List(sub) => {
@@ -331,10 +346,32 @@ fn encode_body(
     Ok(())
 }
 
+/// `Periodic.SpecType` has no HCL argument: Nomad's jobspec2 sets it to `"cron"` whenever
+/// `cron` or `crons` is given (`normalizeJob` in jobspec2/parse_job.go, v1.6.9; the field
+/// has no `hcl` tag in api.PeriodicConfig, so `spec_type = ...` is "Unsupported argument").
+/// Returns the keys to leave out, or an error for a value jobspec2 cannot produce.
+fn periodic_spec_type(
+    m: &Map<String, Value>,
+    path: &str,
+) -> Result<&'static [&'static str], Error> {
+    let has_spec = |k: &str| m.get(k).is_some_and(|v| !v.is_null());
+    match m.get("SpecType") {
+        None | Some(Value::Null) => Ok(&[]),
+        Some(Value::String(t)) if t == "cron" && (has_spec("Spec") || has_spec("Specs")) => {
+            Ok(&["SpecType"])
+        }
+        Some(other) => Err(Error::field(
+            format!("{path}.SpecType"),
+            "a periodic block cannot say its spec type in HCL: Nomad sets \"cron\" when cron or crons is given, and no other type",
+            other.to_string(),
+        )),
+    }
+}
+
 fn block(name: &str, label: Option<String>, inner: Out) -> Block {
     let mut b = Block::builder(Identifier::unchecked(name));
     if let Some(label) = label {
-        b = b.add_label(label);
+        b = b.add_label(label_expr(&label));
     }
     b.add_attributes(inner.attrs)
         .add_blocks(inner.blocks)
@@ -350,10 +387,10 @@ fn map_out(
     as_block: bool,
     depth: usize,
 ) -> Result<(), Error> {
-    if as_block && m.keys().all(|k| is_identifier(k)) {
+    if as_block && m.keys().all(|k| is_hcl_name(k)) {
         let mut inner = Out::default();
         for (k, v) in m {
-            inner.attr(k, value_expr(v, depth + 1)?);
+            inner.attr(k, attr_value_expr(v, depth + 1)?);
         }
         out.blocks.push(block(name, None, inner));
     } else {
@@ -374,10 +411,12 @@ fn open_body(m: &Map<String, Value>, path: &str, depth: usize, out: &mut Out) ->
     }
     for (k, v) in m {
         let kpath = format!("{path}.{k}");
-        if !is_identifier(k) {
+        if !is_hcl_name(k) {
+            // The driver reads `config` as a block (jobspec2 `hcl:"config,block"` on
+            // api.Task.Config), whose attribute names must be HCL identifiers.
             return Err(Error::field(
                 kpath,
-                "a key in this block must be an HCL identifier",
+                "this key cannot be written in HCL: a key of this block must be an HCL identifier (letters, digits, `_`, `-`, not starting with a digit); nested objects may hold any key",
                 k,
             ));
         }
@@ -397,30 +436,25 @@ fn open_body(m: &Map<String, Value>, path: &str, depth: usize, out: &mut Out) ->
                 continue;
             }
         }
-        out.attr(k, value_expr(v, depth + 1)?);
+        out.attr(k, attr_value_expr(v, depth + 1)?);
     }
     Ok(())
 }
 
 fn open_blockable(o: &Map<String, Value>, depth: usize) -> bool {
-    depth <= MAX_NESTING_DEPTH && o.keys().all(|k| is_identifier(k))
+    depth <= MAX_NESTING_DEPTH && o.keys().all(|k| is_hcl_name(k))
 }
 
-/// The HCL name of a key the tables do not know: the generic snake_case spelling when it
-/// maps back to the key, else the key itself when it is an identifier that maps to itself.
+/// The HCL name of a key the tables do not know: the first of [`generic_spellings`] that
+/// the block does not use for a known field (a group's `Reschedule` key is written
+/// `Reschedule`, since `reschedule` there is the group's reschedule policy).
 fn generic_name(k: &str, schema: Option<&Schema>) -> Option<String> {
-    let snake = snake_case(k);
-    let name = if is_identifier(&snake) && pascal_case(&snake) == k {
-        snake
-    } else if is_identifier(k) && pascal_case(k) == k {
-        k.to_string()
-    } else {
-        return None;
-    };
-    if schema.is_some_and(|s| s.knows_hcl(&name) || s.knows_json(k)) {
+    if schema.is_some_and(|s| s.knows_json(k)) {
         return None;
     }
-    Some(name)
+    generic_spellings(k)
+        .into_iter()
+        .find(|name| !schema.is_some_and(|s| s.knows_hcl(name)))
 }
 
 /// A value under an unknown key: objects become blocks, lists of two or more objects
@@ -459,7 +493,7 @@ fn generic_value(name: &str, v: &Value, depth: usize, out: &mut Out) -> Result<(
         }
         _ => {}
     }
-    out.attr(name, value_expr(v, depth)?);
+    out.attr(name, attr_value_expr(v, depth)?);
     Ok(())
 }
 
@@ -494,12 +528,14 @@ fn scalar_expr(v: &Value) -> Expression {
             } else if let Some(u) = n.as_u64() {
                 Expression::Number(u.into())
             } else {
+                // Written the shortest way that reads back exactly (`0.1`, `1e+300` as `1e300`),
+                // which is also HCL's number syntax.
                 n.as_f64()
                     .and_then(hcl::Number::from_f64)
                     .map_or(Expression::Null, Expression::Number)
             }
         }
-        Value::String(s) => string_expr(s, false),
+        Value::String(s) => string_expr(s, Place::Nested),
         _ => Expression::Null,
     }
 }
@@ -515,14 +551,24 @@ fn duration_expr(v: &Value, path: &str) -> Result<Expression, Error> {
                         .map(|f| f as i64)
                 })
                 .ok_or_else(|| bad(path, "a duration in nanoseconds", v))?;
-            Ok(Expression::String(format_duration(ns)))
+            Ok(quoted_expr(&format_duration(ns)))
         }
-        Value::String(s) => Ok(string_expr(s, false)),
+        Value::String(s) => Ok(string_expr(s, Place::Attr)),
         other => Err(bad(path, "a duration in nanoseconds", other)),
     }
 }
 
-/// Any JSON value as an HCL expression that reads back as the same value.
+/// The value of an attribute: a string may become a heredoc, anything else as [`value_expr`].
+fn attr_value_expr(v: &Value, depth: usize) -> Result<Expression, Error> {
+    match v {
+        Value::String(s) => Ok(string_expr(s, Place::Attr)),
+        other => value_expr(other, depth),
+    }
+}
+
+/// Any JSON value as an HCL expression that reads back as the same value. Strings inside
+/// lists and objects are quoted (never heredocs); object keys that are not identifiers (or
+/// are the keywords `true`, `false`, `null`) are quoted strings, as HCL allows.
 fn value_expr(v: &Value, depth: usize) -> Result<Expression, Error> {
     if depth > MAX_NESTING_DEPTH + 8 {
         return Err(Error::field(
@@ -545,7 +591,7 @@ fn value_expr(v: &Value, depth: usize) -> Result<Expression, Error> {
                 let key = if is_identifier(k) {
                     ObjectKey::Identifier(Identifier::unchecked(k))
                 } else {
-                    ObjectKey::Expression(Expression::String(k.clone()))
+                    ObjectKey::Expression(quoted_expr(k))
                 };
                 obj.insert(key, value_expr(item, depth + 1)?);
             }
@@ -555,16 +601,34 @@ fn value_expr(v: &Value, depth: usize) -> Result<Expression, Error> {
     })
 }
 
+/// Where a string is written. HCL ends a heredoc only at a line that holds its marker alone,
+/// so a heredoc can only be a whole attribute value (`args = [<<EOT ... EOT]` does not
+/// parse with HashiCorp's HCL library); inside lists and objects strings are quoted.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Place {
+    /// A whole attribute value: a heredoc when it has two or more lines and ends in `\n`.
+    Attr,
+    /// A template's `data`: a heredoc whenever it ends in `\n`.
+    Data,
+    /// Inside a list or an object: always a quoted string.
+    Nested,
+}
+
 /// A string as HCL. Strings holding `${...}` are written as templates so that Nomad's
 /// run-time interpolation stays readable (`"${NOMAD_PORT_http}"`, not `"$${...}"`); each
 /// candidate form is parsed back and kept only if it yields exactly the same string, so an
-/// escaped plain string is the fallback. Multi-line text (and template `data`) ending in a
-/// newline becomes a heredoc.
-pub(crate) fn string_expr(s: &str, is_data: bool) -> Expression {
-    let heredoc_ok = s.ends_with('\n') && (is_data || s.matches('\n').count() >= 2);
+/// escaped plain string is the fallback. Multi-line text ending in a newline becomes a
+/// heredoc where `place` allows one and the heredoc keeps every byte (no `\r`, no control
+/// characters but tab); otherwise it is a quoted string with `\n`, `\r` escapes.
+pub(crate) fn string_expr(s: &str, place: Place) -> Expression {
+    let heredoc_ok = match place {
+        Place::Nested => false,
+        Place::Attr => s.ends_with('\n') && s.matches('\n').count() >= 2,
+        Place::Data => s.ends_with('\n'),
+    } && heredoc_keeps(s);
     let templated = s.contains("${") || s.contains("%{");
     if !templated && !heredoc_ok {
-        return Expression::String(s.to_string());
+        return quoted_expr(s);
     }
     let mut candidates = Vec::new();
     if heredoc_ok {
@@ -572,10 +636,10 @@ pub(crate) fn string_expr(s: &str, is_data: bool) -> Expression {
     }
     if templated {
         candidates.push(Expression::TemplateExpr(Box::new(
-            TemplateExpr::QuotedString(escape_quoted(s)),
+            TemplateExpr::QuotedString(quote_chars(s)),
         )));
         if heredoc_ok {
-            candidates.push(heredoc(s, &s.replace("${", "$${").replace("%{", "%%{")));
+            candidates.push(heredoc(s, &escape_markers(s)));
         }
     }
     for c in candidates {
@@ -583,7 +647,13 @@ pub(crate) fn string_expr(s: &str, is_data: bool) -> Expression {
             return c;
         }
     }
-    Expression::String(s.to_string())
+    quoted_expr(s)
+}
+
+/// True when a heredoc carries `s` byte for byte: HCL reads `\r\n` in a heredoc as a line
+/// end, and raw control characters are better escaped in a quoted string.
+fn heredoc_keeps(s: &str) -> bool {
+    !s.chars().any(|c| c.is_control() && c != '\n' && c != '\t')
 }
 
 fn heredoc(s: &str, raw: &str) -> Expression {
@@ -599,7 +669,47 @@ fn heredoc(s: &str, raw: &str) -> Expression {
     ))))
 }
 
-fn escape_quoted(s: &str) -> String {
+/// A plain string as a quoted HCL string that reads back as exactly `s`, in HashiCorp's
+/// HCL and here: template markers doubled (`$${`, `%%{`) and characters escaped with the
+/// escapes HCL has (see [`quote_chars`]).
+fn quoted_expr(s: &str) -> Expression {
+    Expression::TemplateExpr(Box::new(TemplateExpr::QuotedString(quote_chars(
+        &escape_markers(s),
+    ))))
+}
+
+/// A block label, quoted the same way (labels are string literals in HCL).
+fn label_expr(s: &str) -> BlockLabel {
+    BlockLabel::Identifier(Identifier::unchecked(format!(
+        "\"{}\"",
+        quote_chars(&escape_markers(s))
+    )))
+}
+
+/// Doubles every template start marker: `${` -> `$${`, `%{` -> `%%{` (HCL's escapes for a
+/// literal `${` / `%{`; `$$${` reads back as `$${`).
+fn escape_markers(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.contains("${") && !s.contains("%{") {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 4);
+    let mut prev: Option<char> = None;
+    for c in s.chars() {
+        if c == '{' {
+            if let Some(p @ ('$' | '%')) = prev {
+                out.push(p);
+            }
+        }
+        out.push(c);
+        prev = Some(c);
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// The body of a quoted string: `\\`, `\"`, `\n`, `\r`, `\t` and `\uXXXX` for other control
+/// characters. These are the only escapes HashiCorp's HCL knows (hclsyntax
+/// `ParseStringLiteralToken`); `\b` and `\f`, which some writers use, are errors there.
+fn quote_chars(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
         match c {

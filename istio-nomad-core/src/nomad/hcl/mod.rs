@@ -77,10 +77,35 @@
 //! `snake_case` -> `PascalCase` with Go initialisms (`ID`, `CPU`, `MB`, `TLS`, `DNS`, `URL`,
 //! `HTTP`, `GRPC`, `TTL`, `IP`, `UID`, `GID`, `CIDR`, ... see [`pascal_case`]). One block
 //! becomes an object, repeated or labeled blocks a list (a label is stored as `Name`).
-//! The reverse rule ([`snake_case`]) writes an unknown key back as an attribute or block
-//! named `snake_case(key)` when that maps back to the key; a key that does not (`Uid`) is
-//! written as itself; objects whose keys have no HCL spelling, and lists of one object,
-//! are written as attributes holding the value as written.
+//! The reverse rule writes an unknown key back under the first HCL name that reads as the
+//! same key and is not a known field of that block: `snake_case(key)` when it maps back
+//! (`MaxTTL` -> `max_ttl`), else the key itself with each `_` doubled (`Uid` -> `Uid`, a
+//! group's `Reschedule` -> `Reschedule`, since `reschedule` there is the group's reschedule
+//! policy). A key that no name reads back as (`foo`, `a.b`) is a typed error naming it;
+//! objects whose keys have no HCL spelling, and lists of one object, are written as
+//! attributes holding the value as written.
+//!
+//! # The HCL text
+//!
+//! What [`api_to_jobspec`] writes parses with HashiCorp's HCL library (hclsyntax, the parser
+//! of Nomad's jobspec2) and reads back there as the same values; the test `hcl_hashicorp`
+//! runs HashiCorp's parser on every rendered file. In particular:
+//!
+//! - a heredoc is only ever a whole attribute value (HCL ends a heredoc only at a line
+//!   holding its marker alone, so `args = [<<EOT ... EOT]` does not parse), and only for
+//!   text it carries byte for byte: text with `\r` or control characters other than tab is
+//!   a quoted string with escapes (`"a\r\nb"`);
+//! - quoted strings use only HCL's escapes (`\\ \" \n \r \t \uXXXX`), and a literal `${` or
+//!   `%{` is written `$${` / `%%{`; `${...}` stays a template only when it is a reference
+//!   Nomad interpolates at run time and reads back unchanged;
+//! - block labels are quoted the same way; object keys that are not identifiers (or are
+//!   `true`, `false`, `null`) are quoted strings; attribute and block names follow
+//!   hclsyntax's identifier rule ([`is_hcl_name`], Unicode 9.0 letters included);
+//! - a periodic job's `SpecType` is not written: jobspec2 sets `"cron"` itself whenever
+//!   `cron` or `crons` is given and has no argument for it.
+//!
+//! One thing no HCL text can carry: Nomad reads every string through go-cty, which
+//! normalizes it to Unicode NFC (`"e\u0301"` becomes `"\u00e9"`).
 //!
 //! # Null and empty values
 //!
@@ -112,7 +137,9 @@ use crate::error::{Format, ParseError};
 
 #[doc(hidden)]
 pub use functions::test_hook as functions_test_hook;
-pub use names::{format_duration, is_identifier, parse_duration, pascal_case, snake_case};
+pub use names::{
+    format_duration, is_hcl_name, is_identifier, parse_duration, pascal_case, snake_case,
+};
 
 /// How deep blocks and expressions may nest.
 pub const MAX_NESTING_DEPTH: usize = 64;
