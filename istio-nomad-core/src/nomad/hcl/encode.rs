@@ -177,7 +177,7 @@ fn encode_body(
                 let mut exprs = Vec::with_capacity(items.len());
                 for (i, item) in items.iter().enumerate() {
                     match item {
-                        Value::String(s) if strings => exprs.push(string_expr(s, false)),
+                        Value::String(s) if strings => exprs.push(nested_string_expr(s)),
                         Value::Number(_) if !strings => exprs.push(scalar_expr(item)),
                         other => {
                             let want = if strings { "a string" } else { "a number" };
@@ -536,7 +536,7 @@ fn value_expr(v: &Value, depth: usize) -> Result<Expression, Error> {
         Value::Array(items) => Expression::Array(
             items
                 .iter()
-                .map(|i| value_expr(i, depth + 1))
+                .map(|i| nested_value_expr(i, depth + 1))
                 .collect::<Result<_, _>>()?,
         ),
         Value::Object(m) => {
@@ -547,12 +547,34 @@ fn value_expr(v: &Value, depth: usize) -> Result<Expression, Error> {
                 } else {
                     ObjectKey::Expression(Expression::String(k.clone()))
                 };
-                obj.insert(key, value_expr(item, depth + 1)?);
+                obj.insert(key, nested_value_expr(item, depth + 1)?);
             }
             Expression::Object(obj)
         }
         other => scalar_expr(other),
     })
+}
+
+/// A value inside a list or object: strings are never heredocs there, since HCL ends a
+/// heredoc only on a line that holds its closing marker alone (a following `]` or `,` on
+/// that line breaks it).
+fn nested_value_expr(v: &Value, depth: usize) -> Result<Expression, Error> {
+    match v {
+        Value::String(s) => Ok(nested_string_expr(s)),
+        other => value_expr(other, depth),
+    }
+}
+
+/// A string as a quoted string: a template when it holds `${` or `%{` and that reads back
+/// unchanged, else an escaped plain string.
+fn nested_string_expr(s: &str) -> Expression {
+    if s.contains("${") || s.contains("%{") {
+        let c = Expression::TemplateExpr(Box::new(TemplateExpr::QuotedString(escape_quoted(s))));
+        if reads_back_as(&c, s) {
+            return c;
+        }
+    }
+    Expression::String(s.to_string())
 }
 
 /// A string as HCL. Strings holding `${...}` are written as templates so that Nomad's

@@ -69,13 +69,6 @@ pub(crate) struct Schema {
 }
 
 impl Schema {
-    /// The field read from HCL name `hcl`.
-    pub fn read_field(&self, hcl: &str) -> Option<&'static Field> {
-        self.fields
-            .iter()
-            .find(|f| f.hcl == hcl && f.dir != Dir::Write)
-    }
-
     /// True when `hcl` names a field of this block in either direction.
     pub fn knows_hcl(&self, hcl: &str) -> bool {
         self.fields.iter().any(|f| f.hcl == hcl)

@@ -98,11 +98,7 @@ job "details" {
       config {
         image = "docker.io/istio/proxy_init:1.0.0"
         entrypoint = ["/bin/sh", "-c"]
-        args = [<<EOT
-set -e
-iptables-restore --noflush < /local/istio-iptables.cleanup.rules 2>/dev/null || true
-iptables-restore --noflush < /local/istio-iptables.rules
-EOT]
+        args = ["set -e\niptables-restore --noflush < /local/istio-iptables.cleanup.rules 2>/dev/null || true\niptables-restore --noflush < /local/istio-iptables.rules\n"]
         cap_add = ["NET_ADMIN", "NET_RAW"]
       }
 
@@ -211,17 +207,7 @@ EOT
       config {
         image = "docker.io/library/busybox:1.36"
         entrypoint = ["/bin/sh", "-c"]
-        args = [<<EOT
-deadline=$(( $(date +%s) + 120 ))
-until wget -q -O /dev/null http://127.0.0.1:15000/server_info; do
-  if [ "$(date +%s)" -ge "$deadline" ]; then
-    echo "istio-proxy not ready after 120s (http://127.0.0.1:15000/server_info)" >&2
-    exit 1
-  fi
-  sleep 1
-done
-echo "istio-proxy ready"
-EOT]
+        args = ["deadline=$(( $(date +%s) + 120 ))\nuntil wget -q -O /dev/null http://127.0.0.1:15000/server_info; do\n  if [ \"$(date +%s)\" -ge \"$deadline\" ]; then\n    echo \"istio-proxy not ready after 120s (http://127.0.0.1:15000/server_info)\" >&2\n    exit 1\n  fi\n  sleep 1\ndone\necho \"istio-proxy ready\"\n"]
       }
 
       resources {
