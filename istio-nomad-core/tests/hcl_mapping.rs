@@ -464,7 +464,10 @@ fn constraint_shorthands_and_affinity_default_operator() {
             }
         }"#,
     );
-    assert_eq!(api["Constraints"][0], json!({"Operand": "distinct_hosts"}));
+    assert_eq!(
+        api["Constraints"][0],
+        json!({"Operand": "distinct_hosts", "RTarget": "true"})
+    );
     assert_eq!(
         api["Constraints"][1],
         json!({"LTarget": "${attr.consul.version}", "Operand": "version", "RTarget": ">= 1.8.0"})

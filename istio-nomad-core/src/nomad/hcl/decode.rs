@@ -464,24 +464,12 @@ impl<'s, 'o> Decoder<'s, 'o> {
             let specific = eval::local_refs(&a.expr, &mut refs);
             let mut d = Vec::new();
             if specific {
+                // A reference to an undefined local adds no edge: evaluating it fails (or
+                // `try` catches it).
                 for r in refs {
-                    match index.get(r) {
-                        Some(&j) => {
-                            if !d.contains(&j) {
-                                d.push(j);
-                            }
-                        }
-                        None => {
-                            let hint = eval::suggest(r, locals.iter().map(|l| l.name))
-                                .map(|s| format!(" (did you mean {s:?}?)"))
-                                .unwrap_or_default();
-                            return Err(self
-                                .err(
-                                    &format!("locals.{}", a.name),
-                                    a.expr.span,
-                                    format!("local.{r} is not defined in a locals block{hint}"),
-                                )
-                                .kind(ParseErrorKind::Reference));
+                    if let Some(&j) = index.get(r) {
+                        if !d.contains(&j) {
+                            d.push(j);
                         }
                     }
                 }

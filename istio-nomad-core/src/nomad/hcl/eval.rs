@@ -148,28 +148,36 @@ fn too_large(limit: usize) -> EvalError {
     )
 }
 
-/// A value's size (bytes of strings and keys, 8 for every other value, as the functions
-/// measure it) and depth; stops counting once the size passes `stop`.
+/// What one value costs besides its text: the value itself.
+const VALUE_COST: usize = std::mem::size_of::<Value>();
+/// What one object entry costs besides its key's text and its value.
+const ENTRY_COST: usize = std::mem::size_of::<String>() + std::mem::size_of::<usize>();
+
+/// A value's size as the memory it takes: [`VALUE_COST`] per value, plus the bytes of every
+/// string, plus the key and [`ENTRY_COST`] per object entry; and its depth. Stops counting
+/// once the size passes `stop`.
 pub(crate) fn measure(v: &Value, stop: usize) -> (usize, usize) {
+    match v {
+        Value::String(s) => return (VALUE_COST.saturating_add(s.len()), 1),
+        Value::Array(_) | Value::Object(_) => {}
+        _ => return (VALUE_COST, 1),
+    }
     let mut size = 0usize;
     let mut depth = 0usize;
     let mut stack = vec![(v, 1usize)];
     while let Some((v, d)) = stack.pop() {
         depth = depth.max(d);
+        size = size.saturating_add(VALUE_COST);
         match v {
             Value::String(s) => size = size.saturating_add(s.len()),
-            Value::Array(a) => {
-                size = size.saturating_add(8);
-                stack.extend(a.iter().map(|e| (e, d + 1)));
-            }
+            Value::Array(a) => stack.extend(a.iter().map(|e| (e, d + 1))),
             Value::Object(m) => {
-                size = size.saturating_add(8);
                 for (k, e) in m {
-                    size = size.saturating_add(k.len());
+                    size = size.saturating_add(k.len() + ENTRY_COST);
                     stack.push((e, d + 1));
                 }
             }
-            _ => size = size.saturating_add(8),
+            _ => {}
         }
         if size > stop || depth > MAX_VALUE_DEPTH * 4 {
             break;
@@ -463,24 +471,25 @@ impl<'a> Evaluator<'a> {
     }
 
     fn charge_str(&self, s: &str) -> Result<(), EvalError> {
-        if s.len() > self.budget.limits.max_value_bytes {
+        let size = VALUE_COST.saturating_add(s.len());
+        if size > self.budget.limits.max_value_bytes {
             return Err(too_large(self.budget.limits.max_value_bytes));
         }
-        self.budget.charge(s.len())
+        self.budget.charge(size)
     }
 
     fn eval_inner(&self, e: &Expr<'_>, scope: Option<&Scope<'_>>) -> Result<Value, EvalError> {
         match &e.kind {
             ExprKind::Null => {
-                self.budget.charge(8)?;
+                self.budget.charge(VALUE_COST)?;
                 Ok(Value::Null)
             }
             ExprKind::Bool(b) => {
-                self.budget.charge(8)?;
+                self.budget.charge(VALUE_COST)?;
                 Ok(Value::Bool(*b))
             }
             ExprKind::Number(n) => {
-                self.budget.charge(8)?;
+                self.budget.charge(VALUE_COST)?;
                 Ok(Value::Number(*n))
             }
             ExprKind::Str(s) => {
@@ -497,7 +506,7 @@ impl<'a> Evaluator<'a> {
             ExprKind::Wrap(inner) => self.eval(inner, scope),
             ExprKind::Paren(inner) => self.eval(inner, scope),
             ExprKind::Tuple(items) => {
-                self.budget.charge(8)?;
+                self.budget.charge(VALUE_COST)?;
                 let mut out = Vec::with_capacity(items.len());
                 for i in items {
                     out.push(self.eval(i, scope)?);
@@ -505,7 +514,7 @@ impl<'a> Evaluator<'a> {
                 Ok(Value::Array(out))
             }
             ExprKind::Object(items) => {
-                self.budget.charge(8)?;
+                self.budget.charge(VALUE_COST)?;
                 let mut out = hcl::Map::with_capacity(items.len());
                 for item in items {
                     let key = match &item.key {
@@ -520,7 +529,7 @@ impl<'a> Evaluator<'a> {
                             key_text(&self.eval(expr, scope)?).map_err(|e| e.at(expr.span))?
                         }
                     };
-                    self.budget.charge(key.len())?;
+                    self.budget.charge(key.len() + ENTRY_COST)?;
                     let v = self.eval(&item.value, scope)?;
                     out.insert(key, v);
                 }
@@ -1083,7 +1092,7 @@ impl<'a> Evaluator<'a> {
     }
 
     fn push_text(&self, out: &mut String, s: &str) -> Result<(), EvalError> {
-        if out.len().saturating_add(s.len()) > self.budget.limits.max_value_bytes {
+        if VALUE_COST + out.len().saturating_add(s.len()) > self.budget.limits.max_value_bytes {
             return Err(too_large(self.budget.limits.max_value_bytes));
         }
         out.push_str(s);
@@ -1204,34 +1213,38 @@ fn is_static_traversal(e: &Expr<'_>) -> bool {
 pub(crate) fn local_refs<'s>(e: &Expr<'s>, out: &mut Vec<&'s str>) -> bool {
     let mut whole = false;
     walk(e, &mut |x| match &x.kind {
-        ExprKind::Traversal(base, ops) => {
-            if let ExprKind::Var("local") = base.kind {
-                match ops.first() {
-                    Some(Op::Attr(n, _)) => out.push(*n),
-                    Some(Op::Index(k, _)) => match &k.kind {
-                        ExprKind::Str(s) => {
-                            // `local["x"]` names a local only when the key is plain text
-                            // borrowed from the source.
-                            match s {
-                                std::borrow::Cow::Borrowed(b) => out.push(*b),
-                                std::borrow::Cow::Owned(_) => whole = true,
-                            }
-                        }
-                        _ => whole = true,
-                    },
+        ExprKind::Traversal(base, ops) if matches!(base.kind, ExprKind::Var("local")) => {
+            match ops.first() {
+                Some(Op::Attr(n, _)) => out.push(*n),
+                Some(Op::Index(k, _)) => match &k.kind {
+                    // `local["x"]` names a local when the key is plain text from the source.
+                    ExprKind::Str(std::borrow::Cow::Borrowed(b)) => out.push(*b),
                     _ => whole = true,
+                },
+                _ => whole = true,
+            }
+            // The index expressions may refer to locals too; the base is `local` itself.
+            for op in ops {
+                if let Op::Index(k, _) = op {
+                    whole |= !local_refs(k, out);
                 }
             }
+            false
         }
-        ExprKind::Var("local") => whole = true,
-        _ => {}
+        ExprKind::Var("local") => {
+            whole = true;
+            false
+        }
+        _ => true,
     });
     !whole
 }
 
-/// Visits every expression node (pre-order).
-pub(crate) fn walk<'e, 's>(e: &'e Expr<'s>, f: &mut dyn FnMut(&'e Expr<'s>)) {
-    f(e);
+/// Visits expression nodes (pre-order); `f` returns whether to visit a node's children.
+pub(crate) fn walk<'e, 's>(e: &'e Expr<'s>, f: &mut dyn FnMut(&'e Expr<'s>) -> bool) {
+    if !f(e) {
+        return;
+    }
     match &e.kind {
         ExprKind::Null
         | ExprKind::Bool(_)
@@ -1280,7 +1293,7 @@ pub(crate) fn walk<'e, 's>(e: &'e Expr<'s>, f: &mut dyn FnMut(&'e Expr<'s>)) {
     }
 }
 
-fn walk_parts<'e, 's>(parts: &'e [Part<'s>], f: &mut dyn FnMut(&'e Expr<'s>)) {
+fn walk_parts<'e, 's>(parts: &'e [Part<'s>], f: &mut dyn FnMut(&'e Expr<'s>) -> bool) {
     for p in parts {
         match p {
             Part::Lit(_) => {}

@@ -146,10 +146,11 @@ pub const SERVER_ONLY_FIELDS: &[&str] = &[
 /// local or attribute being evaluated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HclLimits {
-    /// Largest single evaluated value: the bytes of its strings and keys, plus 8 for every
-    /// other value (4 MiB). Function results and files read by `file()` count too.
+    /// Largest single evaluated value, measured as the memory it takes (its strings and keys
+    /// plus the size of every value and object entry) (4 MiB). Function results and files
+    /// read by `file()` count too.
     pub max_value_bytes: usize,
-    /// Largest sum of all values evaluated while reading the jobspec (128 MiB).
+    /// Largest sum of all values evaluated while reading the jobspec (64 MiB).
     pub max_total_bytes: usize,
     /// Most evaluation steps: references, operators, function calls, and each iteration of a
     /// `for` expression, template `for` directive, splat or `dynamic` block (1,000,000).
@@ -162,7 +163,7 @@ impl Default for HclLimits {
     fn default() -> Self {
         HclLimits {
             max_value_bytes: 4 << 20,
-            max_total_bytes: 128 << 20,
+            max_total_bytes: 64 << 20,
             max_steps: 1_000_000,
             max_locals_depth: 100,
         }
