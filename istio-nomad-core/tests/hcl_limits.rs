@@ -61,7 +61,10 @@ fn doubling_and_long_local_chains_are_refused_quickly_and_in_little_memory() {
     // 30 locals, each the previous one twice: 2^30 copies of a 32-byte string.
     let mut text = String::from("locals {\n  a0 = \"0123456789abcdef0123456789abcdef\"\n");
     for i in 1..=30 {
-        text.push_str(&format!("  a{i} = \"${{local.a{p}}}${{local.a{p}}}\"\n", p = i - 1));
+        text.push_str(&format!(
+            "  a{i} = \"${{local.a{p}}}${{local.a{p}}}\"\n",
+            p = i - 1
+        ));
     }
     text.push_str("}\njob \"x\" {\n  meta { big = local.a30 }\n}\n");
     assert!(text.len() < 1200, "{}", text.len());
@@ -73,12 +76,18 @@ fn doubling_and_long_local_chains_are_refused_quickly_and_in_little_memory() {
     // The same with lists.
     let mut text = String::from("locals {\n  b0 = [\"0123456789abcdef\"]\n");
     for i in 1..=30 {
-        text.push_str(&format!("  b{i} = concat(local.b{p}, local.b{p})\n", p = i - 1));
+        text.push_str(&format!(
+            "  b{i} = concat(local.b{p}, local.b{p})\n",
+            p = i - 1
+        ));
     }
     text.push_str("}\njob \"x\" {}\n");
     let (kind, path, peak) = refuse(&text);
     assert_eq!(kind, ParseErrorKind::Limit(Limit::ValueSize));
-    assert!(path.as_deref().is_some_and(|p| p.starts_with("locals.b")), "{path:?}");
+    assert!(
+        path.as_deref().is_some_and(|p| p.starts_with("locals.b")),
+        "{path:?}"
+    );
     assert!(peak < 100 * MB, "peak {peak} bytes");
 
     // 3,000 locals, each naming the next, written so that every one uses a later one.

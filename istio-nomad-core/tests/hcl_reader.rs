@@ -52,14 +52,16 @@ fn unknown_arguments_and_blocks_are_errors_with_a_suggestion() {
         "invalid HCL at line 5 in job[x].group[g].task[t]: unknown argument \"kill_timout\" (did you mean \"kill_timeout\"?)"
     );
 
-    let e = err("job \"x\" {\n  group \"g\" {\n    restart {\n      nterval = \"1m\"\n    }\n  }\n}\n");
+    let e =
+        err("job \"x\" {\n  group \"g\" {\n    restart {\n      nterval = \"1m\"\n    }\n  }\n}\n");
     assert_eq!(e.path.as_deref(), Some("job[x].group[g].restart"));
     assert_eq!(
         e.message,
         "unknown argument \"nterval\" (did you mean \"interval\"?)"
     );
 
-    let e = err("job \"x\" {\n  group \"g\" {\n    task \"t\" {\n      resorces {}\n    }\n  }\n}\n");
+    let e =
+        err("job \"x\" {\n  group \"g\" {\n    task \"t\" {\n      resorces {}\n    }\n  }\n}\n");
     assert_eq!(e.kind, ParseErrorKind::UnknownField);
     assert_eq!(e.line, Some(4));
     assert_eq!(
@@ -145,7 +147,10 @@ fn allow_unknown_keeps_fields_newer_than_the_schema_and_json_keeps_unknown_keys(
         json!([{"Name": "a", "Depth": 1}])
     );
     // JSON input is not subject to the HCL schema: unknown keys are kept.
-    let job = Job::from_json(r#"{"ID": "x", "FutureKnob": 3, "TaskGroups": [{"Name": "g", "NewThing": {"A": 1}}]}"#).unwrap();
+    let job = Job::from_json(
+        r#"{"ID": "x", "FutureKnob": 3, "TaskGroups": [{"Name": "g", "NewThing": {"A": 1}}]}"#,
+    )
+    .unwrap();
     let v = job.to_json_value().unwrap();
     assert_eq!(v["FutureKnob"], 3);
     assert_eq!(v["TaskGroups"][0]["NewThing"], json!({"A": 1}));
@@ -155,7 +160,11 @@ fn allow_unknown_keeps_fields_newer_than_the_schema_and_json_keeps_unknown_keys(
 fn every_shared_job_reads_strictly() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/jobs");
     if !dir.is_dir() {
-        assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "../shared/data is missing");
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "../shared/data is missing"
+        );
         eprintln!("skipped: ../shared/data not found");
         return;
     }
@@ -319,7 +328,10 @@ fn variable_errors_name_the_variable_and_how_to_set_it() {
 
     let e = err_with(VARS_JOB, &base.clone().var("tags", "[upper(\"a\")]"));
     assert_eq!(e.kind, ParseErrorKind::Variable);
-    assert!(e.message.contains("function calls are not allowed here"), "{e}");
+    assert!(
+        e.message.contains("function calls are not allowed here"),
+        "{e}"
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let f = write(dir.path(), "x.hcl", "imagee = \"x\"\n");
@@ -327,13 +339,20 @@ fn variable_errors_name_the_variable_and_how_to_set_it() {
     assert_eq!(e.kind, ParseErrorKind::Variable);
     assert_eq!(e.line, Some(1));
     assert!(
-        e.message.starts_with("undefined variable: a value for \"imagee\" was set"),
+        e.message
+            .starts_with("undefined variable: a value for \"imagee\" was set"),
         "{e}"
     );
     let f = write(dir.path(), "y.hcl", "variable \"image\" {}\n");
     let e = err_with(VARS_JOB, &base.clone().var_file(&f));
-    assert!(e.message.starts_with("variable declaration in a var file"), "{e}");
-    let e = err_with(VARS_JOB, &base.clone().var_file(dir.path().join("nope.hcl")));
+    assert!(
+        e.message.starts_with("variable declaration in a var file"),
+        "{e}"
+    );
+    let e = err_with(
+        VARS_JOB,
+        &base.clone().var_file(dir.path().join("nope.hcl")),
+    );
     assert_eq!(e.kind, ParseErrorKind::Variable);
     assert!(e.message.starts_with("unable to read var file"), "{e}");
 
@@ -376,7 +395,10 @@ job "v" {
         .var("password", "hunter2")
         .env([("NOMAD_VAR_token", "s3cr3t")]);
     let shown = format!("{opts:?}");
-    assert!(!shown.contains("hunter2") && !shown.contains("s3cr3t"), "{shown}");
+    assert!(
+        !shown.contains("hunter2") && !shown.contains("s3cr3t"),
+        "{shown}"
+    );
     assert!(shown.contains("password"), "{shown}");
 }
 
@@ -589,13 +611,17 @@ job "dyn" {
 #[test]
 fn dynamic_block_errors() {
     let job = |inner: &str| format!("job \"x\" {{\n  group \"g\" {{\n{inner}\n  }}\n}}\n");
-    let e = err(&job("    dynamic \"task\" {\n      for_each = [\"a\"]\n      content {}\n    }"));
+    let e = err(&job(
+        "    dynamic \"task\" {\n      for_each = [\"a\"]\n      content {}\n    }",
+    ));
     assert_eq!(e.path.as_deref(), Some("job[x].group[g].dynamic[task]"));
     assert_eq!(
         e.message,
         "blocks of type \"task\" require 1 label(s); the dynamic block gives 0"
     );
-    let e = err(&job("    dynamic \"constraint\" {\n      for_each = 3\n      content {}\n    }"));
+    let e = err(&job(
+        "    dynamic \"constraint\" {\n      for_each = 3\n      content {}\n    }",
+    ));
     assert_eq!(e.kind, ParseErrorKind::Type);
     assert_eq!(
         e.message,
@@ -603,9 +629,16 @@ fn dynamic_block_errors() {
     );
     let e = err(&job("    dynamic \"constraint\" {\n      for_each = [1]\n      labels = [\"a\"]\n      content {}\n    }"));
     assert_eq!(e.kind, ParseErrorKind::UnknownField);
-    let e = err(&job("    dynamic \"constraint\" {\n      for_each = [1]\n    }"));
-    assert!(e.message.starts_with("missing dynamic content block"), "{e}");
-    let e = err(&job("    dynamic \"count\" {\n      for_each = [1]\n      content {}\n    }"));
+    let e = err(&job(
+        "    dynamic \"constraint\" {\n      for_each = [1]\n    }",
+    ));
+    assert!(
+        e.message.starts_with("missing dynamic content block"),
+        "{e}"
+    );
+    let e = err(&job(
+        "    dynamic \"count\" {\n      for_each = [1]\n      content {}\n    }",
+    ));
     assert_eq!(
         e.message,
         "count is an attribute, not a block; a dynamic block generates blocks"
@@ -694,7 +727,10 @@ fn a_gateway_group_needs_no_task_but_other_groups_do() {
     let e = Job::from_hcl(&no_gateway).unwrap().validate().unwrap_err();
     let fe = &e.field_errors()[0];
     assert_eq!(fe.path, "job[ingress-demo].group[ingress-group].task");
-    assert!(fe.message.starts_with("a group needs at least one task"), "{e}");
+    assert!(
+        fe.message.starts_with("a group needs at least one task"),
+        "{e}"
+    );
 
     let two = GATEWAY_JOB.replace("proxy {}", "proxy {}\n          mesh {}");
     let e = Job::from_hcl(&two).unwrap().validate().unwrap_err();
@@ -725,7 +761,9 @@ fn scaling_blocks_are_checked_as_nomad_does() {
         e.message,
         "missing required argument: the argument \"max\" is required in a group scaling block"
     );
-    let e = err(&group("    scaling {\n      max = 2\n      type = \"vertical_cpu\"\n    }"));
+    let e = err(&group(
+        "    scaling {\n      max = 2\n      type = \"vertical_cpu\"\n    }",
+    ));
     assert!(e.message.starts_with("invalid group scaling type"), "{e}");
     let api = parse(&group("    scaling { max = 2 }"));
     assert_eq!(
@@ -766,13 +804,24 @@ fn bad_input_gives_typed_errors_naming_the_path() {
     assert_eq!(e.kind, ParseErrorKind::Reference);
     assert_eq!(e.message, "local.nope is not defined in a locals block");
 
-    let deep = format!("job \"x\" {{\n  meta = {}1{}\n}}\n", "[".repeat(1_000_000), "]".repeat(1_000_000));
+    let deep = format!(
+        "job \"x\" {{\n  meta = {}1{}\n}}\n",
+        "[".repeat(1_000_000),
+        "]".repeat(1_000_000)
+    );
     let e = err(&deep);
     assert_eq!(e.kind, ParseErrorKind::Limit(Limit::Nesting));
     assert_eq!(e.line, Some(2));
-    let deep = format!("job \"x\" {{\n{}{}}}\n", "a {\n".repeat(1_000_000), "}\n".repeat(1_000_000));
+    let deep = format!(
+        "job \"x\" {{\n{}{}}}\n",
+        "a {\n".repeat(1_000_000),
+        "}\n".repeat(1_000_000)
+    );
     assert_eq!(err(&deep).kind, ParseErrorKind::Limit(Limit::Nesting));
-    let deep = format!("job \"x\" {{\n  meta = {{ a = {}1 }}\n}}\n", "-".repeat(1_000_000));
+    let deep = format!(
+        "job \"x\" {{\n  meta = {{ a = {}1 }}\n}}\n",
+        "-".repeat(1_000_000)
+    );
     assert_eq!(err(&deep).kind, ParseErrorKind::Limit(Limit::Nesting));
 
     let e = err("job \"x\" {\n  meta { a = 1 +\n 2 }\n}\n");

@@ -309,7 +309,7 @@ fn group(e: &mut ValidationErrors, gp: &str, g: &TaskGroup, kind: &str) {
         );
     }
 
-    let gateways = gateway_services(e, &gp, g);
+    let gateways = gateway_services(e, gp, g);
     if g.tasks.is_empty() && gateways == 0 {
         e.add(
             format!("{gp}.task"),

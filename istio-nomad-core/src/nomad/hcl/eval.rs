@@ -955,13 +955,15 @@ impl<'a> Evaluator<'a> {
                         format!("{name}: the expanded argument (\"...\") must not be null"),
                     ))
                 }
-                Some(other) => return Err(EvalError::new(
-                    ParseErrorKind::FunctionCall,
-                    format!(
+                Some(other) => {
+                    return Err(EvalError::new(
+                        ParseErrorKind::FunctionCall,
+                        format!(
                         "{name}: the expanded argument (\"...\") must be a list or tuple, not a {}",
                         kind_name(&other)
                     ),
-                )),
+                    ))
+                }
                 None => {}
             }
         }
