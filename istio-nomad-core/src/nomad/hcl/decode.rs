@@ -380,6 +380,13 @@ impl<'s, 'o> Decoder<'s, 'o> {
     }
 
     /// An unknown name, with HCL's "did you mean" suggestion.
+    ///
+    /// `nomad job run` parses with `Strict: true` (hashicorp/nomad v1.6.9: the
+    /// `-hcl2-strict` flag defaults to true in `command/job_run.go`, and `JobGetter.Get` in
+    /// `command/helpers.go` passes it to `jobspec2.ParseWithConfig`), so gohcl's
+    /// body decoding refuses a name the struct has no `hcl` tag for ("Unsupported argument;
+    /// An argument named "x" is not expected here. Did you mean "y"?", hashicorp/hcl v2
+    /// `hclsyntax/structure.go` with `nameSuggestion` in `didyoumean.go`).
     pub(crate) fn unknown_name<'n>(
         &self,
         path: &str,

@@ -950,7 +950,9 @@ const SCALING_FIELDS: &[Field] = &[
 ];
 
 /// A group's `scaling` block: jobspec2's `decodeTaskGroup` sets `Type: "horizontal"` when
-/// empty and `validateGroupScalingPolicy` requires `max` and refuses another type.
+/// empty and `validateGroupScalingPolicy` requires `max` and refuses another type
+/// (jobspec2/hcl_conversions.go, v1.6.9). A second `scaling` block in a group is refused
+/// like any repeated single block (gohcl: "Duplicate scaling block").
 static GROUP_SCALING: Schema = Schema {
     post: Some(post_group_scaling),
     fields: SCALING_FIELDS,
@@ -1010,8 +1012,8 @@ fn post_constraint(obj: &mut Map<String, Value>) -> Result<(), String> {
             obj.insert("RTarget".into(), Value::String(v));
         }
     }
-    // jobspec2's decodeConstraint: any distinct_hosts value sets the operator, and RTarget is
-    // the value as text ("true" or "false").
+    // jobspec2's decodeConstraint (jobspec2/hcl_conversions.go, v1.6.9): any distinct_hosts
+    // value sets the operator, and RTarget is the value as text ("true" or "false").
     if let Some(Value::Bool(b)) = obj.remove(" distinct_hosts") {
         obj.insert("Operand".into(), Value::String("distinct_hosts".into()));
         obj.insert("RTarget".into(), Value::String(b.to_string()));
@@ -1167,6 +1169,8 @@ fn post_task(obj: &mut Map<String, Value>) -> Result<(), String> {
             let label = p
                 .remove(TASK_SCALING_LABEL)
                 .and_then(|v| v.as_str().map(str::to_lowercase));
+            // jobspec2's decodeTaskScalingPolicies (hcl_conversions.go, v1.6.9): labels are
+            // compared lower-cased; a second block with the same one is an error.
             if let Some(l) = &label {
                 if seen.contains(l) {
                     return Err(format!(
