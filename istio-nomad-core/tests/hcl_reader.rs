@@ -516,6 +516,23 @@ fn function_errors_are_typed_and_name_the_function() {
     assert_eq!(e.line, Some(3));
     assert_eq!(e.message, "upper: expects 1 argument(s), got 2");
 
+    // Arguments count from 1. try() catches an unknown function as it catches any error
+    // (hashicorp/hcl v2 ext/tryfunc: every argument with error diagnostics is skipped); when
+    // no argument succeeds, the errors are reported.
+    let e = err("job \"x\" {\n  meta {\n    a = substr(\"hello\", \"one\", 1)\n  }\n}\n");
+    assert_eq!(e.kind, ParseErrorKind::FunctionCall);
+    assert_eq!(e.path.as_deref(), Some("job[x].meta.a"));
+    assert!(e.message.starts_with("substr: argument 2: "), "{e}");
+    let api = parse("job \"x\" {\n  meta { a = try(nofunc(1), \"x\") }\n}\n");
+    assert_eq!(api["Meta"], json!({"a": "x"}));
+    let e = err("job \"x\" {\n  meta { a = try(nofunc(1)) }\n}\n");
+    assert_eq!(e.path.as_deref(), Some("job[x].meta.a"));
+    assert_eq!(e.kind, ParseErrorKind::FunctionCall);
+    assert_eq!(
+        e.message,
+        "try: no expression succeeded; the last one failed with: there is no function named \"nofunc\""
+    );
+
     let e = err("job \"x\" {\n  meta { a = file(\"/etc/hostname\") }\n}\n");
     assert_eq!(e.kind, ParseErrorKind::FilesystemNotAllowed);
 
