@@ -61,19 +61,31 @@
 //! defaults (`ChangeMode: "restart"`, `Perms: "0644"`, `Splay: 5s`, `ErrMissingKey: false`),
 //! `change_script` defaults, ports split into reserved and dynamic.
 //!
-//! # Expressions
+//! # Expressions, variables and functions
 //!
-//! References to `var.*` and `local.*` are evaluated (`variable` blocks with a `default`, or
-//! values passed to [`jobspec_to_api_with_vars`]; `variables {}` and `locals {}` blocks).
-//! Every other reference is kept as the text Nomad interpolates at run time, exactly as
-//! jobspec2 does: `"${NOMAD_PORT_http}"`, `"http://${attr.unique.network.ip-address}:80"`
-//! and even a bare `attr.kernel.name` become those strings. Conditionals, arithmetic and
-//! `for` expressions over variables are evaluated; function calls (`upper(...)`,
-//! `file(...)`) and `dynamic` blocks are not supported and give a [`ParseError`].
+//! References to `var.*` and `local.*` are evaluated: `variable` blocks (with `type`,
+//! `default`, `validation`), `variables {}` and `locals {}` blocks, and values from outside
+//! given in [`HclOptions`] as `nomad job run` takes them (`-var`, `-var-file`,
+//! `NOMAD_VAR_<name>`, with Nomad's precedence and type conversion). Every other reference
+//! is kept as the text Nomad interpolates at run time, exactly as jobspec2 does:
+//! `"${NOMAD_PORT_http}"`, `"http://${attr.unique.network.ip-address}:80"` and even a bare
+//! `attr.kernel.name` become those strings. Operators, conditionals, `for` expressions,
+//! splats, template directives, `dynamic` blocks (`for_each`, `iterator`, `labels`,
+//! `content`) and Nomad's function table (go-cty's stdlib, hashes, uuids, cidr, encodings,
+//! dates, `try`/`can`/`convert`) are evaluated; the filesystem functions only when
+//! [`HclOptions::allow_fs`] allows them. An unknown function is an error naming it.
+//!
+//! Evaluation is bounded ([`HclLimits`]): the size of any value, the sum of all values, the
+//! number of steps and the depth of locals using locals (ordered by a topological sort). An
+//! input over a limit is refused quickly with an error naming the local or attribute.
 //!
 //! # Unknown keys
 //!
-//! Attributes and blocks the table does not know are kept under a generic name:
+//! Reading is strict by default, as `nomad job run` is: an argument or block the table does
+//! not know is a [`ParseError`] of kind [`ParseErrorKind::UnknownField`] naming its path and
+//! the closest known name (`job[x].group[g].task[t]: unknown argument "kill_timout" (did you
+//! mean "kill_timeout"?)`). Driver `config`, `meta`, `env` and the other open maps stay open.
+//! With [`HclOptions::allow_unknown`] unknown names are kept under a generic name:
 //! `snake_case` -> `PascalCase` with Go initialisms (`ID`, `CPU`, `MB`, `TLS`, `DNS`, `URL`,
 //! `HTTP`, `GRPC`, `TTL`, `IP`, `UID`, `GID`, `CIDR`, ... see [`pascal_case`]). One block
 //! becomes an object, repeated or labeled blocks a list (a label is stored as `Name`).
