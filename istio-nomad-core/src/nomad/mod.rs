@@ -147,7 +147,12 @@ impl Job {
         if !value.is_object() {
             return Err(ParseError::new(Format::Json, "a job must be a JSON object").into());
         }
-        serde_path_to_error::deserialize(value).map_err(|e| json_error(&e).into())
+        // Fast path without path tracking (which copies every key it meets); only a value
+        // that does not fit is read again to name the path of the problem.
+        match <Job as serde::Deserialize>::deserialize(&value) {
+            Ok(job) => Ok(job),
+            Err(_) => serde_path_to_error::deserialize(value).map_err(|e| json_error(&e).into()),
+        }
     }
 
     /// Reads a job from an HCL2 jobspec (`job "id" { group ... }`), mapped the way Nomad's
