@@ -23,6 +23,8 @@ use crate::spec::MeshSpec;
 
 /// Consul service IDs registered for each (namespace, job).
 type Registered = Arc<Mutex<HashMap<(String, String), BTreeSet<String>>>>;
+/// Jobs whose deployments the cluster fails because a check probes a port nothing opens.
+type Unhealthy = Arc<Mutex<BTreeSet<String>>>;
 
 /// Where a [`Backends`] talks to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -192,6 +194,7 @@ pub struct InMemoryCluster {
     /// The etcd member.
     pub etcd: MemoryEtcd,
     registered: Registered,
+    unhealthy: Unhealthy,
     sync: Arc<tokio::sync::Mutex<()>>,
 }
 
@@ -224,6 +227,7 @@ impl InMemoryCluster {
             namespace: namespace.to_owned(),
             consul: self.consul.clone(),
             registered: self.registered.clone(),
+            unhealthy: self.unhealthy.clone(),
             sync: self.sync.clone(),
         }
     }
@@ -237,6 +241,7 @@ pub struct ClusterNomad {
     namespace: String,
     consul: MemoryConsul,
     registered: Registered,
+    unhealthy: Unhealthy,
     sync: Arc<tokio::sync::Mutex<()>>,
 }
 
@@ -311,6 +316,11 @@ impl ClusterNomad {
             Err(e) if e.is_not_found() => None,
             Err(e) => return Err(e),
         };
+        // Check health modelled from what each component opens (control_plane::opens).
+        let health = job
+            .as_ref()
+            .map(crate::control_plane::check_health)
+            .unwrap_or_default();
         let mut want: BTreeMap<String, ServiceRegistration> = BTreeMap::new();
         for a in allocs
             .iter()
@@ -364,11 +374,28 @@ impl ClusterNomad {
                     .flatten()
                     .enumerate()
                 {
+                    let check_name = c
+                        .get("Name")
+                        .and_then(Value::as_str)
+                        .map_or_else(|| format!("check[{i}]"), str::to_owned);
+                    let passing = health
+                        .iter()
+                        .find(|h| {
+                            h.group == a.task_group && h.service == name && h.check == check_name
+                        })
+                        .is_none_or(|h| h.passing);
                     reg = reg.check(AgentCheck {
                         check_id: Some(format!("{id}-check-{i}")),
                         name: c.get("Name").and_then(Value::as_str).map(str::to_owned),
                         ttl: Some("30s".into()),
-                        status: Some(check_status::PASSING.into()),
+                        status: Some(
+                            if passing {
+                                check_status::PASSING
+                            } else {
+                                check_status::CRITICAL
+                            }
+                            .into(),
+                        ),
                         ..AgentCheck::default()
                     });
                 }
@@ -393,6 +420,27 @@ impl ClusterNomad {
             m.insert(key, want.into_keys().collect());
         }
         Ok(allocs)
+    }
+
+    /// A job with a check on a port nothing in its group opens never becomes healthy: its
+    /// deployment fails, as a Nomad deployment with `health_check = "checks"` does
+    /// ([`crate::control_plane::check_health`]). A later version without such a check heals.
+    fn model_health(&self, req: &RegisterRequest) {
+        let Some(id) = req.job.get("ID").and_then(Value::as_str) else {
+            return;
+        };
+        let sick = crate::control_plane::check_health(&req.job)
+            .iter()
+            .any(|h| !h.passing);
+        let Ok(mut set) = self.unhealthy.lock() else {
+            return;
+        };
+        if sick {
+            self.inner.fail_deployments(id);
+            set.insert(id.to_owned());
+        } else if set.remove(id) {
+            self.inner.heal_deployments(id);
+        }
     }
 
     /// Follows the job's allocations until none is pending, syncing Consul on each change.
@@ -431,6 +479,7 @@ impl ClusterNomad {
 #[async_trait]
 impl Nomad for ClusterNomad {
     async fn register_job(&self, req: &RegisterRequest) -> BackendResult<RegisterResponse> {
+        self.model_health(req);
         let r = self.inner.register_job(req).await?;
         if let Some(id) = req.job.get("ID").and_then(Value::as_str) {
             self.follow(id.to_owned());

@@ -27,7 +27,7 @@ job "reviews" {
     count = 1
     meta = {
       "istio-nomad.injected" = "true"
-      "istio-nomad.undo" = "{\"tasks\":[\"istio-init\",\"istio-proxy\",\"istio-ready\"],\"meta\":{\"istio-nomad.injected\":null,\"istio-nomad.undo\":null}}"
+      "istio-nomad.undo" = "{\"tasks\":[\"istio-init\",\"istio-proxy\",\"istio-ready\"],\"networks\":[{\"Mode\":\"bridge\",\"DynamicPorts\":[{\"Label\":\"http\",\"To\":9080}]}],\"meta\":{\"istio-nomad.injected\":null,\"istio-nomad.undo\":null}}"
     }
 
     restart {
@@ -46,6 +46,10 @@ job "reviews" {
 
     network {
       mode = "bridge"
+
+      dns {
+        searches = ["service.consul"]
+      }
 
       port "http" {
         to = 9080
@@ -192,7 +196,7 @@ EOT
       config {
         image = "docker.io/istio/proxy_debug:1.0.0"
         entrypoint = ["/usr/local/bin/pilot-agent"]
-        args = ["proxy", "--serviceregistry", "Consul", "--serviceCluster", "reviews", "--discoveryAddress", "bookinfo-pilot.service.consul:15007", "--proxyAdminPort", "15000", "--configPath", "/var/lib/istio"]
+        args = ["proxy", "--serviceregistry", "Consul", "--serviceCluster", "reviews", "--discoveryAddress", "bookinfo-pilot-grpc.service.consul:15010", "--proxyAdminPort", "15000", "--configPath", "/var/lib/istio", "--zipkinAddress", "bookinfo-zipkin.service.consul:9411"]
       }
 
       resources {
@@ -246,7 +250,7 @@ EOT]
     count = 1
     meta = {
       "istio-nomad.injected" = "true"
-      "istio-nomad.undo" = "{\"tasks\":[\"istio-init\",\"istio-proxy\",\"istio-ready\"],\"meta\":{\"istio-nomad.injected\":null,\"istio-nomad.undo\":null}}"
+      "istio-nomad.undo" = "{\"tasks\":[\"istio-init\",\"istio-proxy\",\"istio-ready\"],\"networks\":[{\"Mode\":\"bridge\",\"DynamicPorts\":[{\"Label\":\"http\",\"To\":9080}]}],\"meta\":{\"istio-nomad.injected\":null,\"istio-nomad.undo\":null}}"
     }
 
     restart {
@@ -265,6 +269,10 @@ EOT]
 
     network {
       mode = "bridge"
+
+      dns {
+        searches = ["service.consul"]
+      }
 
       port "http" {
         to = 9080
@@ -411,7 +419,7 @@ EOT
       config {
         image = "docker.io/istio/proxy_debug:1.0.0"
         entrypoint = ["/usr/local/bin/pilot-agent"]
-        args = ["proxy", "--serviceregistry", "Consul", "--serviceCluster", "reviews", "--discoveryAddress", "bookinfo-pilot.service.consul:15007", "--proxyAdminPort", "15000", "--configPath", "/var/lib/istio"]
+        args = ["proxy", "--serviceregistry", "Consul", "--serviceCluster", "reviews", "--discoveryAddress", "bookinfo-pilot-grpc.service.consul:15010", "--proxyAdminPort", "15000", "--configPath", "/var/lib/istio", "--zipkinAddress", "bookinfo-zipkin.service.consul:9411"]
       }
 
       resources {
@@ -465,7 +473,7 @@ EOT]
     count = 1
     meta = {
       "istio-nomad.injected" = "true"
-      "istio-nomad.undo" = "{\"tasks\":[\"istio-init\",\"istio-proxy\",\"istio-ready\"],\"meta\":{\"istio-nomad.injected\":null,\"istio-nomad.undo\":null}}"
+      "istio-nomad.undo" = "{\"tasks\":[\"istio-init\",\"istio-proxy\",\"istio-ready\"],\"networks\":[{\"Mode\":\"bridge\",\"DynamicPorts\":[{\"Label\":\"http\",\"To\":9080}]}],\"meta\":{\"istio-nomad.injected\":null,\"istio-nomad.undo\":null}}"
     }
 
     restart {
@@ -484,6 +492,10 @@ EOT]
 
     network {
       mode = "bridge"
+
+      dns {
+        searches = ["service.consul"]
+      }
 
       port "http" {
         to = 9080
@@ -630,7 +642,7 @@ EOT
       config {
         image = "docker.io/istio/proxy_debug:1.0.0"
         entrypoint = ["/usr/local/bin/pilot-agent"]
-        args = ["proxy", "--serviceregistry", "Consul", "--serviceCluster", "reviews", "--discoveryAddress", "bookinfo-pilot.service.consul:15007", "--proxyAdminPort", "15000", "--configPath", "/var/lib/istio"]
+        args = ["proxy", "--serviceregistry", "Consul", "--serviceCluster", "reviews", "--discoveryAddress", "bookinfo-pilot-grpc.service.consul:15010", "--proxyAdminPort", "15000", "--configPath", "/var/lib/istio", "--zipkinAddress", "bookinfo-zipkin.service.consul:9411"]
       }
 
       resources {
