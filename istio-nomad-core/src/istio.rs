@@ -178,7 +178,6 @@ impl From<IstioVersion> for String {
     }
 }
 
-
 /// How pilot-agent turns `--discoveryAddress` into the address of its ADS (gRPC) stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DiscoveryRule {
