@@ -41,10 +41,11 @@ def test_inject_and_remove_the_api_example_job() -> None:
     assert g["Networks"][0]["Mode"] == "bridge"
     port = g["Networks"][0]["DynamicPorts"][0]
     assert (port["Label"], port["To"]) == ("db", 6379)
+    assert g["Networks"][0]["DNS"]["Searches"] == ["service.consul"]
     proxy = next(t for t in g["Tasks"] if t["Name"] == "istio-proxy")
     assert proxy["Config"]["args"] == [
         "proxy", "--serviceregistry", "Consul", "--serviceCluster", "redis-cache",
-        "--discoveryAddress", "bookinfo-pilot.service.consul:15007",
+        "--discoveryAddress", "bookinfo-pilot-grpc.service.consul:15010",
         "--proxyAdminPort", "15000", "--configPath", "/var/lib/istio",
     ]
     assert proxy["User"] == "1337"
