@@ -40,6 +40,7 @@
 //! # Ok::<(), istio_nomad_core::Error>(())
 //! ```
 
+mod addressing;
 mod options;
 pub mod rules;
 pub mod tasks;
@@ -395,9 +396,6 @@ fn inject_group(
         );
         services_changed |= changed;
     }
-    if services_changed {
-        undo.services = Some(original_services);
-    }
     for t in &mut g.tasks {
         let tname = t.name().to_string();
         let original = t.services.clone();
@@ -424,13 +422,18 @@ fn inject_group(
     }
     let cluster = cluster.unwrap_or_else(|| format!("{job_id}-{gname}"));
 
-    // Network.
+    // Network, then how the services are registered in it.
     let original_networks = g.networks.clone();
     let original_constraints = g.constraints.clone();
     if host {
         host_network(g, gp, opts, &own_ports, &mut undo, &mut e);
+        addressing::host_addressing(g, gp, &mut e);
     } else {
         bridge_network(g, gp, opts, &own_ports, &mut e);
+        undo.address_modes = addressing::alloc_addressing(g, gp, &mut e);
+    }
+    if services_changed {
+        undo.services = Some(original_services);
     }
     if e.is_empty() {
         if let Some(n) = g.networks.first_mut() {
@@ -622,7 +625,7 @@ fn bridge_network(
     let n = &mut g.networks[0];
     match n.mode.as_deref() {
         None | Some("") | Some("host") => {
-            n.mode = Some("bridge".into());
+            n.mode = Some(opts.group_network_mode());
             // docker's port_map (host-mode networking) becomes the port's `to`.
             for (task, map) in &port_maps {
                 for (label, v) in map {

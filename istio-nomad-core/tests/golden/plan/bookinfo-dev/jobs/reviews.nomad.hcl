@@ -27,7 +27,7 @@ job "reviews" {
     count = 1
     meta = {
       "istio-nomad.injected" = "true"
-      "istio-nomad.undo" = "{\"tasks\":[\"istio-init\",\"istio-proxy\",\"istio-ready\"],\"networks\":[{\"Mode\":\"bridge\",\"DynamicPorts\":[{\"Label\":\"http\",\"To\":9080}]}],\"meta\":{\"istio-nomad.injected\":null,\"istio-nomad.undo\":null}}"
+      "istio-nomad.undo" = "{\"tasks\":[\"istio-init\",\"istio-proxy\",\"istio-ready\"],\"networks\":[{\"Mode\":\"bridge\",\"DynamicPorts\":[{\"Label\":\"http\",\"To\":9080}]}],\"address_modes\":[{\"service\":0,\"was\":null},{\"service\":0,\"check\":0,\"was\":null}],\"meta\":{\"istio-nomad.injected\":null,\"istio-nomad.undo\":null}}"
     }
 
     restart {
@@ -60,6 +60,7 @@ job "reviews" {
       name = "reviews"
       port = "http"
       tags = ["version|v1"]
+      address_mode = "alloc"
 
       meta {
         protocol = "http"
@@ -69,6 +70,7 @@ job "reviews" {
         name = "reviews-http-tcp"
         type = "tcp"
         port = "http"
+        address_mode = "alloc"
         interval = "10s"
         timeout = "2s"
       }
@@ -250,7 +252,7 @@ EOT]
     count = 1
     meta = {
       "istio-nomad.injected" = "true"
-      "istio-nomad.undo" = "{\"tasks\":[\"istio-init\",\"istio-proxy\",\"istio-ready\"],\"networks\":[{\"Mode\":\"bridge\",\"DynamicPorts\":[{\"Label\":\"http\",\"To\":9080}]}],\"meta\":{\"istio-nomad.injected\":null,\"istio-nomad.undo\":null}}"
+      "istio-nomad.undo" = "{\"tasks\":[\"istio-init\",\"istio-proxy\",\"istio-ready\"],\"networks\":[{\"Mode\":\"bridge\",\"DynamicPorts\":[{\"Label\":\"http\",\"To\":9080}]}],\"address_modes\":[{\"service\":0,\"was\":null},{\"service\":0,\"check\":0,\"was\":null}],\"meta\":{\"istio-nomad.injected\":null,\"istio-nomad.undo\":null}}"
     }
 
     restart {
@@ -283,6 +285,7 @@ EOT]
       name = "reviews"
       port = "http"
       tags = ["version|v2"]
+      address_mode = "alloc"
 
       meta {
         protocol = "http"
@@ -292,6 +295,7 @@ EOT]
         name = "reviews-http-tcp"
         type = "tcp"
         port = "http"
+        address_mode = "alloc"
         interval = "10s"
         timeout = "2s"
       }
@@ -473,7 +477,7 @@ EOT]
     count = 1
     meta = {
       "istio-nomad.injected" = "true"
-      "istio-nomad.undo" = "{\"tasks\":[\"istio-init\",\"istio-proxy\",\"istio-ready\"],\"networks\":[{\"Mode\":\"bridge\",\"DynamicPorts\":[{\"Label\":\"http\",\"To\":9080}]}],\"meta\":{\"istio-nomad.injected\":null,\"istio-nomad.undo\":null}}"
+      "istio-nomad.undo" = "{\"tasks\":[\"istio-init\",\"istio-proxy\",\"istio-ready\"],\"networks\":[{\"Mode\":\"bridge\",\"DynamicPorts\":[{\"Label\":\"http\",\"To\":9080}]}],\"address_modes\":[{\"service\":0,\"was\":null},{\"service\":0,\"check\":0,\"was\":null}],\"meta\":{\"istio-nomad.injected\":null,\"istio-nomad.undo\":null}}"
     }
 
     restart {
@@ -506,6 +510,7 @@ EOT]
       name = "reviews"
       port = "http"
       tags = ["version|v3"]
+      address_mode = "alloc"
 
       meta {
         protocol = "http"
@@ -515,6 +520,7 @@ EOT]
         name = "reviews-http-tcp"
         type = "tcp"
         port = "http"
+        address_mode = "alloc"
         interval = "10s"
         timeout = "2s"
       }
