@@ -150,8 +150,9 @@ mesh "shop" {
     }
   }
   service "legacy-db" {
-    image = "mysql:5.7"
-    vm    = true
+    image      = "mysql:5.7"
+    vm         = true
+    vm_address = "10.0.0.5"
     port "mysql" {
       port     = 3306
       protocol = "mysql"
@@ -168,7 +169,8 @@ def test_vm_bundle_equals_core_golden_files() -> None:
     b = p.vm_bundles[0]
     assert b.service == "legacy-db"
     assert sorted(b.files) == [
-        "cluster.env", "istio-iptables.cleanup.rules", "istio-iptables.rules", "istio.service", "sidecar.env",
+        "cluster.env", "consul-service.json", "istio-iptables.cleanup.rules", "istio-iptables.rules",
+        "istio.service", "sidecar.env",
     ]
     for name, text in b.files.items():
         assert text == (GOLDEN / "sidecar" / "vm" / "legacy-db" / name).read_text(), name
