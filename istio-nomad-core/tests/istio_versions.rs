@@ -7,6 +7,7 @@
 
 mod common;
 
+use istio_nomad_core::backend::{Consul, QueryOptions};
 use istio_nomad_core::control_plane::{check_health, CheckHealth};
 use istio_nomad_core::install::{ApplyOptions, InMemoryCluster, InstallError, Installer};
 use istio_nomad_core::nomad::{Job, NetworkResource, Port, Service, ServiceCheck, Task, SECOND};
@@ -528,6 +529,38 @@ async fn ha_apply_in_memory_passes_every_stage_with_modelled_health() {
         let installer = Installer::builder(c.backends()).build();
         let report = installer.apply(&p, &apply_opts()).await.unwrap();
         assert_eq!(report.created().len(), p.jobs.len(), "{version}");
+        // The catalog holds every control-plane service with all its checks passing, one
+        // instance per allocation; one Citadel, none from 1.6 (istiod is the CA).
+        let citadels = if version == "1.7.8" { 0 } else { 1 };
+        for (name, instances, checks) in [
+            ("bookinfo-pilot", 2, 2),
+            ("bookinfo-pilot-grpc", 2, 1),
+            ("bookinfo-mixer", 2, 2),
+            ("bookinfo-citadel", citadels, 2),
+            ("bookinfo-apiserver", 2, 1),
+            ("bookinfo-zipkin", 1, 1),
+        ] {
+            let entries = c
+                .consul
+                .health_service(name, false, &QueryOptions::new())
+                .await
+                .unwrap()
+                .value;
+            assert_eq!(entries.len(), instances, "{version} {name}");
+            for e in &entries {
+                // The service's own checks (Consul adds the node's serfHealth).
+                let own: Vec<_> = e
+                    .checks
+                    .iter()
+                    .filter(|c| c.check_id != "serfHealth")
+                    .collect();
+                assert_eq!(own.len(), checks, "{version} {name}");
+                assert!(
+                    own.iter().all(|c| c.status == "passing"),
+                    "{version} {name}: {own:?}"
+                );
+            }
+        }
     }
 }
 

@@ -264,7 +264,6 @@ fn a_single_group_registering_the_node_loses_only_its_own_inbound_listener() {
 fn bookinfo_at(version: &str) -> MeshSpec {
     let mut spec = bookinfo_spec();
     spec.istio_version = version.parse().unwrap();
-    spec.sidecar.pilot_address = Some("bookinfo-pilot.service.consul:15010".into());
     spec
 }
 
