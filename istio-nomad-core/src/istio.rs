@@ -288,6 +288,11 @@ pub struct ReleaseFacts {
     pub status_port_from_patch: u32,
     /// First patch release whose VM package reads `PILOT_ADDRESS` (1.0.1; 0 for later lines).
     pub vm_pilot_address_from_patch: u32,
+    /// Pilot's mesh defaults turn the sidecars' telemetry reports to Mixer off
+    /// (`DisableMixerHttpReports: true` in `DefaultMeshConfig`, `pkg/config/mesh/mesh.go` at
+    /// 1.6.0 and 1.7.8; the field is not set, so false, at 1.3.8), so a mesh that runs Mixer
+    /// writes `disableMixerHttpReports: false` in Pilot's mesh config.
+    pub mixer_reports_off_by_default: bool,
     /// The VM package's `istio-start.sh` builds `PROXY_CONFIG` from `PILOT_ADDRESS`
     /// (`tools/packaging/common/istio-start.sh` at 1.6.0); before, it passes
     /// `--discoveryAddress`.
@@ -352,6 +357,7 @@ const fn row(
         standalone_citadel: minor <= 5,
         status_port_from_patch: if one_zero { 3 } else { 0 },
         vm_pilot_address_from_patch: if one_zero { 1 } else { 0 },
+        mixer_reports_off_by_default: minor >= 6,
         vm_proxy_config_env: minor >= 6,
     }
 }
@@ -445,6 +451,7 @@ mod tests {
         assert!(!v("1.0.0").vm_reads_pilot_address() && v("1.0.1").vm_reads_pilot_address());
         assert_eq!(a.facts().proxy_image, "proxy_debug");
         assert_eq!(c.facts().init_image, "proxyv2");
+        assert!(!b.facts().mixer_reports_off_by_default && c.facts().mixer_reports_off_by_default);
     }
 
     #[test]

@@ -157,7 +157,10 @@ pub(crate) fn apiserver_job(ctx: &MeshContext, r: &ResolvedControlPlane) -> Resu
 ///   Consul service. Istio 1.0 reads that service's protocol from the node meta (default http),
 ///   so its cluster speaks HTTP/1.1 and Mixer's gRPC cannot answer: for 1.0 the policy check
 ///   fails open, so a mesh without `node_meta { protocol = "grpc" }` on Mixer's nodes still
-///   carries traffic.
+///   carries traffic. From 1.6, whose defaults turn the sidecars' reports to Mixer off
+///   (`DisableMixerHttpReports: true`, `pkg/config/mesh/mesh.go` at 1.6.0), the text turns them
+///   back on. Policy checks keep each release's default (on in 1.0, off from 1.1:
+///   `DisablePolicyChecks` in `DefaultMeshConfig`).
 /// * `defaultConfig`: the discovery address (Pilot's gRPC port), `controlPlaneAuthPolicy: NONE`
 ///   and Zipkin (`zipkinAddress` in 1.0, `tracing.zipkin.address` from 1.1).
 pub(crate) fn pilot_mesh_config(ctx: &MeshContext, r: &ResolvedControlPlane) -> String {
@@ -172,6 +175,9 @@ pub(crate) fn pilot_mesh_config(ctx: &MeshContext, r: &ResolvedControlPlane) -> 
         text.push_str(&format!("mixerCheckServer: {m}\nmixerReportServer: {m}\n"));
         if !facts.protocol_in_service_meta() {
             text.push_str("policyCheckFailOpen: true\n");
+        }
+        if facts.mixer_reports_off_by_default {
+            text.push_str("disableMixerHttpReports: false\n");
         }
     }
     text.push_str(&format!(
