@@ -116,7 +116,13 @@ def test_plan_app_jobs_are_inject_of_the_plain_job() -> None:
             continue
         plain = remove_sidecar(pj.job)
         assert "istio-proxy" not in task_names(plain)
-        again = inject(plain, mesh="bookinfo", hub="docker.io/istio", istio_version="1.0.0")
+        again = inject(
+            plain,
+            mesh="bookinfo",
+            hub="docker.io/istio",
+            istio_version="1.0.0",
+            zipkin_address="bookinfo-zipkin.service.consul:9411",
+        )
         assert Job.from_hcl(again.to_hcl()) == pj.job
 
 
