@@ -28,7 +28,7 @@ pub struct InjectArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Hcl)]
     pub format: Format,
-    /// Mesh name (Pilot is found at <mesh>-pilot.service.consul:15007).
+    /// Mesh name (Pilot's gRPC discovery is found at <mesh>-pilot-grpc.service.consul:15010).
     #[arg(long, default_value = "mesh")]
     pub mesh: String,
     /// Istio release of the proxy images and flags.

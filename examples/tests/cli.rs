@@ -197,16 +197,24 @@ fn verify_prints_the_findings_and_plan_refuses_a_mesh_that_carries_no_traffic() 
         text(&o.stderr)
     );
 
-    // A release without the Consul registry: verify fails, plan refuses, --no-verify writes.
+    // Istio 1.3 dials ADS at the discovery address as given, and 15007 is Pilot's HTTP port:
+    // verify fails, plan refuses, --no-verify writes.
     let dir = tempfile::tempdir().unwrap();
     let spec = dir.path().join("mesh.hcl");
-    let text_spec = std::fs::read_to_string(repo().join("examples/bookinfo.mesh.hcl"))
-        .unwrap()
-        .replace("istio_version = \"1.0.0\"", "istio_version = \"1.8.0\"");
+    let bookinfo = std::fs::read_to_string(repo().join("examples/bookinfo.mesh.hcl")).unwrap();
+    let text_spec = bookinfo.replace(
+        "istio_version = \"1.0.0\"",
+        "istio_version = \"1.3.8\"\n  sidecar {\n    pilot_address = \"bookinfo-pilot.service.consul:15007\"\n  }",
+    );
     std::fs::write(&spec, text_spec).unwrap();
     let o = run(&["verify", spec.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(text(&o.stdout).contains("error [unsupported-version] mesh.istio_version"));
+    assert!(
+        text(&o.stdout)
+            .contains("error [ads-port] job[details].group[details].task[istio-proxy].config.args"),
+        "{}",
+        text(&o.stdout)
+    );
     let out = dir.path().join("out");
     let o = run(&[
         "plan",
@@ -216,7 +224,8 @@ fn verify_prints_the_findings_and_plan_refuses_a_mesh_that_carries_no_traffic() 
     ]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
-        text(&o.stderr).contains("mesh.istio_version: [unsupported-version]"),
+        text(&o.stderr)
+            .contains("job[details].group[details].task[istio-proxy].config.args: [ads-port]"),
         "{}",
         text(&o.stderr)
     );
@@ -231,6 +240,21 @@ fn verify_prints_the_findings_and_plan_refuses_a_mesh_that_carries_no_traffic() 
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert!(text(&o.stderr).contains("writing a plan that does not carry traffic"));
     assert!(out.join("jobs/reviews.json").exists());
+
+    // A release without the Consul registry is refused at the field, by verify too.
+    let old = dir.path().join("old.hcl");
+    std::fs::write(
+        &old,
+        bookinfo.replace("istio_version = \"1.0.0\"", "istio_version = \"1.8.0\""),
+    )
+    .unwrap();
+    let o = run(&["verify", old.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("mesh.istio_version: supported Istio releases are 1.0.x to 1.7.x"),
+        "{}",
+        text(&o.stderr)
+    );
 }
 
 #[test]

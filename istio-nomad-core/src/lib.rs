@@ -7,6 +7,7 @@
 //!
 //! * [`spec`]: the mesh description ([`spec::MeshSpec`]), parsed from HCL or JSON and validated once.
 //! * [`nomad`]: the typed Nomad job model, read and written as API JSON and as HCL2 jobspecs.
+//! * [`istio`]: the supported Istio releases (1.0.x to 1.7.x) and what differs between them.
 //! * [`control_plane`]: etcd, the Istio API server, Pilot, Mixer and Citadel as Nomad jobs.
 //! * [`sidecar`]: injection of the Istio proxy and its iptables init task into any Nomad job.
 //! * [`iptables`]: Istio's interception rules as typed data, rendered and applied atomically.
@@ -21,6 +22,7 @@ pub mod control_plane;
 pub mod error;
 pub mod install;
 pub mod iptables;
+pub mod istio;
 pub mod nomad;
 pub mod plan;
 pub mod sidecar;

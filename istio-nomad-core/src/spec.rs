@@ -18,6 +18,7 @@
 
 use crate::control_plane::ControlPlaneSpec;
 use crate::error::{Error, FieldError, Format, ParseError, Result, ValidationErrors};
+use crate::istio::IstioVersion;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::HashSet;
@@ -42,9 +43,9 @@ pub struct MeshSpec {
     /// Nomad namespace of every job.
     #[serde(default = "default_namespace")]
     pub namespace: String,
-    /// Istio release whose images and flags are used.
+    /// Istio release whose images and flags are used (1.0.x to 1.7.x; see [`crate::istio`]).
     #[serde(default = "default_istio_version")]
-    pub istio_version: String,
+    pub istio_version: IstioVersion,
     /// Image registry of the Istio images (`<hub>/pilot:<version>`).
     #[serde(default = "default_hub")]
     pub hub: String,
@@ -121,6 +122,11 @@ pub struct ServiceSpec {
     /// Runs on a VM or bare-metal host outside Nomad (gets a VM bundle instead of a job).
     #[serde(default)]
     pub vm: bool,
+    /// The IP address of that host (required with `vm = true`): the address its Consul agent
+    /// registers the service at and the address its proxy reports to Pilot, which matches the
+    /// two by equality (`pilot/pkg/serviceregistry/consul/controller.go`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vm_address: Option<String>,
 }
 
 /// One version of a service.
@@ -158,8 +164,8 @@ fn default_datacenters() -> Vec<String> {
 fn default_namespace() -> String {
     "default".into()
 }
-fn default_istio_version() -> String {
-    "1.0.0".into()
+fn default_istio_version() -> IstioVersion {
+    IstioVersion::default()
 }
 fn default_hub() -> String {
     "docker.io/istio".into()
@@ -332,6 +338,21 @@ impl MeshSpec {
             .at("mesh")
             .into());
         }
+        // The Istio release is a typed value: a release outside the supported range is a
+        // validation error naming the field and the value, not a type error.
+        if let Some(Value::String(v)) = value.get("istio_version") {
+            if let Err(Error::Validation(mut errors)) =
+                IstioVersion::parse_at("mesh.istio_version", v)
+            {
+                if let Some((text, _)) = source {
+                    for e in &mut errors.0 {
+                        let line = locate_line(text, &e.path);
+                        e.message = format!("{} (line {line})", e.message);
+                    }
+                }
+                return Err(Error::Validation(errors));
+            }
+        }
         let spec: MeshSpec = serde_path_to_error::deserialize(value).map_err(|e| {
             let path = spec_path(&e.path().to_string());
             let mut err =
@@ -369,18 +390,6 @@ impl MeshSpec {
         }
         name_rule(&mut e, "mesh.region", &self.region);
         name_rule(&mut e, "mesh.namespace", &self.namespace);
-        if !self
-            .istio_version
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || ".-_".contains(c))
-            || self.istio_version.is_empty()
-        {
-            e.add(
-                "mesh.istio_version",
-                "a version may hold only letters, digits, '.', '-' and '_'",
-                &self.istio_version,
-            );
-        }
         image_rule(&mut e, "mesh.hub", &self.hub);
         for (key, ep) in [("nomad", &self.nomad), ("consul", &self.consul)] {
             if let Some(ep) = ep {
@@ -406,6 +415,24 @@ impl MeshSpec {
             }
             if s.count < 0 {
                 e.add(format!("{sp}.count"), "count may not be negative", s.count);
+            }
+            match (&s.vm_address, s.vm) {
+                (Some(a), true) if a.parse::<std::net::IpAddr>().is_err() => e.add(
+                    format!("{sp}.vm_address"),
+                    "the VM's address must be an IPv4 or IPv6 address",
+                    a,
+                ),
+                (Some(a), false) => e.add(
+                    format!("{sp}.vm_address"),
+                    "vm_address applies only to services with vm = true",
+                    a,
+                ),
+                (None, true) => e.add(
+                    format!("{sp}.vm_address"),
+                    "a VM service needs its host's IP address: the VM's Consul agent registers the service there and Pilot matches the proxy to it by that IP",
+                    "\"\"",
+                ),
+                _ => {}
             }
             if s.cpu < 1 {
                 e.add(format!("{sp}.cpu"), "cpu must be at least 1 MHz", s.cpu);

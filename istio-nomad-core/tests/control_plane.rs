@@ -93,6 +93,10 @@ fn p(label: &str, host: i64, to: i64) -> (String, i64, i64) {
     (label.to_string(), host, to)
 }
 
+fn plan_of(spec: &MeshSpec) -> Plan {
+    plan(spec).unwrap()
+}
+
 #[test]
 fn golden_json_of_both_profiles() {
     for (profile, dir) in [(Profile::Ha, "ha"), (Profile::Dev, "dev")] {
@@ -218,7 +222,9 @@ fn dev_profile_reproduces_the_compose_file() {
     assert_eq!(ports(group(api, "apiserver")), [p("http", 8080, 8080)]);
     assert!(t.templates.is_empty() && t.vault.is_none());
 
-    // Pilot 1.0.0: the compose arguments; consul alias -> the node's agent.
+    // Pilot 1.0.0: the compose arguments; consul alias -> the node's agent at Consul's default
+    // client address, which Pilot reaches in the node's network, listening directly on the
+    // published host port (8081); plus the mesh config file.
     let r = row(&f, "pilot (1.0.0)");
     let pilot = &plan.job("bookinfo-pilot").unwrap().job;
     let t = task(pilot, "pilot");
@@ -230,22 +236,47 @@ fn dev_profile_reproduces_the_compose_file() {
         "{PILOT_HUB}/pilot:{PILOT_TAG}"
     );
     let compose: Vec<String> = code(r[2])
+        .replace("http://consul:8500", "http://127.0.0.1:8500")
+        .replace(":15007", ":8081")
+        .split_whitespace()
+        .map(String::from)
+        .chain(["--meshConfig".into(), "/etc/istio/config/mesh".into()])
+        .collect();
+    assert_eq!(args(t), compose);
+    assert_eq!(t.config["network_mode"], "host");
+    assert!(t.config.get("ports").is_none());
+    assert!(r[3].contains("publish 8081:15007"));
+    assert_eq!(
+        ports(group(pilot, "pilot")),
+        [p("http", 8081, 0), p("grpc", 15010, 0)]
+    );
+    assert_eq!(
+        t.config["volumes"],
+        serde_json::json!([
+            "local/kubeconfig:/etc/istio/config/kubeconfig",
+            "local/mesh:/etc/istio/config/mesh"
+        ])
+    );
+    // With an agent listening on the node's address, Pilot keeps its container network and the
+    // compose file's arguments and port mapping.
+    let mut spec = bookinfo(Profile::Dev);
+    spec.control_plane.consul_url = Some("http://${attr.unique.network.ip-address}:8500".into());
+    let bridged = plan_of(&spec);
+    let bt = task(&bridged.job("bookinfo-pilot").unwrap().job, "pilot");
+    let compose: Vec<String> = code(r[2])
         .replace(
             "http://consul:8500",
             "http://${attr.unique.network.ip-address}:8500",
         )
         .split_whitespace()
         .map(String::from)
+        .chain(["--meshConfig".into(), "/etc/istio/config/mesh".into()])
         .collect();
-    assert_eq!(args(t), compose);
-    assert!(r[3].contains("publish 8081:15007"));
+    assert_eq!(args(bt), compose);
+    assert!(bt.config.get("network_mode").is_none());
     assert_eq!(
-        ports(group(pilot, "pilot")),
+        ports(group(&bridged.job("bookinfo-pilot").unwrap().job, "pilot")),
         [p("http", 8081, 15007), p("grpc", 15010, 15010)]
-    );
-    assert_eq!(
-        t.config["volumes"],
-        serde_json::json!(["local/kubeconfig:/etc/istio/config/kubeconfig"])
     );
     // The 1.0.0 row's volume column says "same" as the 0.8.0 row.
     assert_eq!(r[4], "same");
@@ -405,7 +436,8 @@ fn ha_pilot_mixer_citadel_flags_and_ports_match_the_facts() {
     };
     let plan = plan(&bookinfo(Profile::Ha)).unwrap();
 
-    // Pilot: the 1.0 compose flags plus the 1.0 defaults made explicit.
+    // Pilot: the 1.0 compose flags plus the 1.0 defaults made explicit; in the node's network
+    // (the Consul agent listens on 127.0.0.1), monitoring on its dynamic port.
     let pilot = &plan.job("bookinfo-pilot").unwrap().job;
     let g = group(pilot, "pilot");
     let t = &g.tasks[0];
@@ -421,16 +453,33 @@ fn ha_pilot_mixer_citadel_flags_and_ports_match_the_facts() {
             "--secureGrpcAddr",
             "",
             "--monitoringAddr",
-            ":9093",
+            ":${NOMAD_PORT_monitoring}",
             "--registries",
             "Consul",
             "--consulserverURL",
-            "http://${attr.unique.network.ip-address}:8500",
+            "http://127.0.0.1:8500",
             "--consulserverInterval",
             "2s",
             "--kubeconfig",
             "/etc/istio/config/kubeconfig",
+            "--meshConfig",
+            "/etc/istio/config/mesh",
         ]
+    );
+    assert_eq!(t.config["network_mode"], "host");
+    let mesh = t
+        .templates
+        .iter()
+        .find(|x| x.dest_path.as_deref() == Some("local/mesh"))
+        .unwrap();
+    assert_eq!(
+        mesh.embedded_tmpl.as_deref().unwrap(),
+        "# Mesh configuration of bookinfo for Istio 1.0.0 (pilot-discovery --meshConfig).\n\
+         mixerCheckServer: bookinfo-mixer.service.consul:9091\n\
+         mixerReportServer: bookinfo-mixer.service.consul:9091\n\
+         policyCheckFailOpen: true\n\
+         defaultConfig:\n  discoveryAddress: bookinfo-pilot-grpc.service.consul:15010\n  \
+         controlPlaneAuthPolicy: NONE\n  zipkinAddress: bookinfo-zipkin.service.consul:9411\n"
     );
     for fact in [
         "`--grpcAddr :15010`",
@@ -444,9 +493,9 @@ fn ha_pilot_mixer_citadel_flags_and_ports_match_the_facts() {
     assert_eq!(
         ports(g),
         [
-            p("http", 15007, 15007),
-            p("grpc", 15010, 15010),
-            p("monitoring", 0, 9093)
+            p("http", 15007, 0),
+            p("grpc", 15010, 0),
+            p("monitoring", 0, 0)
         ]
     );
     let pilot_row = row(&f, "Pilot `discovery`")[1];
@@ -476,7 +525,8 @@ fn ha_pilot_mixer_citadel_flags_and_ports_match_the_facts() {
         (Some("/metrics"), Some("monitoring"))
     );
 
-    // Mixer: `mixs server`, config store through the kubeconfig, ports 9091, 9093, 42422.
+    // Mixer: `mixs server`, config store through the kubeconfig, ports 9091 and 9093; no 42422
+    // (the prometheus adapter's port, opened only with a prometheus handler).
     let mixer = &plan.job("bookinfo-mixer").unwrap().job;
     let g = group(mixer, "mixer");
     let t = &g.tasks[0];
@@ -501,14 +551,10 @@ fn ha_pilot_mixer_citadel_flags_and_ports_match_the_facts() {
     for port in ["9091: gRPC", "9093: monitoring", "42422: Prometheus"] {
         assert!(mixer_row.contains(port));
     }
-    assert_eq!(
-        ports(g),
-        [
-            p("grpc", 9091, 9091),
-            p("monitoring", 0, 9093),
-            p("prometheus", 0, 42422)
-        ]
-    );
+    assert_eq!(ports(g), [p("grpc", 9091, 9091), p("monitoring", 0, 9093)]);
+    assert_eq!(g.services.len(), 1);
+    // 1.0 reads the protocol from the node meta: no service meta.
+    assert!(g.services[0].meta.is_empty());
 
     // Citadel: `istio_ca` on gRPC 8060, monitoring 9093, no 8080.
     let citadel = &plan.job("bookinfo-citadel").unwrap().job;
@@ -534,14 +580,18 @@ fn ha_pilot_mixer_citadel_flags_and_ports_match_the_facts() {
     assert!(citadel_row.contains("9093: monitoring"));
     assert_eq!(ports(g), [p("grpc", 8060, 8060), p("monitoring", 0, 9093)]);
 
-    // Every stateless job: 2 replicas, distinct hosts, spread, rolling update with auto_revert,
-    // restart and reschedule policies.
-    for id in [
-        "bookinfo-apiserver",
-        "bookinfo-pilot",
-        "bookinfo-mixer",
-        "bookinfo-citadel",
-    ] {
+    // One Citadel: no replicas racing to create the CA secret.
+    assert_eq!(g.count, Some(1));
+    assert!(g.constraints.is_empty());
+    assert_eq!(g.reschedule_policy.as_ref().unwrap().unlimited, Some(true));
+    assert_eq!(
+        g.restart_policy.as_ref().unwrap().mode.as_deref(),
+        Some("delay")
+    );
+
+    // Every other stateless job: 2 replicas, distinct hosts, spread, rolling update with
+    // auto_revert, restart and reschedule policies.
+    for id in ["bookinfo-apiserver", "bookinfo-pilot", "bookinfo-mixer"] {
         let j = &plan.job(id).unwrap().job;
         let g = &j.task_groups[0];
         assert_eq!(g.count, Some(2), "{id}");
@@ -615,14 +665,24 @@ fn builders_make_one_job_with_overrides() {
     let res = t.resources.as_ref().unwrap();
     assert_eq!((res.cpu, res.memory_mb), (Some(250), Some(512)));
 
-    // Istio 0.8 names the HTTP flag --port.
-    let job = PilotJob::builder("m")
-        .istio("docker.io/istio", "0.8.0")
+    // Releases outside 1.0.x to 1.7.x are refused, naming the field and the value.
+    for bad in ["0.8.0", "1.8.0", "latest"] {
+        let err = PilotJob::builder("m")
+            .istio("docker.io/istio", bad)
+            .build()
+            .unwrap_err();
+        let f = &err.field_errors()[0];
+        assert_eq!(
+            (f.path.as_str(), f.value.as_deref()),
+            ("mesh.istio_version", Some(bad))
+        );
+    }
+    // A bad release can be corrected before build.
+    PilotJob::builder("m")
+        .istio("docker.io/istio", "1.8.0")
+        .istio("docker.io/istio", "1.7.8")
         .build()
         .unwrap();
-    let a = args(&group(&job, "pilot").tasks[0]);
-    assert_eq!(a[..3], ["discovery", "--port", "15007"]);
-    assert!(!a.contains(&"--secureGrpcAddr".to_string()));
 
     // File-based certificates: templates copy host files; no Vault block.
     let tls = TlsSpec {

@@ -220,7 +220,7 @@ fn nomad_api_example_job_injects_validates_and_round_trips() {
             "--serviceCluster",
             "redis-cache",
             "--discoveryAddress",
-            "bookinfo-pilot.service.consul:15007",
+            "bookinfo-pilot-grpc.service.consul:15010",
             "--proxyAdminPort",
             "15000",
             "--configPath",
@@ -701,8 +701,9 @@ mesh "shop" {
     }
   }
   service "legacy-db" {
-    image = "mysql:5.7"
-    vm    = true
+    image      = "mysql:5.7"
+    vm         = true
+    vm_address = "10.0.0.5"
     port "mysql" {
       port     = 3306
       protocol = "mysql"
@@ -724,6 +725,7 @@ fn vm_bundle_golden_files_read_back_by_the_iptables_module() {
         names,
         [
             "cluster.env",
+            "consul-service.json",
             "istio-iptables.cleanup.rules",
             "istio-iptables.rules",
             "istio.service",

@@ -263,8 +263,7 @@ fn a_single_group_registering_the_node_loses_only_its_own_inbound_listener() {
 
 fn bookinfo_at(version: &str) -> MeshSpec {
     let mut spec = bookinfo_spec();
-    spec.istio_version = version.into();
-    spec.sidecar.pilot_address = Some("bookinfo-pilot.service.consul:15010".into());
+    spec.istio_version = version.parse().unwrap();
     spec
 }
 
@@ -310,7 +309,7 @@ fn istio_1_3_reads_the_service_meta_protocol_and_collapses_shared_tcp_ports() {
 
     // Istio 1.0 reads the node meta (default http): the same catalog works.
     let mut v10 = bare.clone();
-    v10.spec.istio_version = "1.0.6".into();
+    v10.spec.istio_version = "1.0.6".parse().unwrap();
     assert!(!verify(&v10).has_errors(), "{}", verify(&v10));
 }
 
@@ -366,17 +365,37 @@ fn ads_port_follows_the_release() {
 
 #[test]
 fn plan_refuses_what_verify_finds_and_plan_unverified_writes_it() {
-    let mut spec = bookinfo_spec();
-    spec.istio_version = "1.8.0".into();
+    // Istio 1.3 dials ADS at the discovery address as given: Pilot's HTTP port serves none.
+    let mut spec = bookinfo_at("1.3.8");
+    spec.sidecar.pilot_address = Some("bookinfo-pilot.service.consul:15007".into());
     let err = plan(&spec).unwrap_err();
     assert_eq!(err.family(), "validation");
     let f = &err.field_errors()[0];
-    assert_eq!(f.path, "mesh.istio_version");
-    assert!(f
-        .message
-        .starts_with("[unsupported-version] Istio 1.8.0 has no Consul service registry"));
-    assert_eq!(f.value.as_deref(), Some("unsupported-version"));
+    assert_eq!(
+        f.path,
+        "job[details].group[details].task[istio-proxy].config.args"
+    );
+    assert!(
+        f.message.starts_with(
+            "[ads-port] pilot-agent 1.3.8 dials ADS at the discovery address as given"
+        ),
+        "{}",
+        f.message
+    );
+    assert_eq!(f.value.as_deref(), Some("ads-port"));
     assert!(plan_unverified(&spec).is_ok());
+    // A release without the Consul registry cannot even be written in a spec.
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/bookinfo.mesh.hcl"
+    ))
+    .unwrap()
+    .replace("istio_version = \"1.0.0\"", "istio_version = \"1.8.0\"");
+    let err = MeshSpec::from_hcl(&text).unwrap_err();
+    let f = &err.field_errors()[0];
+    assert_eq!(f.path, "mesh.istio_version");
+    assert_eq!(f.value.as_deref(), Some("1.8.0"));
+    assert!(f.message.contains("1.0.x to 1.7.x"), "{}", f.message);
 }
 
 #[test]

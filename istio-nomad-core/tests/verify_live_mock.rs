@@ -125,14 +125,14 @@ async fn servers(cni_on_b: bool, b_subnet: &str) -> (MockServer, MockServer) {
     }
     let pilot = entry(
         ("node-a", "10.0.0.11"),
-        "_nomad-task-99999999-1111-2222-3333-444444444444-group-pilot-bookinfo-pilot-http",
-        "bookinfo-pilot",
+        "_nomad-task-99999999-1111-2222-3333-444444444444-group-pilot-bookinfo-pilot-grpc-grpc",
+        "bookinfo-pilot-grpc",
         "10.0.0.11",
-        15007,
+        15010,
         &[],
     );
     Mock::given(method("GET"))
-        .and(path("/v1/catalog/service/bookinfo-pilot"))
+        .and(path("/v1/catalog/service/bookinfo-pilot-grpc"))
         .respond_with(indexed(json!([pilot]), "X-Consul-Index"))
         .mount(&consul)
         .await;

@@ -107,15 +107,28 @@ fn bookinfo_verify_document_matches_the_core_report() {
         .all(|f| f["severity"] == "warning"));
     golden("bookinfo.verify.json", &text);
 
-    // A release without the Consul registry: the check runs and reports it; plan refuses.
-    let old = spec.replace("istio_version = \"1.0.0\"", "istio_version = \"1.8.0\"");
+    // Istio 1.3 dials ADS at the discovery address as given, and 15007 is Pilot's HTTP port:
+    // the check runs and reports it; plan refuses.
+    let wrong = spec.replace(
+        "istio_version = \"1.0.0\"",
+        "istio_version = \"1.3.8\"\n  sidecar {\n    pilot_address = \"bookinfo-pilot.service.consul:15007\"\n  }",
+    );
     let doc: Value =
-        serde_json::from_str(&verify_via_ffi(&old, ISTIO_NOMAD_FORMAT_AUTO).unwrap()).unwrap();
-    assert_eq!(doc["findings"][0]["kind"], "unsupported-version");
+        serde_json::from_str(&verify_via_ffi(&wrong, ISTIO_NOMAD_FORMAT_AUTO).unwrap()).unwrap();
+    assert_eq!(doc["findings"][0]["kind"], "ads-port");
     assert_eq!(doc["findings"][0]["severity"], "error");
-    let (rc, err) = plan_via_ffi(&old, ISTIO_NOMAD_FORMAT_HCL).unwrap_err();
+    let (rc, err) = plan_via_ffi(&wrong, ISTIO_NOMAD_FORMAT_HCL).unwrap_err();
+    assert_eq!(rc, IstioNomadResult::ISTIO_NOMAD_VALIDATION);
+    assert_eq!(
+        err["fields"][0]["path"],
+        "job[details].group[details].task[istio-proxy].config.args"
+    );
+    // A release without the Consul registry is refused by both, naming the field.
+    let old = spec.replace("istio_version = \"1.0.0\"", "istio_version = \"1.8.0\"");
+    let (rc, err) = verify_via_ffi(&old, ISTIO_NOMAD_FORMAT_HCL).unwrap_err();
     assert_eq!(rc, IstioNomadResult::ISTIO_NOMAD_VALIDATION);
     assert_eq!(err["fields"][0]["path"], "mesh.istio_version");
+    assert_eq!(err["fields"][0]["value"], "1.8.0");
     // Unreadable input fails like plan.
     let (rc, _) = verify_via_ffi("mesh {", ISTIO_NOMAD_FORMAT_HCL).unwrap_err();
     assert_eq!(rc, IstioNomadResult::ISTIO_NOMAD_PARSE);

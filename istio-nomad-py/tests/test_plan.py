@@ -35,7 +35,11 @@ def test_app_jobs(bookinfo_plan: Plan) -> None:
     assert v2["Tasks"][0]["Env"] == {"SERVICE_VERSION": "v2"}
     assert v2["Services"][0]["Tags"] == ["version|v2"]
     assert v2["Services"][0]["Meta"] == {"protocol": "http"}
-    assert v2["Networks"][0] == {"Mode": "bridge", "DynamicPorts": [{"Label": "http", "To": 9080}]}
+    assert v2["Networks"][0] == {
+        "Mode": "bridge",
+        "DNS": {"Searches": ["service.consul"]},
+        "DynamicPorts": [{"Label": "http", "To": 9080}],
+    }
     assert d["Meta"] == {"istio-nomad.mesh": "bookinfo", "istio-nomad.role": "app"}
     productpage = bookinfo_plan.job("productpage")
     assert productpage is not None

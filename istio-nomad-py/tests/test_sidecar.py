@@ -51,10 +51,11 @@ def test_inject_and_remove_the_api_example_job() -> None:
     assert g["Networks"][0]["Mode"] == "bridge"
     port = g["Networks"][0]["DynamicPorts"][0]
     assert (port["Label"], port["To"]) == ("db", 6379)
+    assert g["Networks"][0]["DNS"]["Searches"] == ["service.consul"]
     proxy = next(t for t in g["Tasks"] if t["Name"] == "istio-proxy")
     assert proxy["Config"]["args"] == [
         "proxy", "--serviceregistry", "Consul", "--serviceCluster", "redis-cache",
-        "--discoveryAddress", "bookinfo-pilot.service.consul:15007",
+        "--discoveryAddress", "bookinfo-pilot-grpc.service.consul:15010",
         "--proxyAdminPort", "15000", "--configPath", "/var/lib/istio",
     ]
     assert proxy["User"] == "1337"
@@ -115,7 +116,13 @@ def test_plan_app_jobs_are_inject_of_the_plain_job() -> None:
             continue
         plain = remove_sidecar(pj.job)
         assert "istio-proxy" not in task_names(plain)
-        again = inject(plain, mesh="bookinfo", hub="docker.io/istio", istio_version="1.0.0")
+        again = inject(
+            plain,
+            mesh="bookinfo",
+            hub="docker.io/istio",
+            istio_version="1.0.0",
+            zipkin_address="bookinfo-zipkin.service.consul:9411",
+        )
         assert Job.from_hcl(again.to_hcl()) == pj.job
 
 
@@ -149,8 +156,9 @@ mesh "shop" {
     }
   }
   service "legacy-db" {
-    image = "mysql:5.7"
-    vm    = true
+    image      = "mysql:5.7"
+    vm         = true
+    vm_address = "10.0.0.5"
     port "mysql" {
       port     = 3306
       protocol = "mysql"
@@ -167,7 +175,8 @@ def test_vm_bundle_equals_core_golden_files() -> None:
     b = p.vm_bundles[0]
     assert b.service == "legacy-db"
     assert sorted(b.files) == [
-        "cluster.env", "istio-iptables.cleanup.rules", "istio-iptables.rules", "istio.service", "sidecar.env",
+        "cluster.env", "consul-service.json", "istio-iptables.cleanup.rules", "istio-iptables.rules",
+        "istio.service", "sidecar.env",
     ]
     for name, text in b.files.items():
         assert text == (GOLDEN / "sidecar" / "vm" / "legacy-db" / name).read_text(), name

@@ -253,11 +253,8 @@ fn bookinfo(version: &str) -> MeshSpec {
         "/../examples/bookinfo.mesh.hcl"
     ))
     .unwrap();
-    spec.istio_version = version.into();
+    spec.istio_version = version.parse().unwrap();
     spec.sidecar.cni_network = Some("mesh".into());
-    if version != "1.0.0" {
-        spec.sidecar.pilot_address = Some("bookinfo-pilot.service.consul:15010".into());
-    }
     spec
 }
 

@@ -78,16 +78,25 @@ func TestVerifyBookinfoMatchesTheRustReport(t *testing.T) {
 	if err == nil {
 		t.Fatalf("a report is not a mesh spec, got %+v", r)
 	}
-	spec := strings.Replace(string(read(t, "examples/bookinfo.mesh.hcl")), `istio_version = "1.0.0"`, `istio_version = "1.8.0"`, 1)
+	// Istio 1.3 dials ADS at the discovery address as given; 15007 is Pilot's HTTP port.
+	spec := strings.Replace(string(read(t, "examples/bookinfo.mesh.hcl")), `istio_version = "1.0.0"`,
+		"istio_version = \"1.3.8\"\n  sidecar {\n    pilot_address = \"bookinfo-pilot.service.consul:15007\"\n  }", 1)
 	r, err = Verify([]byte(spec), FormatHCL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !r.HasErrors() || r.Findings[0].Kind != "unsupported-version" || r.Findings[0].Path != "mesh.istio_version" {
+	if !r.HasErrors() || r.Findings[0].Kind != "ads-port" || r.Findings[0].Path != "job[details].group[details].task[istio-proxy].config.args" {
 		t.Fatalf("findings %+v", r.Findings)
 	}
 	if _, err := Plan([]byte(spec), FormatHCL); !errors.Is(err, ErrValidation) {
 		t.Fatalf("Plan of a mesh that carries no traffic: %v", err)
+	}
+	// A release without the Consul registry is refused naming the field.
+	old := strings.Replace(string(read(t, "examples/bookinfo.mesh.hcl")), `istio_version = "1.0.0"`, `istio_version = "1.8.0"`, 1)
+	_, err = Verify([]byte(old), FormatHCL)
+	var e *Error
+	if !errors.As(err, &e) || e.Code != CodeValidation || len(e.Fields) == 0 || e.Fields[0].Path != "mesh.istio_version" {
+		t.Fatalf("Verify of Istio 1.8.0: %v", err)
 	}
 }
 

@@ -3,7 +3,8 @@
 use super::{
     components, etcd, ConstraintSpec, ControlPlaneSpec, EtcdStorage, MeshContext, Profile, TlsSpec,
 };
-use crate::error::Result;
+use crate::error::{Error, Result, ValidationErrors};
+use crate::istio::IstioVersion;
 use crate::nomad::Job;
 use crate::spec::MeshSpec;
 
@@ -22,6 +23,7 @@ macro_rules! builder {
                 $builder {
                     ctx: MeshContext::new(mesh),
                     cp: ControlPlaneSpec::default(),
+                    invalid: ValidationErrors::new(),
                 }
             }
 
@@ -30,6 +32,7 @@ macro_rules! builder {
                 $builder {
                     ctx: MeshContext::from_mesh(spec),
                     cp: spec.control_plane.clone(),
+                    invalid: ValidationErrors::new(),
                 }
             }
         }
@@ -40,6 +43,7 @@ macro_rules! builder {
         pub struct $builder {
             ctx: MeshContext,
             cp: ControlPlaneSpec,
+            invalid: ValidationErrors,
         }
 
         impl $builder {
@@ -68,10 +72,19 @@ macro_rules! builder {
                 self
             }
 
-            /// Sets the Istio image registry and release (`<hub>/pilot:<version>`).
-            pub fn istio(mut self, hub: impl Into<String>, version: impl Into<String>) -> Self {
+            /// Sets the Istio image registry and release (`<hub>/pilot:<version>`); a release
+            /// outside 1.0.x to 1.7.x is reported by `build` at `mesh.istio_version`.
+            pub fn istio(mut self, hub: impl Into<String>, version: impl AsRef<str>) -> Self {
                 self.ctx.hub = hub.into();
-                self.ctx.istio_version = version.into();
+                self.invalid.0.retain(|e| e.path != "mesh.istio_version");
+                match IstioVersion::parse_at("mesh.istio_version", version.as_ref()) {
+                    Ok(v) => self.ctx.istio_version = v,
+                    Err(Error::Validation(e)) => self.invalid.extend(e),
+                    Err(other) => {
+                        self.invalid
+                            .add("mesh.istio_version", other.to_string(), version.as_ref())
+                    }
+                }
                 self
             }
 
@@ -147,7 +160,8 @@ macro_rules! builder {
                 #[allow(unused_mut)]
                 let mut cp = self.cp;
                 $( cp.$en.enabled = Some(true); )?
-                let mut errors = cp.validate_with(&self.ctx);
+                let mut errors = self.invalid;
+                errors.extend(cp.validate_with(&self.ctx));
                 let name = &self.ctx.name;
                 let name_ok = !name.is_empty()
                     && name.len() <= 63

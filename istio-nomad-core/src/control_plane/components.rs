@@ -6,7 +6,8 @@ use super::templates::{
 };
 use super::{etcd, job_id, MeshContext, Profile, Resolved, ResolvedControlPlane};
 use crate::error::Result;
-use crate::nomad::{Job, Service, Task};
+use crate::istio::ZipkinField;
+use crate::nomad::{Job, Port, Service, Task, Template};
 use crate::plan::Role;
 use serde_json::Value;
 
@@ -14,26 +15,23 @@ use serde_json::Value;
 pub const PILOT_HTTP: i64 = 15007;
 /// Pilot's gRPC xDS port.
 pub const PILOT_GRPC: i64 = 15010;
-/// The self-monitoring port of Pilot, Mixer and Citadel in 1.0.
+/// The self-monitoring port the jobs give Pilot, Mixer and Citadel (`/metrics`, `/version`):
+/// 1.0's default, passed explicitly to every release (1.1 moved the default to 15014).
 pub const MONITORING: i64 = 9093;
 /// Mixer's gRPC API port.
 pub const MIXER_GRPC: i64 = 9091;
-/// Mixer's Prometheus endpoint.
-pub const MIXER_PROMETHEUS: i64 = 42422;
 /// Citadel's gRPC port.
 pub const CITADEL_GRPC: i64 = 8060;
 /// Zipkin's port.
 pub const ZIPKIN_PORT: i64 = 9411;
 /// The API server's insecure port in the compose file.
 pub const APISERVER_INSECURE: i64 = 8080;
+/// Where Pilot reads its mesh configuration (`--meshConfig`; the flag's default path at 1.0.6
+/// to 1.6, `pilot/cmd/pilot-discovery/main.go`).
+pub const MESH_CONFIG_PATH: &str = "/etc/istio/config/mesh";
 
 fn s(v: &str) -> String {
     v.to_string()
-}
-
-/// Istio releases before 1.0 name Pilot's HTTP flag `--port`, later ones `--httpAddr`.
-fn pre_1_0(version: &str) -> bool {
-    version.starts_with("0.")
 }
 
 fn with_tls(
@@ -148,119 +146,181 @@ pub(crate) fn apiserver_job(ctx: &MeshContext, r: &ResolvedControlPlane) -> Resu
     Ok(job)
 }
 
+/// Pilot's mesh configuration (`pilot-discovery --meshConfig`), in the YAML Pilot reads
+/// (`pilot/pkg/model/context.go` `ApplyMeshConfigDefaults` at 1.0.6, `pkg/config/mesh/mesh.go`
+/// `ApplyMeshConfig` at 1.3.8 and 1.7.8: the text is merged over the release's defaults, a
+/// partial `defaultConfig` included, and unknown fields are refused):
+///
+/// * `mixerCheckServer` / `mixerReportServer`: Mixer's Consul name and gRPC port, when Mixer
+///   runs. Pilot names the sidecars' Mixer cluster `outbound|<port>||<host>` from them
+///   (`pilot/pkg/networking/plugin/mixer/mixer.go` `buildUpstreamName`), the cluster of Mixer's
+///   Consul service. Istio 1.0 reads that service's protocol from the node meta (default http),
+///   so its cluster speaks HTTP/1.1 and Mixer's gRPC cannot answer: for 1.0 the policy check
+///   fails open, so a mesh without `node_meta { protocol = "grpc" }` on Mixer's nodes still
+///   carries traffic. From 1.6, whose defaults turn the sidecars' reports to Mixer off
+///   (`DisableMixerHttpReports: true`, `pkg/config/mesh/mesh.go` at 1.6.0), the text turns them
+///   back on. Policy checks keep each release's default (on in 1.0, off from 1.1:
+///   `DisablePolicyChecks` in `DefaultMeshConfig`).
+/// * `defaultConfig`: the discovery address (Pilot's gRPC port), `controlPlaneAuthPolicy: NONE`
+///   and Zipkin (`zipkinAddress` in 1.0, `tracing.zipkin.address` from 1.1).
+pub(crate) fn pilot_mesh_config(ctx: &MeshContext, r: &ResolvedControlPlane) -> String {
+    let ep = super::endpoints(ctx, r);
+    let facts = ctx.istio_version.facts();
+    let mut text = format!(
+        "# Mesh configuration of {mesh} for Istio {v} (pilot-discovery --meshConfig).\n",
+        mesh = ctx.name,
+        v = ctx.istio_version
+    );
+    if let Some(m) = &ep.mixer_address {
+        text.push_str(&format!("mixerCheckServer: {m}\nmixerReportServer: {m}\n"));
+        if !facts.protocol_in_service_meta() {
+            text.push_str("policyCheckFailOpen: true\n");
+        }
+        if facts.mixer_reports_off_by_default {
+            text.push_str("disableMixerHttpReports: false\n");
+        }
+    }
+    text.push_str(&format!(
+        "defaultConfig:\n  discoveryAddress: {}\n  controlPlaneAuthPolicy: NONE\n",
+        ep.discovery_address
+    ));
+    if let Some(z) = &ep.zipkin_address {
+        match facts.zipkin {
+            ZipkinField::ZipkinAddress => text.push_str(&format!("  zipkinAddress: {z}\n")),
+            ZipkinField::Tracing => {
+                text.push_str(&format!("  tracing:\n    zipkin:\n      address: {z}\n"))
+            }
+        }
+    }
+    text
+}
+
 /// The Pilot job.
+///
+/// Pilot reads the Consul catalog from `consul_url`. Consul's agents listen on loopback by
+/// default, so with a loopback URL (the default, `http://127.0.0.1:8500`) the Pilot container
+/// shares the node's network (`network_mode = "host"`) and its listeners bind the static host
+/// ports directly; otherwise it keeps its own container network with the ports mapped.
+///
+/// The flags follow the release (`pilot/cmd/pilot-discovery/main.go` at each tag;
+/// pilot-discovery refuses flags it does not know): `--consulserverInterval` up to 1.4, the
+/// secure gRPC listener turned off with `--secureGrpcAddr ""` up to 1.5 and
+/// `--secureGRPCAddr ""` in 1.7 (1.6 has no such flag).
 pub(crate) fn pilot_job(ctx: &MeshContext, r: &ResolvedControlPlane) -> Result<Job> {
     let res = &r.pilot;
+    let facts = ctx.istio_version.facts();
     let mut job = base_job(ctx, r, Role::Pilot, res);
     let svc = job_id(&ctx.name, Role::Pilot);
-    let http_flag: [String; 2] = if pre_1_0(&ctx.istio_version) {
-        [s("--port"), PILOT_HTTP.to_string()]
+    let host_net = super::is_loopback_url(&r.consul_url);
+    let ha = r.profile == Profile::Ha;
+    // Ports Pilot listens on inside its network: the static host ports in the node's network,
+    // the compose file's container ports otherwise.
+    let (http_in, grpc_in) = if host_net {
+        (r.pilot_http_port, r.pilot_grpc_port)
     } else {
-        [s("--httpAddr"), format!(":{PILOT_HTTP}")]
+        (PILOT_HTTP, PILOT_GRPC)
     };
-    let mut args = vec![s("discovery")];
-    args.extend(http_flag);
-    let (net, services) = match r.profile {
-        Profile::Dev => {
-            args.extend([
-                s("--registries"),
-                s("Consul"),
-                s("--consulserverURL"),
-                r.consul_url.clone(),
-                s("--kubeconfig"),
-                s(KUBECONFIG_PATH),
-            ]);
-            (
-                network(
-                    &[
-                        ("http", r.pilot_http_port, PILOT_HTTP),
-                        ("grpc", r.pilot_grpc_port, PILOT_GRPC),
-                    ],
-                    &[],
-                ),
-                vec![
-                    service(
-                        &svc,
-                        "http",
-                        vec![],
-                        vec![tcp_check("pilot-http", "http")],
-                        true,
-                    ),
-                    service(
-                        &format!("{svc}-grpc"),
-                        "grpc",
-                        vec![],
-                        vec![tcp_check("pilot-grpc", "grpc")],
-                        false,
-                    ),
-                ],
-            )
+    let mut args = vec![s("discovery"), s("--httpAddr"), format!(":{http_in}")];
+    if ha || grpc_in != PILOT_GRPC {
+        args.extend([s("--grpcAddr"), format!(":{grpc_in}")]);
+    }
+    if ha {
+        if let Some(flag) = facts.pilot.secure_grpc_flag {
+            // No certificates for the secure gRPC listener outside Kubernetes (Istio 1.1
+            // turned it off the same way for Consul).
+            args.extend([s(flag), s("")]);
         }
-        Profile::Ha => {
-            args.extend([s("--grpcAddr"), format!(":{PILOT_GRPC}")]);
-            if !pre_1_0(&ctx.istio_version) {
-                // No certificates for the secure gRPC listener outside Kubernetes (Istio 1.1
-                // turned it off the same way for Consul).
-                args.extend([s("--secureGrpcAddr"), s("")]);
+        let monitoring = if host_net {
+            s(":${NOMAD_PORT_monitoring}")
+        } else {
+            format!(":{MONITORING}")
+        };
+        args.extend([s("--monitoringAddr"), monitoring]);
+    }
+    args.extend([
+        s("--registries"),
+        s("Consul"),
+        s("--consulserverURL"),
+        r.consul_url.clone(),
+    ]);
+    if ha && facts.pilot.consul_interval {
+        args.extend([s("--consulserverInterval"), s("2s")]);
+    }
+    args.extend([
+        s("--kubeconfig"),
+        s(KUBECONFIG_PATH),
+        s("--meshConfig"),
+        s(MESH_CONFIG_PATH),
+    ]);
+    let fixed_to = |container: i64| if host_net { None } else { Some(container) };
+    let mut net = network(&[], &[]);
+    net.reserved_ports = vec![
+        Port::fixed("http", r.pilot_http_port, fixed_to(PILOT_HTTP)),
+        Port::fixed("grpc", r.pilot_grpc_port, fixed_to(PILOT_GRPC)),
+    ];
+    if ha {
+        net.dynamic_ports = vec![if host_net {
+            Port {
+                label: Some("monitoring".into()),
+                ..Default::default()
             }
-            args.extend([
-                s("--monitoringAddr"),
-                format!(":{MONITORING}"),
-                s("--registries"),
-                s("Consul"),
-                s("--consulserverURL"),
-                r.consul_url.clone(),
-                s("--consulserverInterval"),
-                s("2s"),
-                s("--kubeconfig"),
-                s(KUBECONFIG_PATH),
-            ]);
-            (
-                network(
-                    &[
-                        ("http", r.pilot_http_port, PILOT_HTTP),
-                        ("grpc", r.pilot_grpc_port, PILOT_GRPC),
-                    ],
-                    &[("monitoring", MONITORING)],
-                ),
-                vec![
-                    service(
-                        &svc,
-                        "http",
-                        vec![],
-                        vec![
-                            tcp_check("pilot-http", "http"),
-                            http_check("pilot-metrics", "monitoring", "/metrics"),
-                        ],
-                        true,
-                    ),
-                    service(
-                        &format!("{svc}-grpc"),
-                        "grpc",
-                        vec![],
-                        vec![tcp_check("pilot-grpc", "grpc")],
-                        false,
-                    ),
-                ],
-            )
-        }
-    };
-    let ports: Vec<&str> = if r.profile == Profile::Ha {
+        } else {
+            Port::dynamic("monitoring", MONITORING)
+        }];
+    }
+    let mut http_checks = vec![tcp_check("pilot-http", "http")];
+    if ha {
+        http_checks.push(http_check("pilot-metrics", "monitoring", "/metrics"));
+    }
+    let services = vec![
+        service(&svc, "http", vec![], http_checks, true),
+        service(
+            &super::pilot_grpc_service(&ctx.name),
+            "grpc",
+            vec![],
+            vec![tcp_check("pilot-grpc", "grpc")],
+            false,
+        ),
+    ];
+    let ports: Vec<&str> = if host_net {
+        Vec::new()
+    } else if ha {
         vec!["http", "grpc", "monitoring"]
     } else {
         vec!["http", "grpc"]
     };
-    let t = with_kubeconfig(
+    let mut t = with_kubeconfig(
         docker_task("pilot", r, res, args, &ports),
         ctx,
         r,
         Role::Pilot,
     );
+    if host_net {
+        t.config.remove("ports");
+        t = t.config("network_mode", "host");
+    }
+    t = t.template(Template {
+        embedded_tmpl: Some(pilot_mesh_config(ctx, r)),
+        dest_path: Some("local/mesh".into()),
+        change_mode: Some("restart".into()),
+        ..Default::default()
+    });
+    if let Some(Value::Array(v)) = t.config.get_mut("volumes") {
+        v.push(Value::String(format!("local/mesh:{MESH_CONFIG_PATH}")));
+    }
     single_group(&mut job, "pilot", r, res, net, services, t);
     Ok(job)
 }
 
 /// The Mixer job (`mixs server`, config store through the kubeconfig).
+///
+/// Mixer listens on its gRPC port (`--port`) and its self-monitoring port (`--monitoringPort`,
+/// `/metrics` and `/version`, `mixer/pkg/server/monitoring.go`); its checks probe only those.
+/// Port 42422 belongs to the Prometheus adapter, which opens it only when a `prometheus`
+/// handler is configured (`mixer/adapter/prometheus/server.go`, started from the builder's
+/// `Build`), and this deployment configures none. From Istio 1.1 the service carries
+/// `protocol = "grpc"` in its meta, so Pilot gives the sidecars an HTTP/2 cluster to Mixer
+/// (`pilot/pkg/serviceregistry/consul/conversion.go` reads the service meta).
 pub(crate) fn mixer_job(ctx: &MeshContext, r: &ResolvedControlPlane) -> Result<Job> {
     let res = &r.mixer;
     let mut job = base_job(ctx, r, Role::Mixer, res);
@@ -287,11 +347,24 @@ pub(crate) fn mixer_job(ctx: &MeshContext, r: &ResolvedControlPlane) -> Result<J
         ]);
     }
     let t = with_kubeconfig(
-        docker_task("mixer", r, res, args, &["grpc", "monitoring", "prometheus"]),
+        docker_task("mixer", r, res, args, &["grpc", "monitoring"]),
         ctx,
         r,
         Role::Mixer,
     );
+    let mut grpc = service(
+        &svc,
+        "grpc",
+        vec![],
+        vec![
+            tcp_check("mixer-grpc", "grpc"),
+            http_check("mixer-metrics", "monitoring", "/metrics"),
+        ],
+        true,
+    );
+    if ctx.istio_version.facts().protocol_in_service_meta() {
+        grpc.meta.insert("protocol".into(), "grpc".into());
+    }
     single_group(
         &mut job,
         "mixer",
@@ -299,27 +372,9 @@ pub(crate) fn mixer_job(ctx: &MeshContext, r: &ResolvedControlPlane) -> Result<J
         res,
         network(
             &[("grpc", r.mixer_grpc_port, MIXER_GRPC)],
-            &[("monitoring", MONITORING), ("prometheus", MIXER_PROMETHEUS)],
+            &[("monitoring", MONITORING)],
         ),
-        vec![
-            service(
-                &svc,
-                "grpc",
-                vec![],
-                vec![
-                    tcp_check("mixer-grpc", "grpc"),
-                    http_check("mixer-metrics", "monitoring", "/metrics"),
-                ],
-                true,
-            ),
-            service(
-                &format!("{svc}-prometheus"),
-                "prometheus",
-                vec![],
-                vec![http_check("mixer-prometheus", "prometheus", "/metrics")],
-                false,
-            ),
-        ],
+        vec![grpc],
         t,
     );
     Ok(job)

@@ -75,6 +75,7 @@
 mod builders;
 mod components;
 mod etcd;
+pub mod opens;
 mod templates;
 
 pub use builders::{
@@ -83,15 +84,17 @@ pub use builders::{
 };
 
 pub use components::{
-    APISERVER_INSECURE, CITADEL_GRPC, MIXER_GRPC, MIXER_PROMETHEUS, MONITORING, PILOT_GRPC,
+    APISERVER_INSECURE, CITADEL_GRPC, MESH_CONFIG_PATH, MIXER_GRPC, MONITORING, PILOT_GRPC,
     PILOT_HTTP, ZIPKIN_PORT,
 };
 pub use etcd::{
     client_host, client_service, member_name, peer_host, peer_service, ETCD_BINARY,
     HOST_VOLUME_MOUNT,
 };
+pub use opens::{check_health, CheckHealth, LISTENER_TABLE};
 
 use crate::error::{Result, ValidationErrors};
+use crate::istio::{DiscoveryRule, IstioVersion, PILOT_GRPC_PORT};
 use crate::plan::{PlannedJob, Role};
 use crate::spec::MeshSpec;
 use indexmap::IndexMap;
@@ -360,8 +363,12 @@ component_spec! {
 pub struct ControlPlaneSpec {
     /// `ha` (default) or `dev`.
     pub profile: Profile,
-    /// Consul HTTP address Pilot reads the catalog from
-    /// (`http://${attr.unique.network.ip-address}:8500`, the node's agent).
+    /// Consul HTTP address Pilot reads the catalog from (default `http://127.0.0.1:8500`: the
+    /// node's Consul agent at its default client address, which Pilot reaches by sharing the
+    /// node's network). A loopback address puts the Pilot container in the node's network
+    /// (`network_mode = "host"`, listening directly on its static ports); any other address
+    /// (`http://${attr.unique.network.ip-address}:8500` when the agents set
+    /// `client_addr` to the node's address) keeps Pilot in its own container network.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub consul_url: Option<String>,
     /// DNS servers of the control-plane containers (Docker `dns_servers`): resolvers that
@@ -395,8 +402,8 @@ pub struct MeshContext {
     pub namespace: String,
     /// Istio image registry.
     pub hub: String,
-    /// Istio release.
-    pub istio_version: String,
+    /// Istio release (1.0.x to 1.7.x).
+    pub istio_version: IstioVersion,
 }
 
 impl MeshContext {
@@ -408,7 +415,7 @@ impl MeshContext {
             datacenters: vec!["dc1".into()],
             namespace: "default".into(),
             hub: "docker.io/istio".into(),
-            istio_version: "1.0.0".into(),
+            istio_version: IstioVersion::default(),
         }
     }
 
@@ -549,11 +556,88 @@ pub mod images {
 /// The seed's service cluster IP range.
 pub const DEFAULT_SERVICE_CIDR: &str = "10.99.0.0/16";
 
+/// Pilot's default Consul address: the node's agent at Consul's default client address
+/// (`client_addr` defaults to 127.0.0.1, so the HTTP API listens on loopback only; Consul's
+/// `agent/config/default.go`, `client_addr = "127.0.0.1"`).
+pub const DEFAULT_CONSUL_URL: &str = "http://127.0.0.1:8500";
+
+/// True when a URL's host is a loopback address (`127.x.x.x`, `localhost`, `[::1]`): Pilot can
+/// reach it only from the node's own network namespace.
+pub(crate) fn is_loopback_url(url: &str) -> bool {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .unwrap_or(url);
+    let authority = rest.split('/').next().unwrap_or("");
+    let host = if let Some(h) = authority.strip_prefix('[') {
+        h.split(']').next().unwrap_or("")
+    } else {
+        authority.rsplit_once(':').map_or(authority, |(h, _)| h)
+    };
+    host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The Consul service of Pilot's gRPC (ADS) port, which sidecars dial: `<mesh>-pilot-grpc`.
+pub fn pilot_grpc_service(mesh: &str) -> String {
+    format!("{}-grpc", job_id(mesh, Role::Pilot))
+}
+
+/// The Consul DNS name of a service (`<name>.service.consul`).
+pub fn consul_dns(service: &str) -> String {
+    templates::consul_dns(service)
+}
+
+/// What the sidecars of a mesh are told about the control plane, derived from its settings in
+/// one place (the sidecar options and Pilot's mesh config both use it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SidecarEndpoints {
+    /// Pilot's gRPC (ADS) address: `<mesh>-pilot-grpc.service.consul:<grpc port>`.
+    pub discovery_address: String,
+    /// The mesh's Zipkin, when it runs: `<mesh>-zipkin.service.consul:<port>`.
+    pub zipkin_address: Option<String>,
+    /// Mixer's gRPC address (check and report), when it runs.
+    pub mixer_address: Option<String>,
+    /// The control plane's DNS servers.
+    pub dns_servers: Vec<String>,
+}
+
+/// The control-plane addresses of a mesh's sidecars (see [`SidecarEndpoints`]).
+pub fn sidecar_endpoints(spec: &MeshSpec) -> SidecarEndpoints {
+    let ctx = MeshContext::from_mesh(spec);
+    endpoints(&ctx, &spec.control_plane.resolve(&ctx))
+}
+
+pub(crate) fn endpoints(ctx: &MeshContext, r: &ResolvedControlPlane) -> SidecarEndpoints {
+    SidecarEndpoints {
+        discovery_address: format!(
+            "{}:{}",
+            consul_dns(&pilot_grpc_service(&ctx.name)),
+            r.pilot_grpc_port
+        ),
+        zipkin_address: r.zipkin.enabled.then(|| {
+            format!(
+                "{}:{}",
+                consul_dns(&job_id(&ctx.name, Role::Zipkin)),
+                r.zipkin_port
+            )
+        }),
+        mixer_address: r.mixer.enabled.then(|| {
+            format!(
+                "{}:{}",
+                consul_dns(&job_id(&ctx.name, Role::Mixer)),
+                r.mixer_grpc_port
+            )
+        }),
+        dns_servers: r.dns_servers.clone(),
+    }
+}
+
 impl ControlPlaneSpec {
     pub(crate) fn resolve(&self, ctx: &MeshContext) -> ResolvedControlPlane {
         let ha = self.profile == Profile::Ha;
         let pick = |ha_v: i64, dev_v: i64| if ha { ha_v } else { dev_v };
         let istio_image = |name: &str| format!("{}/{name}:{}", ctx.hub, ctx.istio_version);
+        let facts = ctx.istio_version.facts();
         macro_rules! res {
             ($c:expr, $enabled:expr, $image:expr, $count:expr, $cpu:expr, $mem:expr) => {
                 Resolved {
@@ -585,7 +669,7 @@ impl ControlPlaneSpec {
             consul_url: self
                 .consul_url
                 .clone()
-                .unwrap_or_else(|| "http://${attr.unique.network.ip-address}:8500".into()),
+                .unwrap_or_else(|| DEFAULT_CONSUL_URL.into()),
             dns_servers: self.dns_servers.clone(),
             etcd: res!(
                 e,
@@ -651,11 +735,20 @@ impl ControlPlaneSpec {
                 .config_namespace
                 .clone()
                 .unwrap_or_else(|| "istio-system".into()),
+            // One Citadel: with `--self-signed-ca` each instance that finds no CA secret
+            // generates a root and tries to store it; the loser of that race logs the failed
+            // create and keeps signing with its own root (`security/pkg/pki/ca/ca.go`
+            // `NewSelfSignedIstioCAOptions` at 1.0.6: `Secrets(namespace).Create` error only
+            // logged), so two replicas can mean two CAs. A single allocation with the restart
+            // and reschedule policies of every control-plane group keeps one root; validation
+            // refuses more. 1.6 and later have no standalone Citadel (istiod is the CA).
             citadel: res!(
                 self.citadel,
-                self.citadel.enabled.unwrap_or(ha),
+                self.citadel
+                    .enabled
+                    .unwrap_or(ha && facts.standalone_citadel),
                 istio_image("citadel"),
-                self.citadel.count.unwrap_or(pick(2, 1)),
+                self.citadel.count.unwrap_or(1),
                 200,
                 256
             ),
@@ -738,6 +831,39 @@ impl ControlPlaneSpec {
                     );
                 }
             }
+        }
+
+        if let Some(c) = self.citadel.count {
+            if c > 1 {
+                e.add(
+                    format!("{p}.citadel.count"),
+                    "run one Citadel: with a self-signed CA every replica that starts before the CA secret exists makes its own root (security/pkg/pki/ca/ca.go), so replicas would sign with different CAs; Nomad restarts and reschedules the single allocation",
+                    c,
+                );
+            }
+        }
+        let facts = ctx.istio_version.facts();
+        if self.citadel.enabled == Some(true) && !facts.standalone_citadel {
+            e.add(
+                format!("{p}.citadel.enabled"),
+                format!(
+                    "Istio {} has no standalone Citadel (security/cmd/istio_ca was removed in 1.6; Pilot, as istiod, is the certificate authority)",
+                    ctx.istio_version
+                ),
+                true,
+            );
+        }
+        if facts.discovery == DiscoveryRule::HostOnlyPort15010
+            && r.pilot_grpc_port != i64::from(PILOT_GRPC_PORT)
+        {
+            e.add(
+                format!("{p}.pilot.grpc_port"),
+                format!(
+                    "Istio {}'s sidecars dial Pilot's gRPC port {PILOT_GRPC_PORT} whatever the discovery address says (pkg/bootstrap/bootstrap_config.go), so Pilot must serve it there",
+                    ctx.istio_version
+                ),
+                r.pilot_grpc_port,
+            );
         }
 
         // Images, resources, env, args, placement.

@@ -28,7 +28,8 @@ pub(crate) fn base_job(
         .datacenters(res.datacenters.clone())
         .meta("istio-nomad.mesh", ctx.name.clone())
         .meta("istio-nomad.role", role_name(role))
-        .meta("istio-nomad.profile", r.profile.as_str());
+        .meta("istio-nomad.profile", r.profile.as_str())
+        .meta(super::opens::VERSION_META, ctx.istio_version.to_string());
     job.region = Some(ctx.region.clone());
     job.namespace = Some(res.namespace.clone());
     job.priority = Some(match role {

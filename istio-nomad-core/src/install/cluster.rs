@@ -18,6 +18,7 @@ use crate::backend::{
     BackendResult, Consul, ConsulConfig, Etcd, EtcdConfig, HttpConsul, HttpEtcd, HttpNomad,
     Indexed, JobBody, MemoryConsul, MemoryEtcd, MemoryNomad, Nomad, NomadConfig, QueryOptions,
 };
+use crate::control_plane::CheckHealth;
 use crate::error::Result;
 use crate::nomad::Job;
 use crate::spec::MeshSpec;
@@ -28,6 +29,8 @@ use sha1::{Digest, Sha1};
 
 /// Consul service IDs registered for each (namespace, job).
 type Registered = Arc<Mutex<HashMap<(String, String), BTreeSet<String>>>>;
+/// Jobs whose deployments the cluster fails because a check probes a port nothing opens.
+type Unhealthy = Arc<Mutex<BTreeSet<String>>>;
 
 /// Where a [`Backends`] talks to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -199,6 +202,7 @@ pub struct InMemoryCluster {
     /// The etcd member.
     pub etcd: MemoryEtcd,
     registered: Registered,
+    unhealthy: Unhealthy,
     sync: Arc<tokio::sync::Mutex<()>>,
     addresses: Arc<Mutex<AllocAddresses>>,
 }
@@ -232,6 +236,7 @@ impl InMemoryCluster {
             namespace: namespace.to_owned(),
             consul: self.consul.clone(),
             registered: self.registered.clone(),
+            unhealthy: self.unhealthy.clone(),
             sync: self.sync.clone(),
             addresses: self.addresses.clone(),
         }
@@ -256,6 +261,7 @@ pub struct ClusterNomad {
     namespace: String,
     consul: MemoryConsul,
     registered: Registered,
+    unhealthy: Unhealthy,
     sync: Arc<tokio::sync::Mutex<()>>,
     addresses: Arc<Mutex<AllocAddresses>>,
 }
@@ -351,8 +357,14 @@ impl ClusterNomad {
 
     /// What Nomad's client registers in Consul for one service of a running allocation
     /// (`command/agent/consul/service_client.go` `serviceRegs`, `checkRegs`,
-    /// `createCheckReg`, v1.6.9), with its checks passing (the allocation is healthy).
-    fn consul_registration(&self, alloc_id: &str, r: &Registration) -> ServiceRegistration {
+    /// `createCheckReg`, v1.6.9); a check passes unless `health` says it probes a port its group
+    /// does not open ([`crate::control_plane::check_health`]).
+    fn consul_registration(
+        &self,
+        alloc_id: &str,
+        r: &Registration,
+        health: &[CheckHealth],
+    ) -> ServiceRegistration {
         let id = r.service_id(alloc_id);
         let (address, port) = self.resolve(alloc_id, r, &r.endpoint);
         let mut reg = ServiceRegistration::new(r.name.clone())
@@ -366,10 +378,25 @@ impl ClusterNomad {
             // its position: as stable, not byte-equal.
             let digest = Sha1::digest(format!("{id}\n{}\n{i}", c.name).as_bytes());
             let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+            // Health modelled from what the group opens (control_plane::opens): a check on a
+            // port nothing listens on stays critical.
+            let passing = health
+                .iter()
+                .find(|h| {
+                    h.group == r.group
+                        && h.service == r.name
+                        && (h.check == c.name || h.check == format!("check[{i}]"))
+                })
+                .is_none_or(|h| h.passing);
+            let status = if passing {
+                check_status::PASSING
+            } else {
+                check_status::CRITICAL
+            };
             let mut check = AgentCheck {
                 check_id: Some(format!("_nomad-check-{hex}")),
                 name: Some(c.name.clone()),
-                status: Some(check_status::PASSING.into()),
+                status: Some(status.into()),
                 ..AgentCheck::default()
             };
             let target = c.endpoint.as_ref().map(|ep| {
@@ -423,6 +450,12 @@ impl ClusterNomad {
             Err(e) if e.is_not_found() => None,
             Err(e) => return Err(e),
         };
+        // Check health modelled from what each component opens (control_plane::opens).
+        let health = job
+            .as_ref()
+            .and_then(|j| j.to_json_value().ok())
+            .map(|j| crate::control_plane::check_health(&j))
+            .unwrap_or_default();
         let mut want: BTreeMap<String, ServiceRegistration> = BTreeMap::new();
         for a in allocs
             .iter()
@@ -435,7 +468,7 @@ impl ClusterNomad {
             // Services Nomad would not or could not register stay out of the catalog.
             let (regs, _unregistered) = group_registrations(job_id, group, &path);
             for r in &regs {
-                let reg = self.consul_registration(&a.id, r);
+                let reg = self.consul_registration(&a.id, r, &health);
                 want.insert(reg.service_id().to_owned(), reg);
             }
         }
@@ -457,6 +490,27 @@ impl ClusterNomad {
             m.insert(key, want.into_keys().collect());
         }
         Ok(allocs)
+    }
+
+    /// A job with a check on a port nothing in its group opens never becomes healthy: its
+    /// deployment fails, as a Nomad deployment with `health_check = "checks"` does
+    /// ([`crate::control_plane::check_health`]). A later version without such a check heals.
+    fn model_health(&self, req: &RegisterRequest) {
+        let Some(id) = req.job.get("ID").and_then(Value::as_str) else {
+            return;
+        };
+        let sick = crate::control_plane::check_health(&req.job)
+            .iter()
+            .any(|h| !h.passing);
+        let Ok(mut set) = self.unhealthy.lock() else {
+            return;
+        };
+        if sick {
+            self.inner.fail_deployments(id);
+            set.insert(id.to_owned());
+        } else if set.remove(id) {
+            self.inner.heal_deployments(id);
+        }
     }
 
     /// Follows the job's allocations until none is pending, syncing Consul on each change.
@@ -495,6 +549,7 @@ impl ClusterNomad {
 #[async_trait]
 impl Nomad for ClusterNomad {
     async fn register_job(&self, req: &RegisterRequest) -> BackendResult<RegisterResponse> {
+        self.model_health(req);
         let r = self.inner.register_job(req).await?;
         if let Some(id) = req.job.get("ID").and_then(Value::as_str) {
             self.follow(id.to_owned());

@@ -6,7 +6,7 @@
 //! | task | lifecycle | what it does |
 //! |---|---|---|
 //! | `istio-init` | prestart | applies the group's [`crate::iptables::IptablesPlan`] with `iptables-restore --noflush` from a rules file delivered by a `template` (needs `NET_ADMIN`/`NET_RAW`, see [`tasks::init_task`] for the client's `allow_caps`) |
-//! | `istio-proxy` | prestart, sidecar | `pilot-agent proxy --serviceregistry Consul --serviceCluster <service> --discoveryAddress <mesh>-pilot.service.consul:15007`, as uid 1337 |
+//! | `istio-proxy` | prestart, sidecar | `pilot-agent proxy --serviceregistry Consul --serviceCluster <service> --discoveryAddress <mesh>-pilot-grpc.service.consul:15010` (from Istio 1.6 the settings go in `PROXY_CONFIG`), as uid 1337 |
 //! | `istio-ready` | prestart (optional) | waits, with a deadline, until the proxy reports ready, so the app starts only then |
 //! | `istio-cleanup` | poststop (host mode only) | removes the node-wide rules |
 //!
@@ -46,10 +46,9 @@ pub mod rules;
 pub mod tasks;
 mod undo;
 
-pub(crate) use options::version_tuple;
 pub use options::{
-    NetworkMode, Selection, SidecarOptions, SidecarSpec, DEFAULT_PROXY_CPU, DEFAULT_PROXY_MEMORY,
-    DEFAULT_READY_IMAGE, DEFAULT_READY_TIMEOUT, PILOT_DISCOVERY_PORT,
+    NetworkMode, Selection, SidecarOptions, SidecarSpec, CONSUL_SEARCH_DOMAIN, DEFAULT_PROXY_CPU,
+    DEFAULT_PROXY_MEMORY, DEFAULT_READY_IMAGE, DEFAULT_READY_TIMEOUT, PILOT_DISCOVERY_PORT,
 };
 pub use rules::GroupRules;
 
@@ -435,6 +434,11 @@ fn inject_group(
     }
     if services_changed {
         undo.services = Some(original_services);
+    }
+    if e.is_empty() {
+        if let Some(n) = g.networks.first_mut() {
+            n.dns = Some(tasks::group_dns(opts, n.dns.as_ref()));
+        }
     }
     if g.networks != original_networks {
         undo.networks = Some(original_networks);

@@ -1,8 +1,9 @@
 //! [`SidecarOptions`] (what [`super::inject`] does) and [`SidecarSpec`] (the `sidecar { ... }`
 //! block of a mesh spec that produces them).
 
-use crate::error::{Result, ValidationErrors};
+use crate::error::{Error, Result, ValidationErrors};
 use crate::iptables::InterceptConfig;
+use crate::istio::{DiscoveryRule, IstioVersion, ReleaseFacts, PILOT_GRPC_PORT};
 use serde::{Deserialize, Serialize};
 
 /// Where the interception rules of a meshed group live.
@@ -67,12 +68,12 @@ pub struct SidecarSpec {
     /// `bridge_network_subnet`, with routes to the others): `verify` then does not warn that
     /// allocation addresses are unreachable from other nodes.
     pub bridge_routable: bool,
-    /// Proxy image; default `<hub>/proxy_debug:<version>` for Istio 1.0 and older, else
-    /// `<hub>/proxyv2:<version>`.
+    /// Proxy image; default `<hub>/<image>:<version>` with the release's image
+    /// ([`crate::istio::ReleaseFacts::proxy_image`]: `proxy_debug` up to 1.3, then `proxyv2`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub proxy_image: Option<String>,
     /// Image of the init task (needs `/bin/sh` and `iptables-restore`); default
-    /// `<hub>/proxy_init:<version>`.
+    /// `<hub>/proxy_init:<version>` up to 1.5, `<hub>/proxyv2:<version>` from 1.6.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub init_image: Option<String>,
     /// Image of the readiness gate (needs `/bin/sh`, `wget` and `date`).
@@ -81,12 +82,18 @@ pub struct SidecarSpec {
     pub readiness_gate: bool,
     /// Seconds the readiness gate waits before it fails the allocation.
     pub ready_timeout: u32,
-    /// `host:port` of Pilot's discovery service; default `<mesh>-pilot.service.consul:15007`.
+    /// `host:port` of Pilot's gRPC discovery service (ADS); default
+    /// `<mesh>-pilot-grpc.service.consul:<pilot grpc port>` (15010).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pilot_address: Option<String>,
-    /// `host:port` of Zipkin (`--zipkinAddress`), when traces are collected.
+    /// `host:port` of Zipkin (`--zipkinAddress`, or `tracing.zipkin.address` from 1.6); in a
+    /// mesh spec the mesh's Zipkin job (`<mesh>-zipkin.service.consul:9411`) when it runs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub zipkin_address: Option<String>,
+    /// DNS servers of the meshed groups (`network { dns { servers } }`); in a mesh spec the
+    /// control plane's `dns_servers` when empty. Empty: the client's resolver.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dns_servers: Vec<String>,
     /// CPU of the proxy task in MHz.
     pub cpu: i64,
     /// Memory of the proxy task in MB.
@@ -113,6 +120,7 @@ impl Default for SidecarSpec {
             ready_timeout: DEFAULT_READY_TIMEOUT,
             pilot_address: None,
             zipkin_address: None,
+            dns_servers: Vec::new(),
             cpu: DEFAULT_PROXY_CPU,
             memory: DEFAULT_PROXY_MEMORY,
             expose_admin: false,
@@ -130,21 +138,42 @@ pub const DEFAULT_READY_TIMEOUT: u32 = 120;
 pub const DEFAULT_PROXY_CPU: i64 = 100;
 /// Default memory of the proxy task (MB).
 pub const DEFAULT_PROXY_MEMORY: i64 = 128;
-/// Port of Pilot's plaintext discovery service in the Consul deployment.
-pub const PILOT_DISCOVERY_PORT: u16 = 15007;
+/// Port of Pilot's plaintext gRPC discovery service (ADS) that sidecars dial
+/// ([`crate::istio::PILOT_GRPC_PORT`]; 15007 is Pilot's HTTP port, which serves no ADS).
+pub const PILOT_DISCOVERY_PORT: u16 = PILOT_GRPC_PORT;
+
+/// The DNS search domain of meshed groups: Consul's service domain, so that short names such as
+/// Bookinfo's `http://reviews:9080` resolve through Consul DNS (Istio's Consul Bookinfo sets
+/// `dns_search: [service.consul]` on every app, `samples/bookinfo/platform/consul/bookinfo.yaml`
+/// at 1.0.6).
+pub const CONSUL_SEARCH_DOMAIN: &str = "service.consul";
 
 impl SidecarSpec {
-    /// The injection options for a mesh: this block plus the mesh's name, hub and Istio version.
+    /// The injection options for a mesh: this block plus the mesh's name, hub and Istio version,
+    /// and, where this block leaves them unset, the control plane's addresses: Pilot's gRPC
+    /// service, the mesh's Zipkin and the control plane's DNS servers.
     pub fn options(&self, mesh: &crate::spec::MeshSpec) -> SidecarOptions {
+        let mut spec = self.clone();
+        let ep = crate::control_plane::sidecar_endpoints(mesh);
+        if spec.pilot_address.is_none() {
+            spec.pilot_address = Some(ep.discovery_address);
+        }
+        if spec.zipkin_address.is_none() {
+            spec.zipkin_address = ep.zipkin_address;
+        }
+        if spec.dns_servers.is_empty() {
+            spec.dns_servers = ep.dns_servers;
+        }
         SidecarOptions {
             mesh: mesh.name.clone(),
             hub: mesh.hub.clone(),
             istio_version: mesh.istio_version.clone(),
-            spec: self.clone(),
+            spec,
             selection: Selection::WithServices,
             version: None,
             protocol: None,
             extra_bridge_drivers: Vec::new(),
+            invalid: ValidationErrors::new(),
         }
     }
 }
@@ -161,8 +190,9 @@ impl SidecarSpec {
 ///     .mode(NetworkMode::Bridge)
 ///     .build()
 ///     .unwrap();
-/// assert_eq!(opts.discovery_address(), "bookinfo-pilot.service.consul:15007");
+/// assert_eq!(opts.discovery_address(), "bookinfo-pilot-grpc.service.consul:15010");
 /// assert_eq!(opts.effective_proxy_image(), "docker.io/istio/proxy_debug:1.0.3");
+/// assert!(SidecarOptions::new("bookinfo").istio_version("1.8.0").build().is_err());
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct SidecarOptions {
@@ -170,8 +200,9 @@ pub struct SidecarOptions {
     pub mesh: String,
     /// Registry of the Istio images.
     pub hub: String,
-    /// Istio release of the images and flags.
-    pub istio_version: String,
+    /// Istio release of the images and flags (set it with [`SidecarOptions::istio_version`],
+    /// which validates).
+    pub istio_version: IstioVersion,
     /// The settings of the mesh spec's `sidecar` block.
     pub spec: SidecarSpec,
     /// Which groups are injected.
@@ -185,6 +216,9 @@ pub struct SidecarOptions {
     /// Drivers besides docker, podman, exec and java whose tasks can join a group network
     /// namespace.
     pub extra_bridge_drivers: Vec<String>,
+    /// Problems found by the setters (an unsupported release), reported by
+    /// [`SidecarOptions::validate`].
+    invalid: ValidationErrors,
 }
 
 impl SidecarOptions {
@@ -194,12 +228,13 @@ impl SidecarOptions {
         SidecarOptions {
             mesh: mesh.into(),
             hub: "docker.io/istio".into(),
-            istio_version: "1.0.0".into(),
+            istio_version: IstioVersion::default(),
             spec: SidecarSpec::default(),
             selection: Selection::WithServices,
             version: None,
             protocol: None,
             extra_bridge_drivers: Vec::new(),
+            invalid: ValidationErrors::new(),
         }
     }
 
@@ -210,10 +245,35 @@ impl SidecarOptions {
         self
     }
 
-    /// Sets the Istio release.
+    /// Sets the Istio release (1.0.x to 1.7.x); an unsupported or malformed release is
+    /// reported by [`SidecarOptions::build`] / [`SidecarOptions::validate`] at
+    /// `sidecar.istio_version`.
     #[must_use]
-    pub fn istio_version(mut self, v: impl Into<String>) -> Self {
-        self.istio_version = v.into();
+    pub fn istio_version(mut self, v: impl AsRef<str>) -> Self {
+        self.invalid.0.retain(|e| e.path != "sidecar.istio_version");
+        match IstioVersion::parse_at("sidecar.istio_version", v.as_ref()) {
+            Ok(v) => self.istio_version = v,
+            Err(Error::Validation(e)) => self.invalid.extend(e),
+            Err(other) => self
+                .invalid
+                .add("sidecar.istio_version", other.to_string(), v.as_ref()),
+        }
+        self
+    }
+
+    /// The facts of the chosen Istio release (see [`crate::istio::ReleaseFacts`]).
+    pub fn facts(&self) -> &'static ReleaseFacts {
+        self.istio_version.facts()
+    }
+
+    /// Sets the DNS servers of meshed groups.
+    #[must_use]
+    pub fn dns_servers<I, S>(mut self, servers: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.spec.dns_servers = servers.into_iter().map(Into::into).collect();
         self
     }
 
@@ -260,7 +320,7 @@ impl SidecarOptions {
         self
     }
 
-    /// Sets Pilot's discovery address (`host:port`).
+    /// Sets Pilot's gRPC discovery address (`host:port`).
     #[must_use]
     pub fn pilot_address(mut self, addr: impl Into<String>) -> Self {
         self.spec.pilot_address = Some(addr.into());
@@ -325,7 +385,7 @@ impl SidecarOptions {
 
     /// Checks every setting; all problems at once, each with its field path.
     pub fn validate(&self) -> Result<()> {
-        let mut e = ValidationErrors::new();
+        let mut e = self.invalid.clone();
         let p = "sidecar";
         if !is_dns_name(&self.mesh) {
             e.add(
@@ -335,13 +395,6 @@ impl SidecarOptions {
             );
         }
         crate::spec::image_rule(&mut e, &format!("{p}.hub"), &self.hub);
-        if version_tuple(&self.istio_version).is_none() {
-            e.add(
-                format!("{p}.istio_version"),
-                "expected a release number such as 1.0.3",
-                &self.istio_version,
-            );
-        }
         crate::spec::image_rule(
             &mut e,
             &format!("{p}.proxy_image"),
@@ -355,6 +408,31 @@ impl SidecarOptions {
         crate::spec::image_rule(&mut e, &format!("{p}.ready_image"), &self.spec.ready_image);
         if let Some(a) = &self.spec.pilot_address {
             address_rule(&mut e, &format!("{p}.pilot_address"), a);
+            let port = a
+                .rsplit_once(':')
+                .and_then(|(_, port)| port.parse::<u16>().ok());
+            if self.facts().discovery == DiscoveryRule::HostOnlyPort15010
+                && port.is_some_and(|port| port != PILOT_GRPC_PORT)
+            {
+                e.add(
+                    format!("{p}.pilot_address"),
+                    format!(
+                        "Istio {}'s pilot-agent keeps only the host of the discovery address and dials ADS on port {PILOT_GRPC_PORT} (pkg/bootstrap/bootstrap_config.go), so Pilot's gRPC port must be {PILOT_GRPC_PORT}",
+                        self.istio_version
+                    ),
+                    a,
+                );
+            }
+        }
+        for (i, d) in self.spec.dns_servers.iter().enumerate() {
+            if d.parse::<std::net::IpAddr>().is_err() && !(d.starts_with("${") && d.ends_with('}'))
+            {
+                e.add(
+                    format!("{p}.dns_servers[{i}]"),
+                    "a DNS server must be an IP address or a Nomad ${...} attribute",
+                    d,
+                );
+            }
         }
         if let Some(a) = &self.spec.zipkin_address {
             address_rule(&mut e, &format!("{p}.zipkin_address"), a);
@@ -430,39 +508,51 @@ impl SidecarOptions {
         ic.validate()
     }
 
-    /// Pilot's discovery address: the configured one, else `<mesh>-pilot.service.consul:15007`.
+    /// Pilot's gRPC discovery address (ADS): the configured one, else
+    /// `<mesh>-pilot-grpc.service.consul:15010`, the Consul service the Pilot job registers on
+    /// its gRPC port.
     pub fn discovery_address(&self) -> String {
-        self.spec
-            .pilot_address
-            .clone()
-            .unwrap_or_else(|| format!("{}-pilot.service.consul:{PILOT_DISCOVERY_PORT}", self.mesh))
+        self.spec.pilot_address.clone().unwrap_or_else(|| {
+            format!(
+                "{}:{PILOT_DISCOVERY_PORT}",
+                crate::control_plane::consul_dns(&crate::control_plane::pilot_grpc_service(
+                    &self.mesh
+                ))
+            )
+        })
     }
 
-    /// The proxy image: the configured one, else `proxy_debug` (Istio 1.0 and older, as in the
-    /// Consul samples) or `proxyv2`.
+    /// The proxy image: the configured one, else the release's
+    /// ([`ReleaseFacts::proxy_image`]).
     pub fn effective_proxy_image(&self) -> String {
         if let Some(i) = &self.spec.proxy_image {
             return i.clone();
         }
-        let name = match version_tuple(&self.istio_version) {
-            Some(v) if v >= (1, 1, 0) => "proxyv2",
-            _ => "proxy_debug",
-        };
-        format!("{}/{name}:{}", self.hub, self.istio_version)
+        format!(
+            "{}/{}:{}",
+            self.hub,
+            self.facts().proxy_image,
+            self.istio_version
+        )
     }
 
-    /// The init task's image: the configured one, else `<hub>/proxy_init:<version>`.
+    /// The init task's image: the configured one, else the release's
+    /// ([`ReleaseFacts::init_image`]).
     pub fn effective_init_image(&self) -> String {
-        self.spec
-            .init_image
-            .clone()
-            .unwrap_or_else(|| format!("{}/proxy_init:{}", self.hub, self.istio_version))
+        self.spec.init_image.clone().unwrap_or_else(|| {
+            format!(
+                "{}/{}:{}",
+                self.hub,
+                self.facts().init_image,
+                self.istio_version
+            )
+        })
     }
 
     /// True when the proxy of this release has a status port (15020) and a Prometheus
     /// listener (15090): Istio 1.0.3 and later.
     pub fn has_status_port(&self) -> bool {
-        version_tuple(&self.istio_version).is_some_and(|v| v >= (1, 0, 3))
+        self.istio_version.has_status_port()
     }
 }
 
@@ -473,8 +563,7 @@ impl SidecarOptions {
     /// `istio-iptables.sh` 1.0 does with `INBOUND_CAPTURE_PORT` unset).
     pub fn effective_intercept(&self) -> crate::iptables::InterceptConfig {
         let mut cfg = self.spec.intercept.clone();
-        let before_1_3 =
-            version_tuple(&self.istio_version).is_some_and(|(ma, mi, _)| (ma, mi) < (1, 3));
+        let before_1_3 = self.facts().inbound_capture_port.is_none();
         if before_1_3
             && cfg.inbound_capture_port
                 == crate::iptables::InterceptConfig::default().inbound_capture_port
@@ -483,22 +572,6 @@ impl SidecarOptions {
         }
         cfg
     }
-}
-
-/// `major.minor.patch` of a release string (`1.0.3`, `1.1.0-rc.1`).
-pub(crate) fn version_tuple(v: &str) -> Option<(u32, u32, u32)> {
-    let core = v.split(['-', '+']).next()?;
-    let mut it = core.split('.');
-    let major = it.next()?.parse().ok()?;
-    let minor = it.next()?.parse().ok()?;
-    let patch = match it.next() {
-        Some(p) => p.parse().ok()?,
-        None => 0,
-    };
-    if it.next().is_some() {
-        return None;
-    }
-    Some((major, minor, patch))
 }
 
 /// DNS label: 1-63 lowercase letters, digits and '-', not starting or ending with '-'.

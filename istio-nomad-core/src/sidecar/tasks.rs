@@ -1,12 +1,14 @@
 //! The tasks injection adds to a group.
 
+use super::options::CONSUL_SEARCH_DOMAIN;
 use super::rules::{GroupRules, CLEANUP_FILE};
 use super::{
     SidecarOptions, ADMIN_PORT, CLEANUP_TASK, INIT_TASK, PROXY_TASK, READY_TASK, STATUS_PORT,
 };
 use crate::error::{Error, Result};
 use crate::iptables::InterceptionMode;
-use crate::nomad::{LogConfig, Task, Template};
+use crate::istio::ProxyConfigInput;
+use crate::nomad::{DnsConfig, LogConfig, Task, Template};
 use serde_json::{json, Value};
 
 /// Left template delimiter of the rules files. The rules are data, not templates: Nomad's
@@ -119,30 +121,48 @@ pub fn cleanup_task(opts: &SidecarOptions, rules: &GroupRules) -> Result<Task> {
 /// `istio-proxy`: the sidecar (`prestart`, `sidecar = true`) running `pilot-agent proxy` with
 /// Pilot's Consul registry, as the proxy uid (1337 unless the interception settings say
 /// otherwise) so that its own traffic is not captured again.
+///
+/// What the proxy is told, and how, follows the release ([`crate::istio::ReleaseFacts`]):
+///
+/// * up to 1.5, flags (`pilot/cmd/pilot-agent/main.go`): `--discoveryAddress` naming Pilot's
+///   gRPC port (1.0 keeps only its host and dials 15010; from 1.1 the address is used as given),
+///   `--proxyAdminPort`, `--configPath` (the Consul sample's `/var/lib/istio`), `--statusPort`
+///   (from 1.0.3) and `--zipkinAddress`;
+/// * from 1.6, which removed those flags and ignores unknown ones, the `PROXY_CONFIG`
+///   environment variable ([`proxy_config_json`]).
 pub fn proxy_task(opts: &SidecarOptions, rules: &GroupRules, cluster: &str, host: bool) -> Task {
     let uid = rules.config.proxy_uids.first().copied().unwrap_or(1337);
     let tproxy = rules.config.mode == InterceptionMode::Tproxy;
+    let facts = opts.facts();
     let mut args: Vec<String> = vec![
         "proxy".into(),
         "--serviceregistry".into(),
         "Consul".into(),
         "--serviceCluster".into(),
         cluster.into(),
-        "--discoveryAddress".into(),
-        opts.discovery_address(),
-        "--proxyAdminPort".into(),
-        ADMIN_PORT.to_string(),
     ];
-    if super::options::version_tuple(&opts.istio_version).is_some_and(|v| v < (1, 1, 0)) {
-        // The 1.0 images prepare /var/lib/istio for the istio-proxy user (the Consul samples
-        // pass the same path).
-        args.extend(["--configPath".into(), "/var/lib/istio".into()]);
-    }
-    if opts.has_status_port() {
-        args.extend(["--statusPort".into(), STATUS_PORT.to_string()]);
-    }
-    if let Some(z) = &opts.spec.zipkin_address {
-        args.extend(["--zipkinAddress".into(), z.clone()]);
+    let mut env: Vec<(String, String)> = Vec::new();
+    match facts.proxy_config {
+        ProxyConfigInput::Flags => {
+            args.extend([
+                "--discoveryAddress".into(),
+                opts.discovery_address(),
+                "--proxyAdminPort".into(),
+                ADMIN_PORT.to_string(),
+            ]);
+            if let Some(path) = facts.config_path {
+                args.extend(["--configPath".into(), path.into()]);
+            }
+            if opts.has_status_port() {
+                args.extend(["--statusPort".into(), STATUS_PORT.to_string()]);
+            }
+            if let Some(z) = &opts.spec.zipkin_address {
+                args.extend(["--zipkinAddress".into(), z.clone()]);
+            }
+        }
+        ProxyConfigInput::EnvProxyConfig => {
+            env.push(("PROXY_CONFIG".into(), proxy_config_json(opts)));
+        }
     }
     let mut task = Task::new(PROXY_TASK, "docker")
         .lifecycle("prestart", true)
@@ -153,6 +173,9 @@ pub fn proxy_task(opts: &SidecarOptions, rules: &GroupRules, cluster: &str, host
             "args",
             Value::Array(args.into_iter().map(Value::String).collect()),
         );
+    for (k, v) in env {
+        task.env.insert(k, v);
+    }
     if tproxy {
         // TPROXY listeners need IP_TRANSPARENT: Istio runs the proxy as root with NET_ADMIN.
         task.user = Some("0".into());
@@ -169,6 +192,49 @@ pub fn proxy_task(opts: &SidecarOptions, rules: &GroupRules, cluster: &str, host
         ..Default::default()
     });
     task
+}
+
+/// The proxy's settings as a ProxyConfig in JSON, the form pilot-agent 1.6 and later read
+/// from `PROXY_CONFIG` (`pilot/cmd/pilot-agent/config.go` at 1.6.0 and 1.7.8, `getMeshConfig`:
+/// applied over the release's defaults with `mesh.ApplyProxyConfig`, a YAML/JSON reader of the
+/// ProxyConfig message). It names:
+///
+/// * `discoveryAddress`: Pilot's gRPC port (the default `istiod.istio-system.svc:15012` does
+///   not exist here, `pkg/config/mesh/mesh.go` `DefaultProxyConfig`);
+/// * `controlPlaneAuthPolicy: NONE` (1.7's default is `MUTUAL_TLS`, which needs istiod's
+///   certificates);
+/// * `proxyAdminPort` and `statusPort` (the defaults, 15000 and 15020, written out);
+/// * `tracing.zipkin.address` when Zipkin is set (the default names
+///   `zipkin.istio-system:9411`).
+pub fn proxy_config_json(opts: &SidecarOptions) -> String {
+    let mut cfg = serde_json::Map::new();
+    cfg.insert("discoveryAddress".into(), opts.discovery_address().into());
+    cfg.insert("controlPlaneAuthPolicy".into(), "NONE".into());
+    cfg.insert("proxyAdminPort".into(), ADMIN_PORT.into());
+    cfg.insert("statusPort".into(), STATUS_PORT.into());
+    if let Some(z) = &opts.spec.zipkin_address {
+        cfg.insert("tracing".into(), json!({ "zipkin": { "address": z } }));
+    }
+    Value::Object(cfg).to_string()
+}
+
+/// The group network's DNS settings for a meshed group: Consul's service domain as a search
+/// domain (so `http://reviews:9080` resolves as `reviews.service.consul`) and the configured
+/// DNS servers. Settings the group already has are kept; what is missing is added.
+///
+/// Nomad writes the allocation's `resolv.conf` from the group network's `dns` block
+/// (`client/allocrunner/taskrunner/task_runner.go` `buildTaskConfig` at v1.6.9 copies
+/// `Networks[0].DNS`; `drivers/docker/driver.go` mounts the generated file;
+/// `api/resources.go` `DNSConfig{Servers, Searches, Options}`).
+pub fn group_dns(opts: &SidecarOptions, current: Option<&DnsConfig>) -> DnsConfig {
+    let mut dns = current.cloned().unwrap_or_default();
+    if !dns.searches.iter().any(|s| s == CONSUL_SEARCH_DOMAIN) {
+        dns.searches.push(CONSUL_SEARCH_DOMAIN.into());
+    }
+    if dns.servers.is_empty() {
+        dns.servers = opts.spec.dns_servers.clone();
+    }
+    dns
 }
 
 /// Sets the proxy task's `--serviceCluster`.

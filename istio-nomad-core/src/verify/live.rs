@@ -51,7 +51,7 @@ pub async fn verify_live(plan: &Plan, backends: &Backends) -> Result<Report> {
         .iter()
         .filter_map(|m| {
             let d = proxy_arg(m.group, "--discoveryAddress")?;
-            let host = d.rsplit_once(':').map_or(d, |(h, _)| h);
+            let host = d.rsplit_once(':').map_or(d.as_str(), |(h, _)| h);
             Some((m.path.clone(), consul_service_of(host)?.to_owned()))
         })
         .collect();

@@ -45,6 +45,7 @@ use crate::sidecar::{self, PROXY_TASK};
 use nomad::{AddressSource, GroupNetwork, PortSource, Registration};
 use pilot::{PilotModel, Protocol, ADS_MTLS_PORT, ADS_PORT};
 use serde::Serialize;
+use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
@@ -249,10 +250,46 @@ pub(crate) fn consul_service_of(host: &str) -> Option<&str> {
 }
 
 /// The value after `flag` in the proxy task's arguments.
-fn proxy_arg<'g>(g: &'g TaskGroup, flag: &str) -> Option<&'g str> {
-    let args = g.find_task(PROXY_TASK)?.config.get("args")?.as_array()?;
-    let i = args.iter().position(|a| a.as_str() == Some(flag))?;
-    args.get(i + 1)?.as_str()
+/// Where the proxy task of a group carries its settings: `config.args` (flags, up to Istio 1.5)
+/// or `env[PROXY_CONFIG]` (1.6 and later).
+fn proxy_settings_path(g: &TaskGroup) -> &'static str {
+    let in_env = g
+        .find_task(PROXY_TASK)
+        .is_some_and(|t| t.env.contains_key("PROXY_CONFIG"));
+    if in_env {
+        "env[PROXY_CONFIG]"
+    } else {
+        "config.args"
+    }
+}
+
+fn proxy_arg(g: &TaskGroup, flag: &str) -> Option<String> {
+    let task = g.find_task(PROXY_TASK)?;
+    let from_args = task
+        .config
+        .get("args")
+        .and_then(Value::as_array)
+        .and_then(|args| {
+            let i = args.iter().position(|a| a.as_str() == Some(flag))?;
+            args.get(i + 1)?.as_str().map(str::to_owned)
+        });
+    if from_args.is_some() {
+        return from_args;
+    }
+    // From Istio 1.6 the proxy's settings travel in the `PROXY_CONFIG` environment variable, a
+    // ProxyConfig in JSON (`pilot/cmd/pilot-agent/main.go` at 1.6.0 registers it; see
+    // `crate::sidecar::tasks::proxy_config_json`).
+    let cfg: Value = serde_json::from_str(task.env.get("PROXY_CONFIG")?).ok()?;
+    let field = match flag {
+        "--discoveryAddress" => cfg.get("discoveryAddress"),
+        "--controlPlaneAuthPolicy" => cfg.get("controlPlaneAuthPolicy"),
+        "--zipkinAddress" => cfg
+            .get("tracing")
+            .and_then(|t| t.get("zipkin"))
+            .and_then(|z| z.get("address")),
+        _ => None,
+    };
+    field.and_then(Value::as_str).map(str::to_owned)
 }
 
 impl<'a> Verifier<'a> {
@@ -290,7 +327,7 @@ impl<'a> Verifier<'a> {
         }
         Verifier {
             plan,
-            model: PilotModel::for_version(&plan.spec.istio_version),
+            model: Some(PilotModel::of(&plan.spec.istio_version)),
             registrations,
             meshed,
             findings,
@@ -314,7 +351,7 @@ impl<'a> Verifier<'a> {
 
     pub(crate) fn finish(mut self, mode: &'static str, source: String) -> Report {
         let mut report = Report {
-            istio_version: self.plan.spec.istio_version.clone(),
+            istio_version: self.plan.spec.istio_version.to_string(),
             mode,
             source,
             registrations: std::mem::take(&mut self.registrations),
@@ -555,8 +592,14 @@ impl<'a> Verifier<'a> {
             let Some(discovery) = proxy_arg(m.group, "--discoveryAddress") else {
                 continue;
             };
-            let mtls = proxy_arg(m.group, "--controlPlaneAuthPolicy") == Some("MUTUAL_TLS");
-            let path = format!("{}.task[{PROXY_TASK}].config.args", m.path);
+            let discovery = discovery.as_str();
+            let mtls =
+                proxy_arg(m.group, "--controlPlaneAuthPolicy").as_deref() == Some("MUTUAL_TLS");
+            let path = format!(
+                "{}.task[{PROXY_TASK}].{}",
+                m.path,
+                proxy_settings_path(m.group)
+            );
             let Some((host, port)) = model.ads_address(discovery, mtls) else {
                 out.push((
                     Severity::Error,
@@ -614,13 +657,17 @@ impl<'a> Verifier<'a> {
         let mut out = Vec::new();
         for m in &self.meshed {
             if let Some(z) = proxy_arg(m.group, "--zipkinAddress").filter(|_| predicted) {
-                let host = z.rsplit_once(':').map_or(z, |(h, _)| h);
+                let host = z.rsplit_once(':').map_or(z.as_str(), |(h, _)| h);
                 if let Some(name) = consul_service_of(host) {
                     if self.registrants(name).is_empty() {
                         out.push((
                             Severity::Warning,
                             FindingKind::Unresolvable,
-                            format!("{}.task[{PROXY_TASK}].config.args", m.path),
+                            format!(
+                                "{}.task[{PROXY_TASK}].{}",
+                                m.path,
+                                proxy_settings_path(m.group)
+                            ),
                             format!("the Zipkin host {host} names Consul service {name:?}, which no job of the plan registers; traces are lost"),
                         ));
                     }

@@ -45,7 +45,14 @@ pub const ADS_MTLS_PORT: u16 = 15011;
 impl PilotModel {
     /// The model of a release string (`1.0.6`); `None` when it is not a release number.
     pub fn for_version(v: &str) -> Option<PilotModel> {
-        crate::sidecar::version_tuple(v).map(|version| PilotModel { version })
+        version_tuple(v).map(|version| PilotModel { version })
+    }
+
+    /// The model of a mesh's (validated) release.
+    pub fn of(v: &crate::istio::IstioVersion) -> PilotModel {
+        PilotModel {
+            version: (1, v.minor(), v.patch()),
+        }
     }
 
     /// True for the releases that have the Consul registry: 1.0.0 to 1.7.x.
@@ -98,6 +105,22 @@ impl PilotModel {
     pub fn reports_all_private_ips(&self) -> bool {
         self.version >= (1, 1, 0)
     }
+}
+
+/// `major.minor.patch` of a release string (`1.0.3`, `1.1.0-rc.1`).
+fn version_tuple(v: &str) -> Option<(u32, u32, u32)> {
+    let core = v.split(['-', '+']).next()?;
+    let mut it = core.split('.');
+    let major = it.next()?.parse().ok()?;
+    let minor = it.next()?.parse().ok()?;
+    let patch = match it.next() {
+        Some(p) => p.parse().ok()?,
+        None => 0,
+    };
+    if it.next().is_some() {
+        return None;
+    }
+    Some((major, minor, patch))
 }
 
 /// A protocol as Pilot parses it (`model.ParseProtocol`; unknown names become TCP).

@@ -16,6 +16,10 @@ job "web" {
     network {
       mode = "bridge"
 
+      dns {
+        searches = ["service.consul"]
+      }
+
       port "http" {
         to = 8080
       }
@@ -152,7 +156,7 @@ EOT
       config {
         image = "docker.io/istio/proxy_debug:1.0.3"
         entrypoint = ["/usr/local/bin/pilot-agent"]
-        args = ["proxy", "--serviceregistry", "Consul", "--serviceCluster", "web-api", "--discoveryAddress", "bookinfo-pilot.service.consul:15007", "--proxyAdminPort", "15000", "--configPath", "/var/lib/istio", "--statusPort", "15020", "--zipkinAddress", "zipkin.service.consul:9411"]
+        args = ["proxy", "--serviceregistry", "Consul", "--serviceCluster", "web-api", "--discoveryAddress", "bookinfo-pilot-grpc.service.consul:15010", "--proxyAdminPort", "15000", "--configPath", "/var/lib/istio", "--statusPort", "15020", "--zipkinAddress", "zipkin.service.consul:9411"]
       }
 
       resources {

@@ -285,6 +285,12 @@ impl MemoryNomad {
             .insert(job_id.to_owned());
     }
 
+    /// From now on, deployments of `job_id` succeed again (undoes
+    /// [`MemoryNomad::fail_deployments`]).
+    pub fn heal_deployments(&self, job_id: &str) {
+        lock(&self.inner.state).failing_jobs.remove(job_id);
+    }
+
     /// The current Raft index.
     pub fn index(&self) -> u64 {
         lock(&self.inner.state).index

@@ -27,7 +27,7 @@ job "reviews" {
     count = 1
     meta = {
       "istio-nomad.injected" = "true"
-      "istio-nomad.undo" = "{\"tasks\":[\"istio-init\",\"istio-proxy\",\"istio-ready\"],\"address_modes\":[{\"service\":0,\"was\":null},{\"service\":0,\"check\":0,\"was\":null}],\"meta\":{\"istio-nomad.injected\":null,\"istio-nomad.undo\":null}}"
+      "istio-nomad.undo" = "{\"tasks\":[\"istio-init\",\"istio-proxy\",\"istio-ready\"],\"networks\":[{\"Mode\":\"bridge\",\"DynamicPorts\":[{\"Label\":\"http\",\"To\":9080}]}],\"address_modes\":[{\"service\":0,\"was\":null},{\"service\":0,\"check\":0,\"was\":null}],\"meta\":{\"istio-nomad.injected\":null,\"istio-nomad.undo\":null}}"
     }
 
     restart {
@@ -46,6 +46,10 @@ job "reviews" {
 
     network {
       mode = "bridge"
+
+      dns {
+        searches = ["service.consul"]
+      }
 
       port "http" {
         to = 9080
@@ -190,7 +194,7 @@ EOT
       config {
         image = "docker.io/istio/proxy_debug:1.0.0"
         entrypoint = ["/usr/local/bin/pilot-agent"]
-        args = ["proxy", "--serviceregistry", "Consul", "--serviceCluster", "reviews", "--discoveryAddress", "bookinfo-pilot.service.consul:15007", "--proxyAdminPort", "15000", "--configPath", "/var/lib/istio"]
+        args = ["proxy", "--serviceregistry", "Consul", "--serviceCluster", "reviews", "--discoveryAddress", "bookinfo-pilot-grpc.service.consul:15010", "--proxyAdminPort", "15000", "--configPath", "/var/lib/istio", "--zipkinAddress", "bookinfo-zipkin.service.consul:9411"]
       }
 
       resources {
@@ -234,7 +238,7 @@ EOT
     count = 1
     meta = {
       "istio-nomad.injected" = "true"
-      "istio-nomad.undo" = "{\"tasks\":[\"istio-init\",\"istio-proxy\",\"istio-ready\"],\"address_modes\":[{\"service\":0,\"was\":null},{\"service\":0,\"check\":0,\"was\":null}],\"meta\":{\"istio-nomad.injected\":null,\"istio-nomad.undo\":null}}"
+      "istio-nomad.undo" = "{\"tasks\":[\"istio-init\",\"istio-proxy\",\"istio-ready\"],\"networks\":[{\"Mode\":\"bridge\",\"DynamicPorts\":[{\"Label\":\"http\",\"To\":9080}]}],\"address_modes\":[{\"service\":0,\"was\":null},{\"service\":0,\"check\":0,\"was\":null}],\"meta\":{\"istio-nomad.injected\":null,\"istio-nomad.undo\":null}}"
     }
 
     restart {
@@ -253,6 +257,10 @@ EOT
 
     network {
       mode = "bridge"
+
+      dns {
+        searches = ["service.consul"]
+      }
 
       port "http" {
         to = 9080
@@ -397,7 +405,7 @@ EOT
       config {
         image = "docker.io/istio/proxy_debug:1.0.0"
         entrypoint = ["/usr/local/bin/pilot-agent"]
-        args = ["proxy", "--serviceregistry", "Consul", "--serviceCluster", "reviews", "--discoveryAddress", "bookinfo-pilot.service.consul:15007", "--proxyAdminPort", "15000", "--configPath", "/var/lib/istio"]
+        args = ["proxy", "--serviceregistry", "Consul", "--serviceCluster", "reviews", "--discoveryAddress", "bookinfo-pilot-grpc.service.consul:15010", "--proxyAdminPort", "15000", "--configPath", "/var/lib/istio", "--zipkinAddress", "bookinfo-zipkin.service.consul:9411"]
       }
 
       resources {
@@ -441,7 +449,7 @@ EOT
     count = 1
     meta = {
       "istio-nomad.injected" = "true"
-      "istio-nomad.undo" = "{\"tasks\":[\"istio-init\",\"istio-proxy\",\"istio-ready\"],\"address_modes\":[{\"service\":0,\"was\":null},{\"service\":0,\"check\":0,\"was\":null}],\"meta\":{\"istio-nomad.injected\":null,\"istio-nomad.undo\":null}}"
+      "istio-nomad.undo" = "{\"tasks\":[\"istio-init\",\"istio-proxy\",\"istio-ready\"],\"networks\":[{\"Mode\":\"bridge\",\"DynamicPorts\":[{\"Label\":\"http\",\"To\":9080}]}],\"address_modes\":[{\"service\":0,\"was\":null},{\"service\":0,\"check\":0,\"was\":null}],\"meta\":{\"istio-nomad.injected\":null,\"istio-nomad.undo\":null}}"
     }
 
     restart {
@@ -460,6 +468,10 @@ EOT
 
     network {
       mode = "bridge"
+
+      dns {
+        searches = ["service.consul"]
+      }
 
       port "http" {
         to = 9080
@@ -604,7 +616,7 @@ EOT
       config {
         image = "docker.io/istio/proxy_debug:1.0.0"
         entrypoint = ["/usr/local/bin/pilot-agent"]
-        args = ["proxy", "--serviceregistry", "Consul", "--serviceCluster", "reviews", "--discoveryAddress", "bookinfo-pilot.service.consul:15007", "--proxyAdminPort", "15000", "--configPath", "/var/lib/istio"]
+        args = ["proxy", "--serviceregistry", "Consul", "--serviceCluster", "reviews", "--discoveryAddress", "bookinfo-pilot-grpc.service.consul:15010", "--proxyAdminPort", "15000", "--configPath", "/var/lib/istio", "--zipkinAddress", "bookinfo-zipkin.service.consul:9411"]
       }
 
       resources {

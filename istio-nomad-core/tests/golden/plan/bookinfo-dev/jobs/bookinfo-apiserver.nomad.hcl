@@ -8,6 +8,7 @@ job "bookinfo-apiserver" {
     "istio-nomad.mesh" = "bookinfo"
     "istio-nomad.role" = "apiserver"
     "istio-nomad.profile" = "dev"
+    "istio-nomad.istio-version" = "1.0.0"
   }
 
   update {

@@ -8,6 +8,7 @@ job "bookinfo-pilot" {
     "istio-nomad.mesh" = "bookinfo"
     "istio-nomad.role" = "pilot"
     "istio-nomad.profile" = "dev"
+    "istio-nomad.istio-version" = "1.0.0"
   }
 
   update {
@@ -41,12 +42,10 @@ job "bookinfo-pilot" {
 
       port "http" {
         static = 8081
-        to = 15007
       }
 
       port "grpc" {
         static = 15010
-        to = 15010
       }
     }
 
@@ -86,9 +85,9 @@ job "bookinfo-pilot" {
 
       config {
         image = "docker.io/istio/pilot:1.0.0"
-        args = ["discovery", "--httpAddr", ":15007", "--registries", "Consul", "--consulserverURL", "http://${attr.unique.network.ip-address}:8500", "--kubeconfig", "/etc/istio/config/kubeconfig"]
-        ports = ["http", "grpc"]
-        volumes = ["local/kubeconfig:/etc/istio/config/kubeconfig"]
+        args = ["discovery", "--httpAddr", ":8081", "--registries", "Consul", "--consulserverURL", "http://127.0.0.1:8500", "--kubeconfig", "/etc/istio/config/kubeconfig", "--meshConfig", "/etc/istio/config/mesh"]
+        volumes = ["local/kubeconfig:/etc/istio/config/kubeconfig", "local/mesh:/etc/istio/config/mesh"]
+        network_mode = "host"
       }
 
       resources {
@@ -119,6 +118,21 @@ contexts:
     cluster: bookinfo
     user: pilot
 current-context: bookinfo
+EOT
+      }
+
+      template {
+        destination = "local/mesh"
+        change_mode = "restart"
+        splay = "5s"
+        perms = "0644"
+        error_on_missing_key = false
+        data = <<EOT
+# Mesh configuration of bookinfo for Istio 1.0.0 (pilot-discovery --meshConfig).
+defaultConfig:
+  discoveryAddress: bookinfo-pilot-grpc.service.consul:15010
+  controlPlaneAuthPolicy: NONE
+  zipkinAddress: bookinfo-zipkin.service.consul:9411
 EOT
       }
     }

@@ -8,6 +8,7 @@ job "bookinfo-zipkin" {
     "istio-nomad.mesh" = "bookinfo"
     "istio-nomad.role" = "zipkin"
     "istio-nomad.profile" = "dev"
+    "istio-nomad.istio-version" = "1.0.0"
   }
 
   update {

@@ -8,6 +8,7 @@ job "bookinfo-citadel" {
     "istio-nomad.mesh" = "bookinfo"
     "istio-nomad.role" = "citadel"
     "istio-nomad.profile" = "ha"
+    "istio-nomad.istio-version" = "1.0.0"
   }
 
   update {
@@ -20,17 +21,7 @@ job "bookinfo-citadel" {
   }
 
   group "citadel" {
-    count = 2
-
-    constraint {
-      operator = "distinct_hosts"
-      value = "true"
-    }
-
-    spread {
-      attribute = "${node.unique.id}"
-      weight = 100
-    }
+    count = 1
 
     restart {
       attempts = 10

@@ -8,6 +8,7 @@ job "bookinfo-etcd" {
     "istio-nomad.mesh" = "bookinfo"
     "istio-nomad.role" = "etcd"
     "istio-nomad.profile" = "ha"
+    "istio-nomad.istio-version" = "1.0.0"
   }
 
   constraint {

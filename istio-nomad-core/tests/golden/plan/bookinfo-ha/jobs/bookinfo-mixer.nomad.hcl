@@ -8,6 +8,7 @@ job "bookinfo-mixer" {
     "istio-nomad.mesh" = "bookinfo"
     "istio-nomad.role" = "mixer"
     "istio-nomad.profile" = "ha"
+    "istio-nomad.istio-version" = "1.0.0"
   }
 
   update {
@@ -57,10 +58,6 @@ job "bookinfo-mixer" {
       port "monitoring" {
         to = 9093
       }
-
-      port "prometheus" {
-        to = 42422
-      }
     }
 
     service {
@@ -90,27 +87,13 @@ job "bookinfo-mixer" {
       }
     }
 
-    service {
-      name = "bookinfo-mixer-prometheus"
-      port = "prometheus"
-
-      check {
-        name = "mixer-prometheus"
-        type = "http"
-        path = "/metrics"
-        port = "prometheus"
-        interval = "10s"
-        timeout = "2s"
-      }
-    }
-
     task "mixer" {
       driver = "docker"
 
       config {
         image = "docker.io/istio/mixer:1.0.0"
         args = ["server", "--port", "9091", "--monitoringPort", "9093", "--configStoreURL", "k8s:///etc/istio/config/kubeconfig", "--configDefaultNamespace", "istio-system", "--trace_zipkin_url", "http://bookinfo-zipkin.service.consul:9411/api/v1/spans"]
-        ports = ["grpc", "monitoring", "prometheus"]
+        ports = ["grpc", "monitoring"]
         volumes = ["local/kubeconfig:/etc/istio/config/kubeconfig"]
       }
 

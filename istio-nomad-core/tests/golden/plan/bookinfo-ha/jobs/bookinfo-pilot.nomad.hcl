@@ -8,6 +8,7 @@ job "bookinfo-pilot" {
     "istio-nomad.mesh" = "bookinfo"
     "istio-nomad.role" = "pilot"
     "istio-nomad.profile" = "ha"
+    "istio-nomad.istio-version" = "1.0.0"
   }
 
   update {
@@ -51,17 +52,13 @@ job "bookinfo-pilot" {
 
       port "http" {
         static = 15007
-        to = 15007
       }
 
       port "grpc" {
         static = 15010
-        to = 15010
       }
 
-      port "monitoring" {
-        to = 9093
-      }
+      port "monitoring" {}
     }
 
     service {
@@ -109,9 +106,9 @@ job "bookinfo-pilot" {
 
       config {
         image = "docker.io/istio/pilot:1.0.0"
-        args = ["discovery", "--httpAddr", ":15007", "--grpcAddr", ":15010", "--secureGrpcAddr", "", "--monitoringAddr", ":9093", "--registries", "Consul", "--consulserverURL", "http://${attr.unique.network.ip-address}:8500", "--consulserverInterval", "2s", "--kubeconfig", "/etc/istio/config/kubeconfig"]
-        ports = ["http", "grpc", "monitoring"]
-        volumes = ["local/kubeconfig:/etc/istio/config/kubeconfig"]
+        args = ["discovery", "--httpAddr", ":15007", "--grpcAddr", ":15010", "--secureGrpcAddr", "", "--monitoringAddr", ":${NOMAD_PORT_monitoring}", "--registries", "Consul", "--consulserverURL", "http://127.0.0.1:8500", "--consulserverInterval", "2s", "--kubeconfig", "/etc/istio/config/kubeconfig", "--meshConfig", "/etc/istio/config/mesh"]
+        volumes = ["local/kubeconfig:/etc/istio/config/kubeconfig", "local/mesh:/etc/istio/config/mesh"]
+        network_mode = "host"
       }
 
       resources {
@@ -177,6 +174,24 @@ EOT
         error_on_missing_key = false
         data = <<EOT
 {{ with secret "pki/issue/istio-nomad" "common_name=bookinfo-pilot" "ttl=72h" }}{{ .Data.issuing_ca }}{{ end }}
+EOT
+      }
+
+      template {
+        destination = "local/mesh"
+        change_mode = "restart"
+        splay = "5s"
+        perms = "0644"
+        error_on_missing_key = false
+        data = <<EOT
+# Mesh configuration of bookinfo for Istio 1.0.0 (pilot-discovery --meshConfig).
+mixerCheckServer: bookinfo-mixer.service.consul:9091
+mixerReportServer: bookinfo-mixer.service.consul:9091
+policyCheckFailOpen: true
+defaultConfig:
+  discoveryAddress: bookinfo-pilot-grpc.service.consul:15010
+  controlPlaneAuthPolicy: NONE
+  zipkinAddress: bookinfo-zipkin.service.consul:9411
 EOT
       }
 

@@ -21,7 +21,7 @@ job "ratings" {
     count = 1
     meta = {
       "istio-nomad.injected" = "true"
-      "istio-nomad.undo" = "{\"tasks\":[\"istio-init\",\"istio-proxy\",\"istio-ready\"],\"address_modes\":[{\"service\":0,\"was\":null},{\"service\":0,\"check\":0,\"was\":null}],\"meta\":{\"istio-nomad.injected\":null,\"istio-nomad.undo\":null}}"
+      "istio-nomad.undo" = "{\"tasks\":[\"istio-init\",\"istio-proxy\",\"istio-ready\"],\"networks\":[{\"Mode\":\"bridge\",\"DynamicPorts\":[{\"Label\":\"http\",\"To\":9080}]}],\"address_modes\":[{\"service\":0,\"was\":null},{\"service\":0,\"check\":0,\"was\":null}],\"meta\":{\"istio-nomad.injected\":null,\"istio-nomad.undo\":null}}"
     }
 
     restart {
@@ -40,6 +40,10 @@ job "ratings" {
 
     network {
       mode = "bridge"
+
+      dns {
+        searches = ["service.consul"]
+      }
 
       port "http" {
         to = 9080
@@ -184,7 +188,7 @@ EOT
       config {
         image = "docker.io/istio/proxy_debug:1.0.0"
         entrypoint = ["/usr/local/bin/pilot-agent"]
-        args = ["proxy", "--serviceregistry", "Consul", "--serviceCluster", "ratings", "--discoveryAddress", "bookinfo-pilot.service.consul:15007", "--proxyAdminPort", "15000", "--configPath", "/var/lib/istio"]
+        args = ["proxy", "--serviceregistry", "Consul", "--serviceCluster", "ratings", "--discoveryAddress", "bookinfo-pilot-grpc.service.consul:15010", "--proxyAdminPort", "15000", "--configPath", "/var/lib/istio", "--zipkinAddress", "bookinfo-zipkin.service.consul:9411"]
       }
 
       resources {
