@@ -417,9 +417,17 @@ impl ClusterNomad {
                 let Ok(allocs) = me.sync_services(&job_id).await else {
                     return;
                 };
-                if !allocs
-                    .iter()
-                    .any(|a| a.desired_status == "run" && a.client_status == "pending")
+                // The scheduler works after the register answers: keep following while an
+                // evaluation of the job is pending or an allocation is.
+                let scheduling = me
+                    .inner
+                    .job_evaluations(&job_id, &QueryOptions::new())
+                    .await
+                    .is_ok_and(|e| e.value.iter().any(|e| e.status == "pending"));
+                if !scheduling
+                    && !allocs
+                        .iter()
+                        .any(|a| a.desired_status == "run" && a.client_status == "pending")
                 {
                     return;
                 }
@@ -457,6 +465,7 @@ impl Nomad for ClusterNomad {
     async fn deregister_job(&self, job_id: &str, purge: bool) -> BackendResult<DeregisterResponse> {
         let r = self.inner.deregister_job(job_id, purge).await?;
         self.sync_services(job_id).await?;
+        self.follow(job_id.to_owned());
         Ok(r)
     }
 

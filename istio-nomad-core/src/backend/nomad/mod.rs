@@ -10,7 +10,7 @@ mod types;
 use async_trait::async_trait;
 
 pub use http::{HttpNomad, NomadConfig, NomadConfigBuilder};
-pub use memory::MemoryNomad;
+pub use memory::{MemoryNomad, NomadVersion};
 pub use types::{
     deployment_status, AllocDeploymentStatus, AllocationListStub, Deployment, DeploymentState,
     DeregisterResponse, DesiredUpdates, Evaluation, FieldDiff, JobDiff, JobVersions, ObjectDiff,
