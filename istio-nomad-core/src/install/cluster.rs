@@ -414,16 +414,21 @@ impl ClusterNomad {
                     return;
                 };
                 index = r.index;
-                let Ok(allocs) = me.sync_services(&job_id).await else {
-                    return;
-                };
+                if index == 0 {
+                    // Nomad does not block on index 0: pause instead of spinning.
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
                 // The scheduler works after the register answers: keep following while an
-                // evaluation of the job is pending or an allocation is.
+                // evaluation of the job is pending (read before the allocations, so that a
+                // scheduler run in between shows in them) or an allocation is.
                 let scheduling = me
                     .inner
                     .job_evaluations(&job_id, &QueryOptions::new())
                     .await
                     .is_ok_and(|e| e.value.iter().any(|e| e.status == "pending"));
+                let Ok(allocs) = me.sync_services(&job_id).await else {
+                    return;
+                };
                 if !scheduling
                     && !allocs
                         .iter()

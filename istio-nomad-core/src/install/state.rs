@@ -534,6 +534,7 @@ impl StateStore for EtcdStateStore {
 pub struct ConsulStateStore {
     consul: Arc<dyn Consul>,
     min_session_ttl: Duration,
+    lock_delay: Option<Duration>,
 }
 
 impl fmt::Debug for ConsulStateStore {
@@ -554,7 +555,17 @@ impl ConsulStateStore {
         ConsulStateStore {
             consul,
             min_session_ttl: CONSUL_MIN_SESSION_TTL,
+            lock_delay: None,
         }
+    }
+
+    /// Sets the session's lock delay (default: the session TTL, at most 60 s): how long
+    /// after a holder's session is invalidated Consul keeps others from taking the lock,
+    /// so that the holder notices the loss before anyone else writes.
+    #[must_use]
+    pub fn lock_delay(mut self, delay: Duration) -> Self {
+        self.lock_delay = Some(delay);
+        self
     }
 
     /// For servers configured with another `session_ttl_min`.
@@ -621,7 +632,7 @@ impl StateStore for ConsulStateStore {
             .session_create(
                 &SessionRequest::new(format!("istio-nomad {mesh} {}", info.holder))
                     .ttl(ttl)
-                    .lock_delay(ttl.min(Duration::from_secs(60)))
+                    .lock_delay(self.lock_delay.unwrap_or(ttl).min(Duration::from_secs(60)))
                     .behavior(SessionBehavior::Delete),
             )
             .await?;
