@@ -48,8 +48,12 @@ pub struct InjectArgs {
     #[arg(long)]
     pub replace_connect: bool,
     /// Node-wide rules: one meshed group per node (guarded by static ports and distinct_hosts).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "cni_network")]
     pub host_mode: bool,
+    /// Put meshed groups without a network namespace of their own in the CNI network
+    /// `cni/<NAME>` instead of Nomad's bridge (its addresses must be reachable from every node).
+    #[arg(long, value_name = "NAME")]
+    pub cni_network: Option<String>,
     /// Leave out the readiness gate task.
     #[arg(long)]
     pub no_readiness_gate: bool,
@@ -88,6 +92,9 @@ pub fn run(args: InjectArgs) -> Result<(), Box<dyn std::error::Error>> {
             } else {
                 Selection::WithServices
             });
+        if let Some(n) = args.cni_network {
+            opts = opts.cni_network(n);
+        }
         if let Some(a) = args.pilot_address {
             opts = opts.pilot_address(a);
         }

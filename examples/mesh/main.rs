@@ -23,6 +23,16 @@
 //!
 //! ```text
 //! cargo run --example mesh -- inject my-job.nomad.hcl --mesh bookinfo
+//! ```
+//!
+//! checks that the mesh would carry traffic (what Nomad registers in Consul, what Pilot makes of
+//! it), from the plan or, with `--live`, from the cluster's Consul catalog and Nomad nodes:
+//!
+//! ```text
+//! cargo run --example mesh -- verify examples/bookinfo.mesh.hcl
+//! cargo run --example mesh -- verify examples/bookinfo.mesh.hcl --live --json
+//! ```
+//!
 //! and brings a cluster to the spec (an in-memory one when no server address is set):
 //!
 //! ```text
@@ -35,10 +45,11 @@
 
 mod inject;
 mod install;
+mod verify;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use istio_nomad_core::nomad::Job;
-use istio_nomad_core::plan::plan;
+use istio_nomad_core::plan::{plan, plan_unverified};
 use istio_nomad_core::spec::MeshSpec;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -65,7 +76,13 @@ enum Command {
         /// Output folder.
         #[arg(long, default_value = "out")]
         out: PathBuf,
+        /// Write the plan even when `verify` finds that it would not carry traffic.
+        #[arg(long)]
+        no_verify: bool,
     },
+    /// Checks that a mesh spec's plan carries traffic: what Nomad registers in Consul and
+    /// what Istio's Pilot makes of it (see `istio_nomad_core::verify`).
+    Verify(verify::VerifyArgs),
     /// Converts a Nomad job between HCL and JSON (validating it first).
     Fmt {
         /// The job file (HCL, or JSON when it ends in .json).
@@ -99,7 +116,12 @@ enum JobFormat {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: Result<(), Box<dyn std::error::Error>> = match cli.command {
-        Command::Plan { spec, out } => run_plan(&spec, &out).map_err(Into::into),
+        Command::Plan {
+            spec,
+            out,
+            no_verify,
+        } => run_plan(&spec, &out, no_verify).map_err(Into::into),
+        Command::Verify(a) => verify::run(&a),
         Command::Fmt {
             job,
             to,
@@ -123,9 +145,22 @@ fn main() -> ExitCode {
     }
 }
 
-fn run_plan(spec_path: &PathBuf, out: &PathBuf) -> Result<(), istio_nomad_core::Error> {
+fn run_plan(
+    spec_path: &PathBuf,
+    out: &PathBuf,
+    no_verify: bool,
+) -> Result<(), istio_nomad_core::Error> {
     let spec = MeshSpec::from_file(spec_path)?;
-    let plan = plan(&spec)?;
+    let plan = if no_verify {
+        let plan = plan_unverified(&spec)?;
+        let report = istio_nomad_core::verify::verify(&plan);
+        if report.has_errors() {
+            eprintln!("writing a plan that does not carry traffic (--no-verify):\n{report}");
+        }
+        plan
+    } else {
+        plan(&spec)?
+    };
     let written = plan.write(out)?;
     println!(
         "mesh {:?}: {} jobs, {} files written to {}",

@@ -169,3 +169,106 @@ fn apply_without_servers_uses_the_in_memory_cluster_and_converges() {
     assert!(all.contains("10 created, 0 updated, 0 unchanged"), "{all}");
     assert!(all.contains("a second apply made 0 writes"), "{all}");
 }
+
+#[test]
+fn verify_prints_the_findings_and_plan_refuses_a_mesh_that_carries_no_traffic() {
+    let o = run(&["verify", "examples/bookinfo.mesh.hcl"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let stdout = text(&o.stdout);
+    assert!(
+        stdout.starts_with("verify (predicted, Istio 1.0.0, predicted from the plan): 0 error(s)"),
+        "{stdout}"
+    );
+    let o = run(&["verify", "examples/bookinfo.mesh.hcl", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["mode"], "predicted");
+    assert!(v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| f["severity"] == "warning"));
+
+    // Live needs servers.
+    let o = run(&["verify", "examples/bookinfo.mesh.hcl", "--live"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("there is no live cluster to read"),
+        "{}",
+        text(&o.stderr)
+    );
+
+    // A release without the Consul registry: verify fails, plan refuses, --no-verify writes.
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("mesh.hcl");
+    let text_spec = std::fs::read_to_string(repo().join("examples/bookinfo.mesh.hcl"))
+        .unwrap()
+        .replace("istio_version = \"1.0.0\"", "istio_version = \"1.8.0\"");
+    std::fs::write(&spec, text_spec).unwrap();
+    let o = run(&["verify", spec.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stdout).contains("error [unsupported-version] mesh.istio_version"));
+    let out = dir.path().join("out");
+    let o = run(&[
+        "plan",
+        spec.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("mesh.istio_version: [unsupported-version]"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(!out.exists());
+    let o = run(&[
+        "plan",
+        spec.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--no-verify",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("writing a plan that does not carry traffic"));
+    assert!(out.join("jobs/reviews.json").exists());
+}
+
+#[test]
+fn inject_puts_groups_on_a_cni_network() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = dir.path().join("web.nomad.hcl");
+    std::fs::write(
+        &job,
+        r#"job "web" {
+  datacenters = ["dc1"]
+  group "web" {
+    network {
+      port "http" { to = 8080 }
+    }
+    service {
+      name = "web"
+      port = "http"
+    }
+    task "app" {
+      driver = "docker"
+      config { image = "nginx:1.27" }
+    }
+  }
+}
+"#,
+    )
+    .unwrap();
+    let o = run(&[
+        "inject",
+        job.to_str().unwrap(),
+        "--cni-network",
+        "mesh",
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let g = &v["Job"]["TaskGroups"][0];
+    assert_eq!(g["Networks"][0]["Mode"], "cni/mesh");
+    assert_eq!(g["Services"][0]["AddressMode"], "alloc");
+}

@@ -11,6 +11,7 @@
 //! * [`sidecar`]: injection of the Istio proxy and its iptables init task into any Nomad job.
 //! * [`iptables`]: Istio's interception rules as typed data, rendered and applied atomically.
 //! * [`vm`]: the sidecar bundle for hosts outside Nomad.
+//! * [`verify`]: the data-path check: what Nomad registers in Consul and what Pilot makes of it.
 //! * [`backend`]: Nomad, Consul and etcd clients behind traits, over HTTP or in memory.
 //! * [`install`]: plan, diff, apply and destroy against those backends.
 //! * [`error`]: the error types every layer returns.
@@ -24,6 +25,7 @@ pub mod nomad;
 pub mod plan;
 pub mod sidecar;
 pub mod spec;
+pub mod verify;
 pub mod vm;
 
 pub use error::{Error, FieldError, Result, ValidationErrors};

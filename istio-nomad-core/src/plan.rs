@@ -89,8 +89,18 @@ pub struct Plan {
     pub vm_bundles: Vec<VmBundleFiles>,
 }
 
-/// Makes the plan of a mesh spec.
+/// Makes the plan of a mesh spec and checks that it carries traffic: a plan with a
+/// [`crate::verify`] error (a proxy with no inbound listener, a dialed port with no outbound
+/// listener, ...) is refused with a validation error that names each finding's path.
+/// [`plan_unverified`] makes it anyway; [`crate::verify::verify`] lists every finding.
 pub fn plan(spec: &MeshSpec) -> Result<Plan> {
+    let p = plan_unverified(spec)?;
+    crate::verify::verify(&p).into_result()?;
+    Ok(p)
+}
+
+/// Makes the plan of a mesh spec without the data-path check of [`plan`].
+pub fn plan_unverified(spec: &MeshSpec) -> Result<Plan> {
     let mut errors = spec.validate_fields();
     if !errors.is_empty() {
         return Err(Error::Validation(errors));
@@ -173,8 +183,17 @@ pub fn app_job(spec: &MeshSpec, s: &ServiceSpec) -> Job {
             _ => s.name.clone(),
         };
         let mut g = TaskGroup::new(gname).count(w.count);
+        // The network the sidecar settings ask for: the node's in host mode (injection then
+        // reserves the app's port statically), else the group's own namespace.
+        let mode = match (&spec.sidecar, spec.sidecar.enabled) {
+            (sc, true) if sc.mode == crate::sidecar::NetworkMode::Host => None,
+            (sc, true) if sc.cni_network.is_some() => {
+                sc.cni_network.as_ref().map(|n| format!("cni/{n}"))
+            }
+            _ => Some("bridge".into()),
+        };
         g.networks.push(NetworkResource {
-            mode: Some("bridge".into()),
+            mode,
             dynamic_ports: s
                 .ports
                 .iter()

@@ -454,7 +454,8 @@ IstioNomadResult istio_nomad_job_validate(const uint8_t *job,
  *
  * On failure `*out` is NULL, the code says which family failed, and the detail is in `*error`
  * (when `error` is not NULL; free it with `istio_nomad_error_free`) and in the thread's last
- * error.
+ * error. A plan that would not carry traffic (an error finding of `istio_nomad_verify`) fails
+ * with `ISTIO_NOMAD_VALIDATION`, one field per finding.
  *
  * # Safety
  * `spec` points to `spec_len` readable bytes (or is NULL with `spec_len` 0); `out` is a
@@ -477,7 +478,8 @@ IstioNomadResult istio_nomad_plan(const uint8_t *spec,
  * { "mesh": "bookinfo", "hub": "docker.io/istio", "istio_version": "1.0.0",
  *   "selection": "with_services" | "opt_in", "version": "v1", "protocol": "http",
  *   "extra_bridge_drivers": [],
- *   "sidecar": { "mode": "bridge" | "host", "readiness_gate": true, "zipkin_address": "...",
+ *   "sidecar": { "mode": "bridge" | "host", "cni_network": "<name>", "readiness_gate": true,
+ *                "zipkin_address": "...",
  *                "cpu": 100, "memory": 128, "intercept": { <InterceptConfig> }, ... } }
  * ```
  *
@@ -539,6 +541,40 @@ size_t istio_nomad_string_len(const struct IstioNomadString *string);
  * `string` is NULL or points to NULL or to a pointer returned by this library.
  */
 void istio_nomad_string_free(struct IstioNomadString **string);
+
+/**
+ * Checks that the plan of a mesh spec carries traffic: what Nomad registers in Consul for
+ * every meshed group, and what Istio's Pilot of the spec's release makes of it (see the
+ * core's `verify` module). Pure: nothing is read or written.
+ *
+ * `spec`/`spec_len`: the spec text (HCL or JSON); `format`: `ISTIO_NOMAD_FORMAT_AUTO`, `_HCL`
+ * or `_JSON`.
+ *
+ * On success (the check ran, whatever it found) `*out` receives a JSON document (free it
+ * with `istio_nomad_string_free`):
+ *
+ * ```text
+ * { "istio_version": "1.0.0", "mode": "predicted", "source": "predicted from the plan",
+ *   "registrations": [{ "path", "job", "group", "name", "port_label", "network",
+ *                       "endpoint": { "address": {"source": "allocation"|"node"|...},
+ *                                     "port": {"source": "fixed", "value": 9080} },
+ *                       "app_port", "tags", "meta", "checks": [...] }],
+ *   "findings": [{ "severity": "error"|"warning", "kind": "no-inbound-listener"|...,
+ *                  "path": "job[reviews].group[reviews-v1]", "message": "..." }] }
+ * ```
+ *
+ * A spec that cannot be read or planned fails as `istio_nomad_plan` does; `istio_nomad_plan`
+ * itself refuses (`ISTIO_NOMAD_VALIDATION`) a plan with error findings.
+ *
+ * # Safety
+ * `spec` points to `spec_len` readable bytes (or is NULL with `spec_len` 0); `out` is a
+ * writable pointer slot; `error` is NULL or a writable pointer slot.
+ */
+IstioNomadResult istio_nomad_verify(const uint8_t *spec,
+                                    size_t spec_len,
+                                    uint32_t format,
+                                    struct IstioNomadString **out,
+                                    struct IstioNomadError **error);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -30,6 +30,7 @@ pub mod json;
 pub mod plan;
 pub mod sidecar;
 pub mod string;
+pub mod verify;
 
 pub use error::{IstioNomadError, IstioNomadResult};
 pub use format::{ISTIO_NOMAD_FORMAT_AUTO, ISTIO_NOMAD_FORMAT_HCL, ISTIO_NOMAD_FORMAT_JSON};

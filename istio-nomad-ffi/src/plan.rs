@@ -74,7 +74,8 @@ pub fn plan_document(spec: &str, format: DocFormat) -> Result<String> {
 ///
 /// On failure `*out` is NULL, the code says which family failed, and the detail is in `*error`
 /// (when `error` is not NULL; free it with `istio_nomad_error_free`) and in the thread's last
-/// error.
+/// error. A plan that would not carry traffic (an error finding of `istio_nomad_verify`) fails
+/// with `ISTIO_NOMAD_VALIDATION`, one field per finding.
 ///
 /// # Safety
 /// `spec` points to `spec_len` readable bytes (or is NULL with `spec_len` 0); `out` is a

@@ -66,7 +66,8 @@ pub fn parse_options(text: &str) -> Result<SidecarOptions> {
 /// { "mesh": "bookinfo", "hub": "docker.io/istio", "istio_version": "1.0.0",
 ///   "selection": "with_services" | "opt_in", "version": "v1", "protocol": "http",
 ///   "extra_bridge_drivers": [],
-///   "sidecar": { "mode": "bridge" | "host", "readiness_gate": true, "zipkin_address": "...",
+///   "sidecar": { "mode": "bridge" | "host", "cni_network": "<name>", "readiness_gate": true,
+///                "zipkin_address": "...",
 ///                "cpu": 100, "memory": 128, "intercept": { <InterceptConfig> }, ... } }
 /// ```
 ///

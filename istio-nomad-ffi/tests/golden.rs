@@ -15,6 +15,7 @@ use istio_nomad_ffi::sidecar::{istio_nomad_sidecar_inject, istio_nomad_sidecar_r
 use istio_nomad_ffi::string::{
     istio_nomad_string_data, istio_nomad_string_free, istio_nomad_string_len,
 };
+use istio_nomad_ffi::verify::istio_nomad_verify;
 use istio_nomad_ffi::{
     IstioNomadError, IstioNomadResult, IstioNomadString, ISTIO_NOMAD_FORMAT_AUTO,
     ISTIO_NOMAD_FORMAT_HCL, ISTIO_NOMAD_FORMAT_JSON,
@@ -83,6 +84,41 @@ fn call(
 
 fn plan_via_ffi(spec: &str, format: u32) -> Result<String, (IstioNomadResult, Value)> {
     call(|out, err| unsafe { istio_nomad_plan(spec.as_ptr(), spec.len(), format, out, err) })
+}
+
+fn verify_via_ffi(spec: &str, format: u32) -> Result<String, (IstioNomadResult, Value)> {
+    call(|out, err| unsafe { istio_nomad_verify(spec.as_ptr(), spec.len(), format, out, err) })
+}
+
+#[test]
+fn bookinfo_verify_document_matches_the_core_report() {
+    let spec = bookinfo_hcl();
+    let text = verify_via_ffi(&spec, ISTIO_NOMAD_FORMAT_HCL).unwrap();
+    let plan =
+        istio_nomad_core::plan::plan_unverified(&MeshSpec::from_hcl(&spec).unwrap()).unwrap();
+    let report = istio_nomad_core::verify::verify(&plan);
+    assert_eq!(text, report.to_json().unwrap() + "\n");
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(doc["mode"], "predicted");
+    assert!(doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| f["severity"] == "warning"));
+    golden("bookinfo.verify.json", &text);
+
+    // A release without the Consul registry: the check runs and reports it; plan refuses.
+    let old = spec.replace("istio_version = \"1.0.0\"", "istio_version = \"1.8.0\"");
+    let doc: Value =
+        serde_json::from_str(&verify_via_ffi(&old, ISTIO_NOMAD_FORMAT_AUTO).unwrap()).unwrap();
+    assert_eq!(doc["findings"][0]["kind"], "unsupported-version");
+    assert_eq!(doc["findings"][0]["severity"], "error");
+    let (rc, err) = plan_via_ffi(&old, ISTIO_NOMAD_FORMAT_HCL).unwrap_err();
+    assert_eq!(rc, IstioNomadResult::ISTIO_NOMAD_VALIDATION);
+    assert_eq!(err["fields"][0]["path"], "mesh.istio_version");
+    // Unreadable input fails like plan.
+    let (rc, _) = verify_via_ffi("mesh {", ISTIO_NOMAD_FORMAT_HCL).unwrap_err();
+    assert_eq!(rc, IstioNomadResult::ISTIO_NOMAD_PARSE);
 }
 
 fn convert_via_ffi(job: &str, from: u32, to: u32) -> Result<String, (IstioNomadResult, Value)> {

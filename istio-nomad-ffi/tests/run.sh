@@ -8,7 +8,8 @@
 # 2. checks that the committed header include/istio_nomad.h is what cbindgen generates;
 # 3. compiles tests/c/test_ffi.c and examples/c/plan_mesh.c with -Wall -Wextra -Werror and
 #    AddressSanitizer + UndefinedBehaviorSanitizer (leak detection on) and runs them;
-# 4. runs `go test ./...` and the plan-mesh command in examples/go (cgo, static link).
+# 4. runs `go vet` and `go test ./...` and the plan-mesh command in examples/go (cgo, static
+#    link; no CGO_LDFLAGS needed for the default target folder).
 # Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -60,7 +61,9 @@ say "Go: go test ./... in examples/go (cgo, static link)"
 command -v go >/dev/null || { echo "go not found: install golang-go (scripts/test.sh does)" >&2; exit 1; }
 if [ -z "${HOME:-}" ]; then export HOME="$TARGET"; fi
 export CGO_ENABLED=1
-export CGO_LDFLAGS="-L$LIBDIR"
+# The package's #cgo directive finds the library in the repository's target folder; only a
+# build elsewhere (CARGO_TARGET_DIR) needs the linker pointed at it.
+if [ "$TARGET" != "$ROOT/target" ]; then export CGO_LDFLAGS="-L$LIBDIR"; else unset CGO_LDFLAGS; fi
 export GOFLAGS=-mod=mod
 (
   cd examples/go

@@ -13,7 +13,8 @@ use istio_nomad_core::install::{
     ApplyOptions, ApplyReport, Backends, Change, DestroyReport, Diff, Event, InMemoryCluster,
     Installer, JobAction, StateBackend, Writes,
 };
-use istio_nomad_core::plan::{plan as make_plan, Plan};
+use istio_nomad_core::plan::{plan as make_plan, plan_unverified, Plan};
+use istio_nomad_core::verify::verify_live as core_verify_live;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::PyBool;
@@ -241,6 +242,48 @@ fn options(
         b = b.wait_for_health(w);
     }
     Python::attach(|py| b.build().py_err(py))
+}
+
+/// Checks a plan (or the plan of a spec, made without the predicted check) against a running
+/// cluster: reads the Nomad nodes (addresses, fingerprinted CNI plugins and networks) and the
+/// Consul catalog of the meshed services and of Pilot, and applies Pilot's rules to what is
+/// registered. The cluster is `in_memory` (an `InMemoryCluster`) or the servers named by the
+/// arguments, the spec and the environment; with none of them there is nothing live to read
+/// and a `ValidationError` is raised. Writes nothing.
+#[pyfunction]
+#[pyo3(signature = (plan_or_spec, *, nomad = None, consul = None, in_memory = None))]
+pub fn verify_live(
+    py: Python<'_>,
+    plan_or_spec: &Bound<'_, PyAny>,
+    nomad: Option<String>,
+    consul: Option<String>,
+    in_memory: Option<&Bound<'_, PyAny>>,
+) -> PyResult<crate::verify::PyVerifyReport> {
+    let plan = if let Ok(s) = plan_or_spec.cast::<PyMeshSpec>() {
+        let spec = &s.get().inner;
+        Arc::new(py.detach(|| plan_unverified(spec)).py_err(py)?)
+    } else {
+        plan_of(py, plan_or_spec)?
+    };
+    if let Some(m) = in_memory {
+        if m.cast::<PyInMemoryCluster>().is_err() {
+            return Err(PyTypeError::new_err(
+                "in_memory must be an InMemoryCluster (a fresh one has nothing to read)",
+            ));
+        }
+    }
+    let b = backends(py, &plan, nomad, consul, None, in_memory)?;
+    if in_memory.is_none() && b.is_in_memory() {
+        return Err::<crate::verify::PyVerifyReport, _>(Error::field(
+            "verify_live",
+            "no nomad=/consul= argument, no NOMAD_ADDR or CONSUL_HTTP_ADDR and no server addresses in the spec: there is no live cluster to read (use verify() for the prediction from the plan)",
+            "",
+        ))
+        .py_err(py);
+    }
+    let failed: CallbackError = Arc::new(Mutex::new(None));
+    let report = run(py, &failed, core_verify_live(&plan, &b))?;
+    Ok(report.into())
 }
 
 /// Compares a plan (or the plan of a spec) with the cluster and the recorded state, and

@@ -15,6 +15,7 @@ mod job;
 mod plan;
 mod sidecar;
 mod spec;
+mod verify;
 
 use pyo3::prelude::*;
 
@@ -32,9 +33,13 @@ fn _istio_nomad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<iptables::PyInterceptConfig>()?;
     m.add_class::<iptables::PyIptablesPlan>()?;
     m.add_function(wrap_pyfunction!(plan::plan, m)?)?;
+    m.add_class::<verify::PyFinding>()?;
+    m.add_class::<verify::PyVerifyReport>()?;
+    m.add_function(wrap_pyfunction!(verify::verify, m)?)?;
     m.add_function(wrap_pyfunction!(sidecar::inject, m)?)?;
     m.add_function(wrap_pyfunction!(sidecar::remove_sidecar, m)?)?;
     m.add_class::<install::PyInMemoryCluster>()?;
+    m.add_function(wrap_pyfunction!(install::verify_live, m)?)?;
     m.add_function(wrap_pyfunction!(install::diff, m)?)?;
     m.add_function(wrap_pyfunction!(install::apply, m)?)?;
     m.add_function(wrap_pyfunction!(install::destroy, m)?)?;

@@ -26,7 +26,8 @@ fn read<T: DeserializeOwned>(py: Python<'_>, value: Value, path: &str) -> PyResu
 /// 1.0.0 images from docker.io/istio, the readiness gate on, Istio's interception defaults.
 /// Injecting twice equals injecting once; `remove_sidecar` undoes it exactly.
 ///
-/// `mode` is `"bridge"` or `"host"`; `selection` is `"with_services"` (every group with a
+/// `mode` is `"bridge"` or `"host"`; `cni_network` puts bridge-mode groups in the CNI
+/// network `cni/<name>` instead of Nomad's bridge; `selection` is `"with_services"` (every group with a
 /// service) or `"opt_in"` (groups whose meta sets `istio-nomad.inject = "true"`). A value of
 /// the wrong shape raises `SpecError` naming `sidecar.<field>`; a broken rule raises
 /// `ValidationError` with every problem and its path.
@@ -38,6 +39,7 @@ fn read<T: DeserializeOwned>(py: Python<'_>, value: Value, path: &str) -> PyResu
     hub = None,
     istio_version = None,
     mode = None,
+    cni_network = None,
     selection = None,
     proxy_image = None,
     init_image = None,
@@ -63,6 +65,7 @@ pub fn inject(
     hub: Option<String>,
     istio_version: Option<String>,
     mode: Option<String>,
+    cni_network: Option<String>,
     selection: Option<String>,
     proxy_image: Option<String>,
     init_image: Option<String>,
@@ -87,6 +90,7 @@ pub fn inject(
         }
     };
     put("mode", mode.map(Value::from));
+    put("cni_network", cni_network.map(Value::from));
     put("proxy_image", proxy_image.map(Value::from));
     put("init_image", init_image.map(Value::from));
     put("ready_image", ready_image.map(Value::from));

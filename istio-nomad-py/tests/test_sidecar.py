@@ -34,7 +34,17 @@ def task_names(job: Job, group: int = 0) -> list[str]:
 def test_inject_and_remove_the_api_example_job() -> None:
     data = shared_data()
     assert data is not None
-    job = Job.from_file(data / "nomad-api-example-job.json")
+    original = Job.from_file(data / "nomad-api-example-job.json")
+    # Its service is kept in Nomad's own catalog, which Pilot never reads: refused, by path.
+    with pytest.raises(istio_nomad.ValidationError) as e:
+        inject(original, mesh="bookinfo")
+    [(path, message)] = e.value.errors
+    assert path == "job[example].group[cache].service[0].provider"
+    assert message.startswith("Pilot reads Consul's catalog")
+    assert message.endswith('set provider = "consul" (or remove it)')
+    d = original.to_dict()
+    d["TaskGroups"][0]["Services"][0]["Provider"] = "consul"
+    job = Job.from_dict(d)
     meshed = inject(job, mesh="bookinfo")
     assert task_names(meshed) == ["redis", "istio-init", "istio-proxy", "istio-ready"]
     g = meshed.to_dict()["TaskGroups"][0]

@@ -62,7 +62,8 @@ impl Drop for FakeServer {
 
 /// Fake Nomad and Consul servers in front of one in-memory cluster.
 pub struct MockCluster {
-    /// The fake Nomad (`/v1/jobs`, `/v1/job/...`, `/v1/evaluation/...`).
+    /// The fake Nomad (`/v1/jobs`, `/v1/job/...`, `/v1/evaluation/...`, `/v1/nodes`,
+    /// `/v1/node/...`).
     pub nomad: FakeServer,
     /// The fake Consul (agent services, catalog, health, KV, sessions, txn).
     pub consul: FakeServer,
@@ -384,6 +385,20 @@ impl Fake {
                 }
             }
             ("GET", ["evaluation", id]) => match self.nomad(q, None).evaluation(id, &opts).await {
+                Ok(i) => indexed(
+                    serde_json::to_value(&i.value).unwrap_or(Value::Null),
+                    i.index,
+                ),
+                Err(e) => failure(&e),
+            },
+            ("GET", ["nodes"]) => match self.nomad(q, None).list_nodes(&opts).await {
+                Ok(i) => indexed(
+                    serde_json::to_value(&i.value).unwrap_or(Value::Null),
+                    i.index,
+                ),
+                Err(e) => failure(&e),
+            },
+            ("GET", ["node", id]) => match self.nomad(q, None).read_node(id, &opts).await {
                 Ok(i) => indexed(
                     serde_json::to_value(&i.value).unwrap_or(Value::Null),
                     i.index,

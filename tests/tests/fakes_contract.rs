@@ -135,3 +135,26 @@ async fn real_etcd_keepalive_of_unknown_lease() {
     .unwrap();
     etcd_keepalive_of_unknown_lease(&e).await;
 }
+
+#[tokio::test]
+async fn fake_nomad_nodes_as_the_in_memory_cluster_has_them() {
+    let mock = MockCluster::start(Duration::ZERO).await;
+    let n = nomad(&mock);
+    let want = mock
+        .cluster
+        .nomad
+        .list_nodes(&QueryOptions::new())
+        .await
+        .unwrap()
+        .value;
+    let got = n.list_nodes(&QueryOptions::new()).await.unwrap().value;
+    assert_eq!(got, want);
+    assert!(!got.is_empty());
+    let one = n.read_node(&got[0].id, &QueryOptions::new()).await.unwrap();
+    assert_eq!(one.value.stub(), got[0]);
+    let e = n
+        .read_node("no-such-node", &QueryOptions::new())
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(404));
+}

@@ -18,11 +18,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use istio_nomad_core::backend::consul::SessionRequest;
 use istio_nomad_core::backend::etcd::RangeRequest;
 use istio_nomad_core::backend::nomad::{
-    AllocationListStub, Deployment, DeregisterResponse, Evaluation, JobVersions, PlanResponse,
-    RegisterRequest, RegisterResponse, ValidateResponse,
+    AllocationListStub, Deployment, DeregisterResponse, Evaluation, JobVersions, NodeInfo,
+    NodeListStub, PlanResponse, RegisterRequest, RegisterResponse, ValidateResponse,
 };
 use istio_nomad_core::backend::{
     BackendResult, Consul, ConsulConfig, Etcd, EtcdConfig, HttpConsul, HttpEtcd, HttpNomad,
@@ -193,6 +192,31 @@ async fn apply_again_diff_destroy(state: StateIn, unrelated: bool) {
             .iter()
             .all(|(_, _, q, _)| !q.split('&').any(|kv| kv == "index=0")));
     }
+    // The Consul health gate asked for passing instances only, once per service at least.
+    let health: Vec<&(String, String, String, Vec<u8>)> = requests
+        .iter()
+        .filter(|(_, p, _, _)| p.starts_with("/v1/health/service/"))
+        .collect();
+    assert!(health.len() >= 13, "{what}: {} health reads", health.len());
+    for (_, p, q, _) in &health {
+        assert!(
+            q.split('&')
+                .any(|kv| kv == "passing" || kv.starts_with("passing=")),
+            "{p}?{q}"
+        );
+    }
+    // The etcd members are one group's allocations; their tags name each member by its
+    // allocation index, as Nomad's client interpolates them.
+    let mut members: Vec<Vec<String>> = consul
+        .catalog_service("bookinfo-etcd", &QueryOptions::new())
+        .await
+        .unwrap()
+        .value
+        .into_iter()
+        .map(|i| i.service_tags)
+        .collect();
+    members.sort();
+    assert_eq!(members, [["etcd-0"], ["etcd-1"], ["etcd-2"]], "{what}");
     let state_now = installer.state("bookinfo").await.unwrap();
     assert_eq!(state_now.jobs.len(), 10);
     assert!(state_now.lock.is_none(), "{what}: the lock was released");
@@ -222,6 +246,13 @@ async fn apply_again_diff_destroy(state: StateIn, unrelated: bool) {
         new.iter()
             .all(|(m, p)| (m == "POST" && p.ends_with("/plan")) || m == "GET"),
         "{what}: only plans and reads: {new:?}"
+    );
+    assert_eq!(
+        new.iter()
+            .filter(|(m, p)| m == "POST" && p.ends_with("/plan"))
+            .count(),
+        10,
+        "{what}: one plan per job"
     );
 
     // 3. diff: in sync.
@@ -341,6 +372,12 @@ impl Nomad for LoseLockAt {
     async fn evaluation(&self, id: &str, q: &QueryOptions) -> BackendResult<Indexed<Evaluation>> {
         self.inner.evaluation(id, q).await
     }
+    async fn list_nodes(&self, q: &QueryOptions) -> BackendResult<Indexed<Vec<NodeListStub>>> {
+        self.inner.list_nodes(q).await
+    }
+    async fn read_node(&self, id: &str, q: &QueryOptions) -> BackendResult<Indexed<NodeInfo>> {
+        self.inner.read_node(id, q).await
+    }
 }
 
 async fn lock_lost_mid_apply(state: StateIn) {
@@ -436,7 +473,6 @@ async fn lock_lost_mid_apply(state: StateIn) {
     if state == StateIn::Consul {
         assert!(mock.cluster.consul.session_ids().is_empty());
     }
-    let _ = SessionRequest::new("unused");
 }
 
 #[tokio::test]

@@ -1,10 +1,14 @@
 // Package istionomad is a Go binding of the istio-nomad C ABI (istio_nomad.h): plan an Istio
 // mesh on Nomad, convert and validate Nomad jobs.
 //
-// It links the static library built by Cargo; point the linker at it with CGO_LDFLAGS:
+// It links the static library libistio_nomad_ffi.a that Cargo builds in the repository's
+// target folder: after `cargo build` (or `cargo build --release`) at the repository root,
+// `go test ./...` in examples/go needs no extra environment. When both a debug and a release
+// build exist, the debug one is linked (it comes first in the search path); a library built
+// elsewhere (CARGO_TARGET_DIR) is found with CGO_LDFLAGS="-L<dir>".
 //
 //	cargo build -p istio-nomad-ffi
-//	CGO_LDFLAGS="-L$PWD/target/debug" go test ./...        # from examples/go
+//	cd examples/go && go test ./...
 //
 // Every failure is an *Error carrying the result code, the message and the located problems
 // (field path, message, offending value), so callers can use errors.Is(err, ErrValidation)
@@ -13,7 +17,7 @@ package istionomad
 
 /*
 #cgo CFLAGS: -I${SRCDIR}/../../../istio-nomad-ffi/include
-#cgo LDFLAGS: -l:libistio_nomad_ffi.a -lpthread -ldl -lm
+#cgo LDFLAGS: -L${SRCDIR}/../../../target/debug -L${SRCDIR}/../../../target/release -l:libistio_nomad_ffi.a -lpthread -ldl -lm
 #include <stdlib.h>
 #include "istio_nomad.h"
 
@@ -245,6 +249,66 @@ func Plan(spec []byte, format Format) (*MeshPlan, error) {
 		return nil, fmt.Errorf("istio-nomad: decoding the plan document: %w", err)
 	}
 	return &plan, nil
+}
+
+// VerifyJSON checks that the plan of a mesh spec carries traffic and returns the report
+// document (see istio_nomad_verify in the header): the findings, and the registrations Nomad
+// would make in Consul. The check itself running is not an error; read Findings.
+func VerifyJSON(spec []byte, format Format) ([]byte, error) {
+	p, n := input(spec)
+	var out *C.IstioNomadString
+	var cerr *C.IstioNomadError
+	rc := C.istio_nomad_verify(p, n, C.uint32_t(format), &out, &cerr)
+	if rc != C.ISTIO_NOMAD_OK {
+		return nil, takeError(rc, cerr)
+	}
+	return takeString(out), nil
+}
+
+// Finding is one place where the mesh would not carry traffic.
+type Finding struct {
+	// Severity is "error" (traffic stops; Plan refuses) or "warning".
+	Severity string `json:"severity"`
+	// Kind is no-inbound-listener, no-outbound-listener, shared-port, protocol-ignored,
+	// default-protocol, not-registered, ads-port, unresolvable, unreachable, not-captured or
+	// unsupported-version.
+	Kind string `json:"kind"`
+	// Path is the group or service path, e.g. job[reviews].group[reviews-v1].service[0].
+	Path string `json:"path"`
+	// Message says why, and what to change.
+	Message string `json:"message"`
+}
+
+// VerifyReport is the decoded report document.
+type VerifyReport struct {
+	IstioVersion  string            `json:"istio_version"`
+	Mode          string            `json:"mode"`
+	Source        string            `json:"source"`
+	Findings      []Finding         `json:"findings"`
+	Registrations []json.RawMessage `json:"registrations"`
+}
+
+// HasErrors reports whether a finding is an error.
+func (r *VerifyReport) HasErrors() bool {
+	for _, f := range r.Findings {
+		if f.Severity == "error" {
+			return true
+		}
+	}
+	return false
+}
+
+// Verify checks a mesh spec and decodes the report.
+func Verify(spec []byte, format Format) (*VerifyReport, error) {
+	doc, err := VerifyJSON(spec, format)
+	if err != nil {
+		return nil, err
+	}
+	var r VerifyReport
+	if err := json.Unmarshal(doc, &r); err != nil {
+		return nil, fmt.Errorf("istio-nomad: decoding the verify report: %w", err)
+	}
+	return &r, nil
 }
 
 // ConvertJob converts a Nomad job between HCL and JSON (to FormatJSON: the POST /v1/jobs

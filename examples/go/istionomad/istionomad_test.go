@@ -64,6 +64,32 @@ func TestPlanBookinfoMatchesTheRustRendering(t *testing.T) {
 	}
 }
 
+func TestVerifyBookinfoMatchesTheRustReport(t *testing.T) {
+	golden := read(t, "istio-nomad-ffi/tests/golden/bookinfo.verify.json")
+	doc, err := VerifyJSON(read(t, "examples/bookinfo.mesh.hcl"), FormatHCL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(doc, golden) {
+		t.Fatalf("verify report differs from the golden file (%d vs %d bytes)", len(doc), len(golden))
+	}
+	r, err := Verify(golden, FormatAuto)
+	if err == nil {
+		t.Fatalf("a report is not a mesh spec, got %+v", r)
+	}
+	spec := strings.Replace(string(read(t, "examples/bookinfo.mesh.hcl")), `istio_version = "1.0.0"`, `istio_version = "1.8.0"`, 1)
+	r, err = Verify([]byte(spec), FormatHCL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.HasErrors() || r.Findings[0].Kind != "unsupported-version" || r.Findings[0].Path != "mesh.istio_version" {
+		t.Fatalf("findings %+v", r.Findings)
+	}
+	if _, err := Plan([]byte(spec), FormatHCL); !errors.Is(err, ErrValidation) {
+		t.Fatalf("Plan of a mesh that carries no traffic: %v", err)
+	}
+}
+
 func TestBadSpecIsAValidationErrorWithTheFieldPath(t *testing.T) {
 	spec := strings.Replace(string(read(t, "examples/bookinfo.mesh.hcl")), "port = 9080", "port = 70000", 1)
 	_, err := Plan([]byte(spec), FormatHCL)

@@ -11,15 +11,20 @@ use serde_json::Value;
 
 use crate::backend::consul::{check_status, AgentCheck, ServiceRegistration};
 use crate::backend::nomad::{
-    AllocationListStub, Deployment, DeregisterResponse, Evaluation, JobVersions, PlanResponse,
-    RegisterRequest, RegisterResponse, ValidateResponse,
+    AllocationListStub, Deployment, DeregisterResponse, Evaluation, JobVersions, NodeInfo,
+    NodeListStub, PlanResponse, RegisterRequest, RegisterResponse, ValidateResponse,
 };
 use crate::backend::{
     BackendResult, Consul, ConsulConfig, Etcd, EtcdConfig, HttpConsul, HttpEtcd, HttpNomad,
     Indexed, JobBody, MemoryConsul, MemoryEtcd, MemoryNomad, Nomad, NomadConfig, QueryOptions,
 };
 use crate::error::Result;
+use crate::nomad::Job;
 use crate::spec::MeshSpec;
+use crate::verify::nomad::{
+    group_registrations, AddressSource, Endpoint, GroupNetwork, PortSource, Registration,
+};
+use sha1::{Digest, Sha1};
 
 /// Consul service IDs registered for each (namespace, job).
 type Registered = Arc<Mutex<HashMap<(String, String), BTreeSet<String>>>>;
@@ -181,7 +186,9 @@ impl Backends {
 
 /// An in-memory Nomad, Consul and etcd wired together like a real cluster: the allocations
 /// of registered jobs become running (deployments progress), and then their services show up
-/// in Consul with passing checks, as the Nomad client would register them; stopped
+/// in Consul with passing checks, as the Nomad client would register them (addresses and
+/// ports by network mode and `address_mode`: bridge allocations get addresses from
+/// 172.26.64.0/20, CNI ones from 10.89.0.0/16, the node is [`NODE_ADDRESS`]); stopped
 /// allocations take their services away. Clones share the same cluster.
 #[derive(Clone, Debug, Default)]
 pub struct InMemoryCluster {
@@ -193,6 +200,7 @@ pub struct InMemoryCluster {
     pub etcd: MemoryEtcd,
     registered: Registered,
     sync: Arc<tokio::sync::Mutex<()>>,
+    addresses: Arc<Mutex<AllocAddresses>>,
 }
 
 impl InMemoryCluster {
@@ -225,7 +233,18 @@ impl InMemoryCluster {
             consul: self.consul.clone(),
             registered: self.registered.clone(),
             sync: self.sync.clone(),
+            addresses: self.addresses.clone(),
         }
+    }
+
+    /// The address the cluster gave allocation `alloc_id` in its bridge or CNI network (what
+    /// Nomad reports as the allocation's `NetworkStatus.Address`), once a service of it was
+    /// registered.
+    pub fn alloc_address(&self, alloc_id: &str) -> Option<String> {
+        self.addresses
+            .lock()
+            .ok()
+            .and_then(|a| a.by_alloc.get(alloc_id).cloned())
     }
 }
 
@@ -238,58 +257,57 @@ pub struct ClusterNomad {
     consul: MemoryConsul,
     registered: Registered,
     sync: Arc<tokio::sync::Mutex<()>>,
+    addresses: Arc<Mutex<AllocAddresses>>,
 }
 
 /// How long the cluster follows a job's allocations after a register.
 const FOLLOW_FOR: Duration = Duration::from_secs(120);
 
-fn group_services(group: &Value) -> Vec<&Value> {
-    let mut out: Vec<&Value> = group
-        .get("Services")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().collect())
-        .unwrap_or_default();
-    for t in group
-        .get("Tasks")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        out.extend(
-            t.get("Services")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten(),
-        );
-    }
-    out.retain(|s| {
-        s.get("Provider")
-            .and_then(Value::as_str)
-            .unwrap_or("consul")
-            == "consul"
-    });
-    out
+/// The address of the in-memory Nomad node (its `unique.network.ip-address`, and the address
+/// of the in-memory Consul agent's node).
+pub const NODE_ADDRESS: &str = "127.0.0.1";
+
+/// The first allocation address of Nomad's bridge network on the in-memory node: the network
+/// is [`crate::verify::nomad::DEFAULT_BRIDGE_SUBNET`], whose first address is the bridge's
+/// own (`client/allocrunner/networking_bridge_linux.go`, v1.6.9: host-local IPAM over
+/// `bridge_network_subnet`).
+const BRIDGE_FIRST: [u8; 4] = [172, 26, 64, 2];
+/// The first allocation address the in-memory cluster gives a CNI network (`cni/<name>`): a
+/// range of its own, 10.89.0.0/16, standing for whatever the CNI configuration's IPAM hands
+/// out.
+const CNI_FIRST: [u8; 4] = [10, 89, 0, 2];
+
+/// The addresses the cluster gave its allocations, per allocation ID.
+#[derive(Debug, Default)]
+struct AllocAddresses {
+    by_alloc: HashMap<String, String>,
+    next_bridge: u32,
+    next_cni: u32,
 }
 
-fn port_of(group: &Value, label: &str, alloc_id: &str) -> u16 {
-    for n in group
-        .get("Networks")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        for p in n
-            .get("ReservedPorts")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            if p.get("Label").and_then(Value::as_str) == Some(label) {
-                return p.get("Value").and_then(Value::as_u64).unwrap_or(0) as u16;
-            }
+impl AllocAddresses {
+    fn address(&mut self, alloc_id: &str, network: &GroupNetwork) -> Option<String> {
+        if !network.has_alloc_address() {
+            return None;
         }
+        if let Some(a) = self.by_alloc.get(alloc_id) {
+            return Some(a.clone());
+        }
+        let (first, next) = match network {
+            GroupNetwork::Bridge => (BRIDGE_FIRST, &mut self.next_bridge),
+            _ => (CNI_FIRST, &mut self.next_cni),
+        };
+        let ip = std::net::Ipv4Addr::from(u32::from_be_bytes(first).wrapping_add(*next));
+        *next += 1;
+        let a = ip.to_string();
+        self.by_alloc.insert(alloc_id.to_owned(), a.clone());
+        Some(a)
     }
-    // A dynamic port: stable per allocation and label, in Nomad's default dynamic range.
+}
+
+/// The dynamic host port the in-memory cluster gives `label` in allocation `alloc_id`: stable
+/// per allocation and label, in Nomad's default dynamic range (20000-32000).
+pub fn dynamic_port(alloc_id: &str, label: &str) -> u16 {
     let h = alloc_id
         .bytes()
         .chain(label.bytes())
@@ -297,8 +315,117 @@ fn port_of(group: &Value, label: &str, alloc_id: &str) -> u16 {
     (20_000 + h % 12_000) as u16
 }
 
+/// Go's `time.Duration.String()` for whole seconds and milliseconds (how Nomad sends a
+/// check's interval and timeout to Consul).
+fn go_duration(ns: i64) -> String {
+    if ns % 1_000_000_000 == 0 {
+        format!("{}s", ns / 1_000_000_000)
+    } else {
+        format!("{}ms", ns / 1_000_000)
+    }
+}
+
 impl ClusterNomad {
-    /// Makes Consul hold exactly the services of the job's running allocations.
+    /// The concrete address and port of an endpoint in allocation `alloc_id`.
+    fn resolve(&self, alloc_id: &str, r: &Registration, ep: &Endpoint) -> (String, u16) {
+        let address = match &ep.address {
+            AddressSource::Allocation => self
+                .addresses
+                .lock()
+                .ok()
+                .and_then(|mut a| a.address(alloc_id, &r.network))
+                .unwrap_or_default(),
+            AddressSource::Node => NODE_ADDRESS.to_owned(),
+            // Empty: Consul uses the agent's node address (a docker task in a group network
+            // reports no driver address of its own).
+            AddressSource::Agent | AddressSource::Driver => String::new(),
+            AddressSource::Custom(a) => a.clone(),
+        };
+        let port = match &ep.port {
+            PortSource::Unset => 0,
+            PortSource::Fixed(p) => *p,
+            PortSource::Dynamic(label) => dynamic_port(alloc_id, label),
+        };
+        (address, port)
+    }
+
+    /// What Nomad's client registers in Consul for one service of a running allocation
+    /// (`command/agent/consul/service_client.go` `serviceRegs`, `checkRegs`,
+    /// `createCheckReg`, v1.6.9), with its checks passing (the allocation is healthy).
+    /// Tags and check names get the allocation's index for `${NOMAD_ALLOC_INDEX}`, as the
+    /// client interpolates them with the task environment (`client/taskenv/services.go`
+    /// `InterpolateService`, v1.11.3; the index is the number in the allocation's name,
+    /// `client/taskenv/env.go` `AllocIndex`).
+    fn consul_registration(
+        &self,
+        alloc_id: &str,
+        alloc_name: &str,
+        r: &Registration,
+    ) -> ServiceRegistration {
+        let index = alloc_name
+            .rsplit_once('[')
+            .and_then(|(_, rest)| rest.strip_suffix(']'))
+            .unwrap_or("0")
+            .to_owned();
+        let interpolate = |s: &str| s.replace("${NOMAD_ALLOC_INDEX}", &index);
+        let id = r.service_id(alloc_id);
+        let (address, port) = self.resolve(alloc_id, r, &r.endpoint);
+        let mut reg = ServiceRegistration::new(r.name.clone())
+            .id(id.clone())
+            .address(address, port);
+        reg.tags = r.tags.iter().map(|t| interpolate(t)).collect();
+        reg.meta = r.meta.clone();
+        for (i, c) in r.checks.iter().enumerate() {
+            // Nomad's IDs are `_nomad-check-<hash of the check and the service ID>`
+            // (MakeCheckID); the hash here is SHA-1 over the service ID, the check's name and
+            // its position: as stable, not byte-equal.
+            let digest = Sha1::digest(format!("{id}\n{}\n{i}", c.name).as_bytes());
+            let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+            let mut check = AgentCheck {
+                check_id: Some(format!("_nomad-check-{hex}")),
+                name: Some(interpolate(&c.name)),
+                status: Some(check_status::PASSING.into()),
+                ..AgentCheck::default()
+            };
+            let target = c.endpoint.as_ref().map(|ep| {
+                let (a, p) = self.resolve(alloc_id, r, ep);
+                // No address: Consul's agent checks its own.
+                let host = if a.is_empty() {
+                    NODE_ADDRESS.to_owned()
+                } else {
+                    a
+                };
+                format!("{host}:{p}")
+            });
+            match (c.check_type.as_str(), target) {
+                ("tcp", Some(t)) => check.tcp = Some(t),
+                ("http", Some(t)) => {
+                    let proto = c.protocol.as_deref().unwrap_or("http");
+                    let path = c.path.as_deref().unwrap_or("");
+                    let sep = if path.starts_with('/') || path.is_empty() {
+                        ""
+                    } else {
+                        "/"
+                    };
+                    check.http = Some(format!("{proto}://{t}{sep}{path}"));
+                }
+                ("grpc", Some(t)) => check.grpc = Some(t),
+                // Script checks are TTL checks Nomad heartbeats (interval plus a 31 s buffer:
+                // service_client.go ttlCheckBuffer).
+                _ => check.ttl = Some(go_duration(c.interval.unwrap_or(0) + 31_000_000_000)),
+            }
+            if check.ttl.is_none() {
+                check.interval = c.interval.map(go_duration);
+                check.timeout = c.timeout.map(go_duration);
+            }
+            reg = reg.check(check);
+        }
+        reg
+    }
+
+    /// Makes Consul hold exactly the services of the job's running allocations, registered
+    /// the way Nomad's client does: addresses and ports by network mode and `address_mode`
+    /// ([`crate::verify::nomad`]), tags, meta (with `external-source = nomad`) and checks.
     async fn sync_services(&self, job_id: &str) -> BackendResult<Vec<AllocationListStub>> {
         let _one_at_a_time = self.sync.lock().await;
         let allocs = self
@@ -307,7 +434,7 @@ impl ClusterNomad {
             .await?
             .value;
         let job = match self.inner.read_job(job_id, &QueryOptions::new()).await {
-            Ok(j) => Some(j.value),
+            Ok(j) => Job::from_json_value(j.value).ok(),
             Err(e) if e.is_not_found() => None,
             Err(e) => return Err(e),
         };
@@ -316,63 +443,15 @@ impl ClusterNomad {
             .iter()
             .filter(|a| a.desired_status == "run" && a.client_status == "running")
         {
-            let Some(group) = job
-                .as_ref()
-                .and_then(|j| j.get("TaskGroups"))
-                .and_then(Value::as_array)
-                .and_then(|gs| {
-                    gs.iter()
-                        .find(|g| g.get("Name").and_then(Value::as_str) == Some(&a.task_group))
-                })
-            else {
+            let Some(group) = job.as_ref().and_then(|j| j.find_group(&a.task_group)) else {
                 continue;
             };
-            for s in group_services(group) {
-                let name = s
-                    .get("Name")
-                    .and_then(Value::as_str)
-                    .map_or_else(|| format!("{job_id}-{}", a.task_group), str::to_owned);
-                let label = s.get("PortLabel").and_then(Value::as_str).unwrap_or("");
-                let id = format!("_nomad-task-{}-{}-{name}-{label}", a.id, a.task_group);
-                let mut reg = ServiceRegistration::new(name.clone())
-                    .id(id.clone())
-                    .address("127.0.0.1", port_of(group, label, &a.id));
-                for t in s
-                    .get("Tags")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
-                    if let Some(t) = t.as_str() {
-                        reg = reg.tag(t);
-                    }
-                }
-                for (k, v) in s
-                    .get("Meta")
-                    .and_then(Value::as_object)
-                    .into_iter()
-                    .flatten()
-                {
-                    if let Some(v) = v.as_str() {
-                        reg = reg.meta(k.clone(), v);
-                    }
-                }
-                for (i, c) in s
-                    .get("Checks")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .enumerate()
-                {
-                    reg = reg.check(AgentCheck {
-                        check_id: Some(format!("{id}-check-{i}")),
-                        name: c.get("Name").and_then(Value::as_str).map(str::to_owned),
-                        ttl: Some("30s".into()),
-                        status: Some(check_status::PASSING.into()),
-                        ..AgentCheck::default()
-                    });
-                }
-                want.insert(id, reg);
+            let path = format!("job[{job_id}].group[{}]", a.task_group);
+            // Services Nomad would not or could not register stay out of the catalog.
+            let (regs, _unregistered) = group_registrations(job_id, group, &path);
+            for r in &regs {
+                let reg = self.consul_registration(&a.id, &a.name, r);
+                want.insert(reg.service_id().to_owned(), reg);
             }
         }
         let key = (self.namespace.clone(), job_id.to_owned());
@@ -513,5 +592,13 @@ impl Nomad for ClusterNomad {
         q: &QueryOptions,
     ) -> BackendResult<Indexed<Evaluation>> {
         self.inner.evaluation(eval_id, q).await
+    }
+
+    async fn list_nodes(&self, q: &QueryOptions) -> BackendResult<Indexed<Vec<NodeListStub>>> {
+        self.inner.list_nodes(q).await
+    }
+
+    async fn read_node(&self, node_id: &str, q: &QueryOptions) -> BackendResult<Indexed<NodeInfo>> {
+        self.inner.read_node(node_id, q).await
     }
 }

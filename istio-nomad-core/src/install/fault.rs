@@ -392,6 +392,37 @@ impl Nomad for FaultyNomad {
             self.inner.evaluation(eval_id, q)
         )
     }
+
+    async fn list_nodes(
+        &self,
+        q: &QueryOptions,
+    ) -> BackendResult<Indexed<Vec<crate::backend::nomad::NodeListStub>>> {
+        through!(
+            self,
+            Service::Nomad,
+            "list_nodes",
+            false,
+            Method::Get,
+            "/v1/nodes",
+            self.inner.list_nodes(q)
+        )
+    }
+
+    async fn read_node(
+        &self,
+        node_id: &str,
+        q: &QueryOptions,
+    ) -> BackendResult<Indexed<crate::backend::nomad::NodeInfo>> {
+        through!(
+            self,
+            Service::Nomad,
+            "read_node",
+            false,
+            Method::Get,
+            format!("/v1/node/{node_id}"),
+            self.inner.read_node(node_id, q)
+        )
+    }
 }
 
 /// A [`Consul`] whose calls go through a [`FaultInjector`].

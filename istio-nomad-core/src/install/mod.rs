@@ -78,7 +78,10 @@ pub mod fault;
 mod installer;
 pub mod state;
 
-pub use cluster::{BackendSource, Backends, ClusterNomad, InMemoryCluster, ADDRESS_VARIABLES};
+pub use cluster::{
+    dynamic_port, BackendSource, Backends, ClusterNomad, InMemoryCluster, ADDRESS_VARIABLES,
+    NODE_ADDRESS,
+};
 pub use error::InstallError;
 pub use etcd_gate::{ConsulEtcdEndpoints, EtcdEndpoints, EtcdGate, StaticEtcdEndpoints};
 pub use events::{Event, EventSink, Operation};

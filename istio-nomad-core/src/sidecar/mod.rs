@@ -40,11 +40,13 @@
 //! # Ok::<(), istio_nomad_core::Error>(())
 //! ```
 
+mod addressing;
 mod options;
 pub mod rules;
 pub mod tasks;
 mod undo;
 
+pub(crate) use options::version_tuple;
 pub use options::{
     NetworkMode, Selection, SidecarOptions, SidecarSpec, DEFAULT_PROXY_CPU, DEFAULT_PROXY_MEMORY,
     DEFAULT_READY_IMAGE, DEFAULT_READY_TIMEOUT, PILOT_DISCOVERY_PORT,
@@ -395,9 +397,6 @@ fn inject_group(
         );
         services_changed |= changed;
     }
-    if services_changed {
-        undo.services = Some(original_services);
-    }
     for t in &mut g.tasks {
         let tname = t.name().to_string();
         let original = t.services.clone();
@@ -424,13 +423,18 @@ fn inject_group(
     }
     let cluster = cluster.unwrap_or_else(|| format!("{job_id}-{gname}"));
 
-    // Network.
+    // Network, then how the services are registered in it.
     let original_networks = g.networks.clone();
     let original_constraints = g.constraints.clone();
     if host {
         host_network(g, gp, opts, &own_ports, &mut undo, &mut e);
+        addressing::host_addressing(g, gp, &mut e);
     } else {
         bridge_network(g, gp, opts, &own_ports, &mut e);
+        undo.address_modes = addressing::alloc_addressing(g, gp, &mut e);
+    }
+    if services_changed {
+        undo.services = Some(original_services);
     }
     if g.networks != original_networks {
         undo.networks = Some(original_networks);
@@ -617,7 +621,7 @@ fn bridge_network(
     let n = &mut g.networks[0];
     match n.mode.as_deref() {
         None | Some("") | Some("host") => {
-            n.mode = Some("bridge".into());
+            n.mode = Some(opts.group_network_mode());
             // docker's port_map (host-mode networking) becomes the port's `to`.
             for (task, map) in &port_maps {
                 for (label, v) in map {

@@ -9,14 +9,20 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NetworkMode {
-    /// The group's own network namespace (`network { mode = "bridge" }`): the rules apply to
-    /// one allocation, so any number of meshed groups can share a node. The default.
+    /// The group's own network namespace (`network { mode = "bridge" }`, or
+    /// `cni/<name>` with [`SidecarSpec::cni_network`]): the rules apply to one allocation, so
+    /// any number of meshed groups can share a node. Every meshed service is registered at the
+    /// allocation's address and the port the app listens on (`address_mode = "alloc"`), which
+    /// is what Pilot needs to match the proxy to its instances and to build a listener on the
+    /// port callers dial. The default.
     #[default]
     Bridge,
     /// The node's network namespace: the rules apply to the whole node, as in Istio's original
     /// Nomad instructions. Only one meshed group fits on a node; the injected group reserves the
     /// proxy's ports as static host ports, gets a `distinct_hosts` constraint and the group meta
     /// marker [`super::meta::HOST_MODE`], so the scheduler and the installer can refuse a second.
+    /// Services are registered at the node's address with a static port equal to the port the
+    /// app listens on.
     Host,
 }
 
@@ -52,6 +58,15 @@ pub struct SidecarSpec {
     pub enabled: bool,
     /// `bridge` (default) or `host`.
     pub mode: NetworkMode,
+    /// In bridge mode, put meshed groups that have no network namespace of their own in the
+    /// CNI network `cni/<name>` instead of Nomad's `bridge` (the network must give
+    /// allocations addresses the other nodes can reach).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cni_network: Option<String>,
+    /// The cluster routes Nomad's bridge addresses between nodes (each client has its own
+    /// `bridge_network_subnet`, with routes to the others): `verify` then does not warn that
+    /// allocation addresses are unreachable from other nodes.
+    pub bridge_routable: bool,
     /// Proxy image; default `<hub>/proxy_debug:<version>` for Istio 1.0 and older, else
     /// `<hub>/proxyv2:<version>`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -89,6 +104,8 @@ impl Default for SidecarSpec {
         SidecarSpec {
             enabled: true,
             mode: NetworkMode::Bridge,
+            cni_network: None,
+            bridge_routable: false,
             proxy_image: None,
             init_image: None,
             ready_image: DEFAULT_READY_IMAGE.into(),
@@ -205,6 +222,21 @@ impl SidecarOptions {
     pub fn mode(mut self, mode: NetworkMode) -> Self {
         self.spec.mode = mode;
         self
+    }
+
+    /// Puts meshed groups in the CNI network `cni/<name>` (bridge mode).
+    #[must_use]
+    pub fn cni_network(mut self, name: impl Into<String>) -> Self {
+        self.spec.cni_network = Some(name.into());
+        self
+    }
+
+    /// The network mode meshed groups get in bridge mode: `bridge`, or `cni/<name>`.
+    pub fn group_network_mode(&self) -> String {
+        match &self.spec.cni_network {
+            Some(n) => format!("cni/{n}"),
+            None => "bridge".into(),
+        }
     }
 
     /// Sets the proxy image.
@@ -326,6 +358,22 @@ impl SidecarOptions {
         }
         if let Some(a) = &self.spec.zipkin_address {
             address_rule(&mut e, &format!("{p}.zipkin_address"), a);
+        }
+        if let Some(n) = &self.spec.cni_network {
+            if !is_label_value(n) {
+                e.add(
+                    format!("{p}.cni_network"),
+                    "a CNI network name may hold only letters, digits, '.', '_' and '-'",
+                    n,
+                );
+            }
+            if self.spec.mode == NetworkMode::Host {
+                e.add(
+                    format!("{p}.cni_network"),
+                    "host mode keeps the node's network; a CNI network needs bridge mode",
+                    n,
+                );
+            }
         }
         if self.spec.ready_timeout == 0 || self.spec.ready_timeout > 3600 {
             e.add(

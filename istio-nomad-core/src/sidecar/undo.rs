@@ -28,12 +28,28 @@ pub(crate) struct Undo {
     /// Driver config of tasks before injection, per task, when it changed.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub task_configs: IndexMap<String, Map<String, Value>>,
+    /// The `address_mode` of group services (and their checks) before injection set it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub address_modes: Vec<AddressModeUndo>,
     /// The group's constraints before injection, when they changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub constraints: Option<Vec<Constraint>>,
     /// Meta keys injection set, with the value each had before (`null`: absent).
     #[serde(default)]
     pub meta: IndexMap<String, Option<String>>,
+}
+
+/// One `address_mode` injection set: on group service `service`, or on its check `check`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AddressModeUndo {
+    /// Index of the group service.
+    pub service: usize,
+    /// Index of the check within it, when the mode was a check's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<usize>,
+    /// The value before (`null`: unset).
+    pub was: Option<String>,
 }
 
 impl Undo {
@@ -66,6 +82,19 @@ impl Undo {
         });
         if let Some(n) = self.networks {
             g.networks = n;
+        }
+        for a in self.address_modes {
+            let Some(s) = g.services.get_mut(a.service) else {
+                continue;
+            };
+            match a.check {
+                None => s.address_mode = a.was,
+                Some(c) => {
+                    if let Some(c) = s.checks.get_mut(c) {
+                        c.address_mode = a.was;
+                    }
+                }
+            }
         }
         if let Some(s) = self.services {
             g.services = s;

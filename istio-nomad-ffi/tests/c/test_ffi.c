@@ -139,6 +139,27 @@ static void test_plan_bookinfo(void) {
     buffer_free(&golden);
 }
 
+static void test_verify_bookinfo(void) {
+    buffer spec = read_file("examples/bookinfo.mesh.hcl");
+    buffer golden = read_file("istio-nomad-ffi/tests/golden/bookinfo.verify.json");
+    IstioNomadString *out = NULL;
+    IstioNomadError *err = NULL;
+
+    CHECK_RC(istio_nomad_verify(spec.data, spec.len, ISTIO_NOMAD_FORMAT_HCL, &out, &err),
+             ISTIO_NOMAD_OK);
+    CHECK(err == NULL);
+    CHECK(string_equals(out, &golden));
+    istio_nomad_string_free(&out);
+    CHECK(out == NULL);
+    CHECK_RC(istio_nomad_verify(NULL, 0, ISTIO_NOMAD_FORMAT_HCL, &out, NULL), ISTIO_NOMAD_PARSE);
+    CHECK(out == NULL);
+    CHECK_RC(istio_nomad_verify(spec.data, spec.len, ISTIO_NOMAD_FORMAT_HCL, NULL, NULL),
+             ISTIO_NOMAD_NULL_ARGUMENT);
+
+    buffer_free(&spec);
+    buffer_free(&golden);
+}
+
 static void test_plan_errors(void) {
     buffer spec = read_file("examples/bookinfo.mesh.hcl");
     buffer want = read_file("istio-nomad-ffi/tests/golden/bookinfo-bad-port.error.json");
@@ -785,6 +806,7 @@ int main(int argc, char **argv) {
         {"version", test_version},
         {"plan_bookinfo", test_plan_bookinfo},
         {"plan_errors", test_plan_errors},
+        {"verify_bookinfo", test_verify_bookinfo},
         {"job_convert_and_validate", test_job_convert_and_validate},
         {"iptables_render", test_iptables_render},
         {"sidecar", test_sidecar},

@@ -10,7 +10,7 @@ job "web" {
     count = 2
     meta = {
       "istio-nomad.injected" = "true"
-      "istio-nomad.undo" = "{\"tasks\":[\"istio-init\",\"istio-proxy\",\"istio-ready\"],\"networks\":[{\"Mode\":\"bridge\",\"DynamicPorts\":[{\"Label\":\"http\",\"To\":8080}]}],\"services\":[{\"Name\":\"web-api\",\"Tags\":[\"version|v1\"],\"PortLabel\":\"http\"}],\"meta\":{\"istio-nomad.injected\":null,\"istio-nomad.undo\":null}}"
+      "istio-nomad.undo" = "{\"tasks\":[\"istio-init\",\"istio-proxy\",\"istio-ready\"],\"networks\":[{\"Mode\":\"bridge\",\"DynamicPorts\":[{\"Label\":\"http\",\"To\":8080}]}],\"services\":[{\"Name\":\"web-api\",\"Tags\":[\"version|v1\"],\"PortLabel\":\"http\"}],\"address_modes\":[{\"service\":0,\"was\":null}],\"meta\":{\"istio-nomad.injected\":null,\"istio-nomad.undo\":null}}"
     }
 
     network {
@@ -33,6 +33,7 @@ job "web" {
       name = "web-api"
       port = "http"
       tags = ["version|v1"]
+      address_mode = "alloc"
 
       meta {
         protocol = "http"

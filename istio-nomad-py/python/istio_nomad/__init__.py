@@ -13,6 +13,9 @@ The data flows one way: spec -> plan -> render / apply::
     report = istio_nomad.apply(spec, in_memory=True)                    # or nomad=..., consul=..., etcd=[...]
     print(report["created"])
 
+    findings = istio_nomad.verify(plan).findings                      # would it carry traffic?
+    live = istio_nomad.verify_live(plan, nomad="http://nomad:4646", consul="http://consul:8500")
+
     rules = istio_nomad.InterceptConfig(inbound_ports=[9080]).plan()
     print(rules.restore())                                              # iptables-restore input
 
@@ -51,6 +54,8 @@ from ._istio_nomad import (
     SpecError,
     ValidationError,
     VmBundle,
+    Finding,
+    VerifyReport,
     __version__,
     apply,
     destroy,
@@ -58,6 +63,8 @@ from ._istio_nomad import (
     inject,
     plan,
     remove_sidecar,
+    verify,
+    verify_live,
 )
 
 if TYPE_CHECKING:
@@ -97,6 +104,8 @@ __all__ = [
     "SpecError",
     "ValidationError",
     "VmBundle",
+    "Finding",
+    "VerifyReport",
     "__version__",
     "apply",
     "apply_async",
@@ -107,4 +116,6 @@ __all__ = [
     "inject",
     "plan",
     "remove_sidecar",
+    "verify",
+    "verify_live",
 ]

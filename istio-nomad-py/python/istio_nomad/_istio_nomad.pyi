@@ -20,6 +20,10 @@ __all__ = [
     "InterceptConfig",
     "IptablesPlan",
     "plan",
+    "verify",
+    "verify_live",
+    "Finding",
+    "VerifyReport",
     "inject",
     "remove_sidecar",
     "InMemoryCluster",
@@ -178,7 +182,45 @@ class Plan:
     def files(self) -> list[tuple[str, str]]: ...
     def write(self, dir: _PathLike) -> list[str]: ...
 
-def plan(spec: MeshSpec) -> Plan: ...
+def plan(spec: MeshSpec, *, verify: bool = True) -> Plan: ...
+
+@final
+class Finding:
+    """One place where traffic would stop."""
+
+    @property
+    def severity(self) -> Literal["error", "warning"]: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def message(self) -> str: ...
+
+@final
+class VerifyReport:
+    """What `verify` found."""
+
+    @property
+    def istio_version(self) -> str: ...
+    @property
+    def mode(self) -> Literal["predicted", "live"]: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def findings(self) -> list[Finding]: ...
+    @property
+    def has_errors(self) -> bool: ...
+    def to_json(self) -> str: ...
+
+def verify(plan_or_spec: Union[Plan, MeshSpec]) -> VerifyReport: ...
+def verify_live(
+    plan_or_spec: Union[Plan, MeshSpec],
+    *,
+    nomad: Optional[str] = None,
+    consul: Optional[str] = None,
+    in_memory: Optional[InMemoryCluster] = None,
+) -> VerifyReport: ...
 
 @final
 class InterceptConfig:
@@ -237,6 +279,7 @@ def inject(
     hub: Optional[str] = None,
     istio_version: Optional[str] = None,
     mode: Optional[Literal["bridge", "host"]] = None,
+    cni_network: Optional[str] = None,
     selection: Optional[Literal["with_services", "opt_in"]] = None,
     proxy_image: Optional[str] = None,
     init_image: Optional[str] = None,

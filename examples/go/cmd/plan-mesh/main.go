@@ -3,8 +3,7 @@
 // the iptables rules, the VM bundles, the order).
 //
 //	cargo build -p istio-nomad-ffi
-//	cd examples/go && CGO_LDFLAGS="-L$PWD/../../target/debug" \
-//	    go run ./cmd/plan-mesh ../bookinfo.mesh.hcl
+//	cd examples/go && go run ./cmd/plan-mesh ../bookinfo.mesh.hcl
 package main
 
 import (

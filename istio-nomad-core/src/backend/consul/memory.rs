@@ -703,6 +703,7 @@ impl Consul for MemoryConsul {
                         id: NODE_ID.into(),
                         node: MEMORY_NODE.into(),
                         address: NODE_ADDRESS.into(),
+                        node_meta: BTreeMap::new(),
                         datacenter: DATACENTER.into(),
                         service_id: s.reg.service_id().to_owned(),
                         service_name: s.reg.name.clone(),

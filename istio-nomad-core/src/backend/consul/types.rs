@@ -184,6 +184,9 @@ pub struct CatalogService {
     /// Node address.
     #[serde(rename = "Address")]
     pub address: String,
+    /// Node metadata (Istio 1.0's Pilot reads the `protocol` key here).
+    #[serde(rename = "NodeMeta", deserialize_with = "null_default")]
+    pub node_meta: BTreeMap<String, String>,
     /// Datacenter.
     #[serde(rename = "Datacenter")]
     pub datacenter: String,

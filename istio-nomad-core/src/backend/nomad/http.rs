@@ -389,6 +389,25 @@ impl Nomad for HttpNomad {
             )
             .await
     }
+
+    async fn list_nodes(
+        &self,
+        q: &QueryOptions,
+    ) -> BackendResult<Indexed<Vec<super::NodeListStub>>> {
+        self.transport
+            .call(&rq::list_nodes(&self.ctx, q), rq::decode_nodes)
+            .await
+    }
+
+    async fn read_node(
+        &self,
+        node_id: &str,
+        q: &QueryOptions,
+    ) -> BackendResult<Indexed<super::NodeInfo>> {
+        self.transport
+            .call(&rq::read_node(&self.ctx, node_id, q), rq::decode_node)
+            .await
+    }
 }
 
 #[cfg(test)]

@@ -154,6 +154,7 @@ struct Inner {
 pub struct MemoryNomad {
     inner: Arc<Inner>,
     namespace: Option<String>,
+    nodes: super::nodes::MemoryNodes,
 }
 
 impl fmt::Debug for MemoryNomad {
@@ -426,7 +427,13 @@ impl MemoryNomad {
                 changes: Changes::new(),
             }),
             namespace: None,
+            nodes: super::nodes::MemoryNodes::default(),
         }
+    }
+
+    /// Replaces the cluster's client nodes (default: one node, [`super::NodeInfo::memory_node`]).
+    pub fn set_nodes(&self, nodes: Vec<super::NodeInfo>) {
+        self.nodes.set(nodes);
     }
 
     /// A handle on the same cluster that sends `?namespace=ns` with every request.
@@ -435,6 +442,7 @@ impl MemoryNomad {
         MemoryNomad {
             inner: self.inner.clone(),
             namespace: Some(ns.into()),
+            nodes: self.nodes.clone(),
         }
     }
 
@@ -1563,5 +1571,37 @@ impl Nomad for MemoryNomad {
                 }
             })
             .await
+    }
+
+    async fn list_nodes(
+        &self,
+        _q: &QueryOptions,
+    ) -> BackendResult<Indexed<Vec<super::NodeListStub>>> {
+        let index = lock(&self.inner.state).index;
+        Ok(Indexed::new(
+            index,
+            self.nodes
+                .list()
+                .iter()
+                .map(super::NodeInfo::stub)
+                .collect(),
+        ))
+    }
+
+    async fn read_node(
+        &self,
+        node_id: &str,
+        _q: &QueryOptions,
+    ) -> BackendResult<Indexed<super::NodeInfo>> {
+        let index = lock(&self.inner.state).index;
+        match self.nodes.list().into_iter().find(|n| n.id == node_id) {
+            Some(n) => Ok(Indexed::new(index, n)),
+            None => Err(err(
+                404,
+                Method::Get,
+                format!("/v1/node/{}", encode_segment(node_id)),
+                "node not found",
+            )),
+        }
     }
 }

@@ -4,6 +4,7 @@
 mod diff;
 mod http;
 mod memory;
+mod nodes;
 pub mod requests;
 mod types;
 
@@ -11,6 +12,7 @@ use async_trait::async_trait;
 
 pub use http::{HttpNomad, NomadConfig, NomadConfigBuilder};
 pub use memory::{MemoryNomad, NomadVersion};
+pub use nodes::{NodeInfo, NodeListStub, NodeNetwork, NodeResources};
 pub use types::{
     deployment_status, AllocDeploymentStatus, AllocationListStub, Deployment, DeploymentState,
     DeregisterResponse, DesiredUpdates, Evaluation, FieldDiff, JobDiff, JobVersions, ObjectDiff,
@@ -123,4 +125,11 @@ pub trait Nomad: Send + Sync {
         eval_id: &str,
         q: &QueryOptions,
     ) -> BackendResult<Indexed<Evaluation>>;
+
+    /// `GET /v1/nodes`: the cluster's client nodes.
+    async fn list_nodes(&self, q: &QueryOptions) -> BackendResult<Indexed<Vec<NodeListStub>>>;
+
+    /// `GET /v1/node/:id`: one node with its attributes and networks
+    /// ([`BackendError::NotFound`] when absent).
+    async fn read_node(&self, node_id: &str, q: &QueryOptions) -> BackendResult<Indexed<NodeInfo>>;
 }

@@ -160,6 +160,30 @@ pub fn evaluation(ctx: &NomadContext, id: &str, q: &QueryOptions) -> Request {
     ctx.read(format!("/v1/evaluation/{}", encode_segment(id)), q)
 }
 
+/// `GET /v1/nodes`.
+pub fn list_nodes(ctx: &NomadContext, q: &QueryOptions) -> Request {
+    ctx.read("/v1/nodes".into(), q)
+}
+
+/// `GET /v1/node/:id`.
+pub fn read_node(ctx: &NomadContext, id: &str, q: &QueryOptions) -> Request {
+    ctx.read(format!("/v1/node/{}", encode_segment(id)), q)
+}
+
+/// Decoder of [`list_nodes`] (`null` reads as no nodes).
+pub fn decode_nodes(
+    req: &Request,
+    resp: &Response,
+) -> BackendResult<Indexed<Vec<super::NodeListStub>>> {
+    decode_indexed::<Option<Vec<super::NodeListStub>>>(req, resp)
+        .map(|i| i.map(Option::unwrap_or_default))
+}
+
+/// Decoder of [`read_node`].
+pub fn decode_node(req: &Request, resp: &Response) -> BackendResult<Indexed<super::NodeInfo>> {
+    decode_indexed(req, resp)
+}
+
 /// Decodes a JSON answer of a write.
 pub fn decode<T: DeserializeOwned>(req: &Request, resp: &Response) -> BackendResult<T> {
     decode_json(req, resp)

@@ -27,7 +27,7 @@ job "productpage" {
     count = 2
     meta = {
       "istio-nomad.injected" = "true"
-      "istio-nomad.undo" = "{\"tasks\":[\"istio-init\",\"istio-proxy\",\"istio-ready\"],\"meta\":{\"istio-nomad.injected\":null,\"istio-nomad.undo\":null}}"
+      "istio-nomad.undo" = "{\"tasks\":[\"istio-init\",\"istio-proxy\",\"istio-ready\"],\"address_modes\":[{\"service\":0,\"was\":null},{\"service\":0,\"check\":0,\"was\":null}],\"meta\":{\"istio-nomad.injected\":null,\"istio-nomad.undo\":null}}"
     }
 
     spread {
@@ -61,6 +61,7 @@ job "productpage" {
       name = "productpage"
       port = "http"
       tags = ["version|v1"]
+      address_mode = "alloc"
 
       meta {
         protocol = "http"
@@ -70,6 +71,7 @@ job "productpage" {
         name = "productpage-http-tcp"
         type = "tcp"
         port = "http"
+        address_mode = "alloc"
         interval = "10s"
         timeout = "2s"
       }

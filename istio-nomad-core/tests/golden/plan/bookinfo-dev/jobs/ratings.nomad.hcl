@@ -21,7 +21,7 @@ job "ratings" {
     count = 1
     meta = {
       "istio-nomad.injected" = "true"
-      "istio-nomad.undo" = "{\"tasks\":[\"istio-init\",\"istio-proxy\",\"istio-ready\"],\"meta\":{\"istio-nomad.injected\":null,\"istio-nomad.undo\":null}}"
+      "istio-nomad.undo" = "{\"tasks\":[\"istio-init\",\"istio-proxy\",\"istio-ready\"],\"address_modes\":[{\"service\":0,\"was\":null},{\"service\":0,\"check\":0,\"was\":null}],\"meta\":{\"istio-nomad.injected\":null,\"istio-nomad.undo\":null}}"
     }
 
     restart {
@@ -50,6 +50,7 @@ job "ratings" {
       name = "ratings"
       port = "http"
       tags = ["version|v1"]
+      address_mode = "alloc"
 
       meta {
         protocol = "http"
@@ -59,6 +60,7 @@ job "ratings" {
         name = "ratings-http-tcp"
         type = "tcp"
         port = "http"
+        address_mode = "alloc"
         interval = "10s"
         timeout = "2s"
       }

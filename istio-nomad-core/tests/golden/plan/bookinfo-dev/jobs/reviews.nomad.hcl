@@ -27,7 +27,7 @@ job "reviews" {
     count = 1
     meta = {
       "istio-nomad.injected" = "true"
-      "istio-nomad.undo" = "{\"tasks\":[\"istio-init\",\"istio-proxy\",\"istio-ready\"],\"meta\":{\"istio-nomad.injected\":null,\"istio-nomad.undo\":null}}"
+      "istio-nomad.undo" = "{\"tasks\":[\"istio-init\",\"istio-proxy\",\"istio-ready\"],\"address_modes\":[{\"service\":0,\"was\":null},{\"service\":0,\"check\":0,\"was\":null}],\"meta\":{\"istio-nomad.injected\":null,\"istio-nomad.undo\":null}}"
     }
 
     restart {
@@ -56,6 +56,7 @@ job "reviews" {
       name = "reviews"
       port = "http"
       tags = ["version|v1"]
+      address_mode = "alloc"
 
       meta {
         protocol = "http"
@@ -65,6 +66,7 @@ job "reviews" {
         name = "reviews-http-tcp"
         type = "tcp"
         port = "http"
+        address_mode = "alloc"
         interval = "10s"
         timeout = "2s"
       }
@@ -246,7 +248,7 @@ EOT]
     count = 1
     meta = {
       "istio-nomad.injected" = "true"
-      "istio-nomad.undo" = "{\"tasks\":[\"istio-init\",\"istio-proxy\",\"istio-ready\"],\"meta\":{\"istio-nomad.injected\":null,\"istio-nomad.undo\":null}}"
+      "istio-nomad.undo" = "{\"tasks\":[\"istio-init\",\"istio-proxy\",\"istio-ready\"],\"address_modes\":[{\"service\":0,\"was\":null},{\"service\":0,\"check\":0,\"was\":null}],\"meta\":{\"istio-nomad.injected\":null,\"istio-nomad.undo\":null}}"
     }
 
     restart {
@@ -275,6 +277,7 @@ EOT]
       name = "reviews"
       port = "http"
       tags = ["version|v2"]
+      address_mode = "alloc"
 
       meta {
         protocol = "http"
@@ -284,6 +287,7 @@ EOT]
         name = "reviews-http-tcp"
         type = "tcp"
         port = "http"
+        address_mode = "alloc"
         interval = "10s"
         timeout = "2s"
       }
@@ -465,7 +469,7 @@ EOT]
     count = 1
     meta = {
       "istio-nomad.injected" = "true"
-      "istio-nomad.undo" = "{\"tasks\":[\"istio-init\",\"istio-proxy\",\"istio-ready\"],\"meta\":{\"istio-nomad.injected\":null,\"istio-nomad.undo\":null}}"
+      "istio-nomad.undo" = "{\"tasks\":[\"istio-init\",\"istio-proxy\",\"istio-ready\"],\"address_modes\":[{\"service\":0,\"was\":null},{\"service\":0,\"check\":0,\"was\":null}],\"meta\":{\"istio-nomad.injected\":null,\"istio-nomad.undo\":null}}"
     }
 
     restart {
@@ -494,6 +498,7 @@ EOT]
       name = "reviews"
       port = "http"
       tags = ["version|v3"]
+      address_mode = "alloc"
 
       meta {
         protocol = "http"
@@ -503,6 +508,7 @@ EOT]
         name = "reviews-http-tcp"
         type = "tcp"
         port = "http"
+        address_mode = "alloc"
         interval = "10s"
         timeout = "2s"
       }
