@@ -1,17 +1,20 @@
 //! Apply benchmark: a full Bookinfo + control-plane apply against the in-memory cluster and
-//! against mock Nomad and Consul HTTP servers (wiremock) with 20 ms added to every answer
-//! (the state in an in-memory etcd with the same 20 ms per call). Prints wall time against
-//! the critical path of the dependency graph, HTTP requests per job, and the writes of a
-//! second apply.
+//! against the HTTP fake of Nomad and Consul (`istio_nomad_tests::mock_cluster`, answering
+//! from the in-memory servers) with 20 ms added to every answer (the state in an in-memory
+//! etcd with the same 20 ms per call). Prints wall time against the critical path of the
+//! dependency graph, HTTP requests per job, and the writes of a second apply.
 //!
 //! ```text
 //! cargo run --release --example install_bench
 //! ```
 //!
 //! The critical path is `stages x sequential round trips per job x latency`: every stage
-//! has to wait for its slowest job, and a job needs, one after the other, its register,
-//! two deployment reads (the first sees the deployment running, the blocking second one
-//! sees it successful), the Consul health read and the state write.
+//! has to wait for its slowest job, and a job needs, one after the other, its plan (the
+//! diff), its register, a blocking read of the evaluation the register created (Nomad makes
+//! the deployment asynchronously), two deployment reads (the first sees the deployment
+//! running, the blocking second one sees it successful), the Consul health read and the
+//! state write. The plans of all jobs run at once before the first stage, as one round
+//! trip; the in-memory servers add their own scheduling (5 ms) and progress (20 ms) delays.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -34,9 +37,9 @@ use istio_nomad_core::spec::MeshSpec;
 use istio_nomad_tests::mock_cluster::MockCluster;
 
 const LATENCY: Duration = Duration::from_millis(20);
-/// Sequential round trips of one job: register, deployment (running), deployment
-/// (blocking, successful), Consul health, state write.
-const ROUND_TRIPS_PER_JOB: u32 = 5;
+/// Sequential round trips of one job: register, evaluation (blocking), deployment (running),
+/// deployment (blocking, successful), Consul health, state write.
+const ROUND_TRIPS_PER_JOB: u32 = 6;
 
 /// An in-memory etcd that answers after a delay, and counts its calls.
 struct SlowEtcd {
@@ -120,7 +123,7 @@ async fn in_memory(plan: &Plan) -> Result<(), istio_nomad_core::Error> {
 }
 
 async fn mock(plan: &Plan) -> Result<(), istio_nomad_core::Error> {
-    let mock = MockCluster::start(LATENCY, 1).await;
+    let mock = MockCluster::start(LATENCY).await;
     let options = ClientOptions::new().timeout(Duration::from_secs(10));
     let nomad = HttpNomad::new(
         &NomadConfig::builder()
@@ -150,7 +153,7 @@ async fn mock(plan: &Plan) -> Result<(), istio_nomad_core::Error> {
     let t = Instant::now();
     let report = installer.apply(plan, &ApplyOptions::default()).await?;
     let wall = t.elapsed();
-    let requests = mock.requests().await;
+    let requests = mock.requests();
     let http = requests.len() as u64;
     let etcd_calls = etcd.calls.load(Ordering::SeqCst);
     let mut by_kind: BTreeMap<String, u64> = BTreeMap::new();
@@ -158,6 +161,10 @@ async fn mock(plan: &Plan) -> Result<(), istio_nomad_core::Error> {
         let tail = p.rsplit('/').next().unwrap_or_default();
         let k = if p.starts_with("/v1/health/") {
             "GET /v1/health/service/:name".to_owned()
+        } else if p.starts_with("/v1/evaluation/") {
+            format!("{m} /v1/evaluation/:id")
+        } else if p.starts_with("/v1/agent/") || p.starts_with("/v1/catalog/") {
+            format!("{m} {p}")
         } else if p == "/v1/jobs" {
             format!("{m} /v1/jobs")
         } else {
@@ -199,7 +206,7 @@ async fn mock(plan: &Plan) -> Result<(), istio_nomad_core::Error> {
     let t = Instant::now();
     let again = installer.apply(plan, &ApplyOptions::default()).await?;
     let wall2 = t.elapsed();
-    let after = mock.requests().await;
+    let after = mock.requests();
     let writes_http = after[..].iter().filter(|(m, _, _, _)| m != "GET").count() as u64
         - requests.iter().filter(|(m, _, _, _)| m != "GET").count() as u64;
     let plans = plan.jobs.len() as u64;

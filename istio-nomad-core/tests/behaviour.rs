@@ -1,101 +1,22 @@
-//! Server behaviour written once against the `Nomad` and `Consul` traits, run against the
-//! in-memory implementations and, when `NOMAD_ADDR` / `CONSUL_HTTP_ADDR` are set, against
-//! a real `nomad agent -dev` / `consul agent -dev` (otherwise the live tests say so and
-//! return).
+//! Server behaviour written once against the `Nomad`, `Consul` and `Etcd` traits
+//! (`common/scenarios.rs`, plus the checks below), run against the in-memory
+//! implementations and, when `NOMAD_ADDR` / `CONSUL_HTTP_ADDR` are set, against a real
+//! `nomad agent -dev` / `consul agent -dev` (otherwise the live tests say so and return).
+//! The same scenarios run against the HTTP fake in `tests/tests/fakes_contract.rs`.
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
 use std::time::Duration;
 
+use common::scenarios::*;
 use common::web_job;
 use istio_nomad_core::backend::consul::{check_status, AgentCheck, ServiceRegistration};
-use istio_nomad_core::backend::nomad::{deployment_status, RegisterRequest};
+use istio_nomad_core::backend::nomad::{deployment_status, NomadVersion, RegisterRequest};
 use istio_nomad_core::backend::{
-    Consul, HttpConsul, HttpNomad, MemoryConsul, MemoryNomad, Nomad, QueryOptions,
+    Consul, HttpConsul, HttpNomad, MemoryConsul, MemoryEtcd, MemoryNomad, Nomad, QueryOptions,
 };
 use serde_json::json;
-
-/// Waits (with blocking queries) until the job's latest deployment leaves `running`.
-async fn wait_deployment(n: &dyn Nomad, job: &str) -> String {
-    let mut q = QueryOptions::new();
-    for _ in 0..50 {
-        let d = n.latest_deployment(job, &q).await.unwrap();
-        if let Some(dep) = &d.value {
-            if dep.status != deployment_status::RUNNING {
-                return dep.status.clone();
-            }
-        }
-        q = QueryOptions::blocking(d.index, Duration::from_secs(5));
-    }
-    panic!("deployment of {job} never finished");
-}
-
-async fn nomad_versions_and_check_and_set(n: &dyn Nomad) {
-    let r1 = n
-        .register_job(&RegisterRequest::new(web_job("nginx:1.25", 2)).enforce_index(0))
-        .await
-        .unwrap();
-    let job = n.read_job("web", &QueryOptions::new()).await.unwrap();
-    assert_eq!(job.value["Version"], json!(0));
-    let jmi = job.value["JobModifyIndex"].as_u64().unwrap();
-    assert_eq!(jmi, r1.job_modify_index);
-
-    // Only-if-new loses now that the job exists.
-    let e = n
-        .register_job(&RegisterRequest::new(web_job("nginx:1.25", 2)).enforce_index(0))
-        .await
-        .unwrap_err();
-    assert!(e.is_conflict(), "{e:?}");
-    assert!(
-        e.to_string()
-            .contains("Enforcing job modify index 0: job already exists"),
-        "{e}"
-    );
-
-    // A stale index loses and changes nothing.
-    let e = n
-        .register_job(&RegisterRequest::new(web_job("nginx:1.26", 2)).enforce_index(jmi + 1000))
-        .await
-        .unwrap_err();
-    assert!(
-        e.to_string().contains(&format!(
-            "job exists with conflicting job modify index: {jmi}"
-        )),
-        "{e}"
-    );
-    assert_eq!(
-        n.read_job("web", &QueryOptions::new()).await.unwrap().value["Version"],
-        json!(0)
-    );
-
-    // Same spec again: no new version, same job modify index.
-    n.register_job(&RegisterRequest::new(web_job("nginx:1.25", 2)).enforce_index(jmi))
-        .await
-        .unwrap();
-    let again = n.read_job("web", &QueryOptions::new()).await.unwrap();
-    assert_eq!(again.value["Version"], json!(0));
-    assert_eq!(again.value["JobModifyIndex"].as_u64(), Some(jmi));
-    assert!(again.index > job.index, "indexes only grow");
-
-    // A change: version 1, and the versions list shows both with a diff.
-    n.register_job(&RegisterRequest::new(web_job("nginx:1.26", 2)).enforce_index(jmi))
-        .await
-        .unwrap();
-    let v = n.job_versions("web", true).await.unwrap();
-    let numbers: Vec<_> = v
-        .value
-        .versions
-        .iter()
-        .map(|j| j["Version"].clone())
-        .collect();
-    assert_eq!(numbers, vec![json!(1), json!(0)]);
-    let d = &v.value.diffs[0];
-    assert_eq!(d.kind, "Edited");
-    let task = &d.task_groups[0].tasks[0];
-    assert_eq!(task.objects[0].fields[0].old, "nginx:1.25");
-    assert_eq!(task.objects[0].fields[0].new, "nginx:1.26");
-}
 
 async fn nomad_plan_annotations(n: &dyn Nomad) {
     let p = n.plan_job(&web_job("nginx:1.25", 3), true).await.unwrap();
@@ -156,159 +77,6 @@ async fn nomad_validation(n: &dyn Nomad) {
         .unwrap()
         .validation_errors
         .is_empty());
-}
-
-async fn nomad_deployments_progress_and_deregister(n: &dyn Nomad) {
-    let r = n
-        .register_job(&RegisterRequest::new(web_job("nginx:1.25", 2)))
-        .await
-        .unwrap();
-    let eval = n
-        .evaluation(&r.eval_id, &QueryOptions::new())
-        .await
-        .unwrap();
-    assert_eq!(eval.value.triggered_by, "job-register");
-    assert_eq!(
-        wait_deployment(n, "web").await,
-        deployment_status::SUCCESSFUL
-    );
-    let allocs = n
-        .job_allocations("web", false, &QueryOptions::new())
-        .await
-        .unwrap();
-    assert_eq!(allocs.value.len(), 2);
-    assert!(allocs.value.iter().all(|a| a.client_status == "running"
-        && a.deployment_status.as_ref().and_then(|d| d.healthy) == Some(true)));
-    let job = n.read_job("web", &QueryOptions::new()).await.unwrap();
-    assert_eq!(
-        (job.value["Status"].clone(), job.value["Stable"].clone()),
-        (json!("running"), json!(true))
-    );
-
-    // A new version cancels nothing finished, replaces the allocations.
-    n.register_job(&RegisterRequest::new(web_job("nginx:1.26", 1)))
-        .await
-        .unwrap();
-    assert_eq!(
-        wait_deployment(n, "web").await,
-        deployment_status::SUCCESSFUL
-    );
-    let deps = n
-        .job_deployments("web", &QueryOptions::new())
-        .await
-        .unwrap();
-    assert_eq!(
-        deps.value.iter().map(|d| d.job_version).collect::<Vec<_>>(),
-        vec![1, 0]
-    );
-    let allocs = n
-        .job_allocations("web", false, &QueryOptions::new())
-        .await
-        .unwrap()
-        .value;
-    assert_eq!(
-        allocs.iter().filter(|a| a.desired_status == "run").count(),
-        1
-    );
-    assert_eq!(
-        allocs.iter().filter(|a| a.desired_status == "stop").count(),
-        2
-    );
-
-    let d = n.deregister_job("web", true).await.unwrap();
-    assert!(!d.eval_id.is_empty());
-    assert!(n
-        .read_job("web", &QueryOptions::new())
-        .await
-        .unwrap_err()
-        .is_not_found());
-    assert!(n
-        .job_versions("web", false)
-        .await
-        .unwrap_err()
-        .is_not_found());
-    let allocs = n
-        .job_allocations("web", true, &QueryOptions::new())
-        .await
-        .unwrap()
-        .value;
-    assert!(allocs.iter().all(|a| a.desired_status == "stop"));
-    assert!(n
-        .evaluation("no-such-eval", &QueryOptions::new())
-        .await
-        .unwrap_err()
-        .is_not_found());
-}
-
-async fn consul_kv_check_and_set(c: &dyn Consul) {
-    assert_eq!(
-        c.kv_get("mesh/state", &QueryOptions::new())
-            .await
-            .unwrap()
-            .value,
-        None
-    );
-    assert!(c.kv_put("mesh/state", b"v1", Some(0)).await.unwrap());
-    assert!(
-        !c.kv_put("mesh/state", b"v1-again", Some(0)).await.unwrap(),
-        "cas=0 only creates"
-    );
-    let cur = c.kv_get("mesh/state", &QueryOptions::new()).await.unwrap();
-    let pair = cur.value.unwrap();
-    assert_eq!(pair.value, b"v1");
-    assert_eq!(cur.index, pair.modify_index);
-    assert!(!c
-        .kv_put("mesh/state", b"stale", Some(pair.modify_index + 7))
-        .await
-        .unwrap());
-    assert!(c
-        .kv_put("mesh/state", b"v2", Some(pair.modify_index))
-        .await
-        .unwrap());
-    let now = c
-        .kv_get("mesh/state", &QueryOptions::new())
-        .await
-        .unwrap()
-        .value
-        .unwrap();
-    assert_eq!(
-        (now.value.as_slice(), now.create_index),
-        (b"v2".as_slice(), pair.create_index)
-    );
-    assert!(now.modify_index > pair.modify_index);
-    assert!(c.kv_put("mesh/other", b"x", None).await.unwrap());
-    let list = c
-        .kv_list("mesh/", &QueryOptions::new())
-        .await
-        .unwrap()
-        .value;
-    assert_eq!(
-        list.iter().map(|p| p.key.as_str()).collect::<Vec<_>>(),
-        vec!["mesh/other", "mesh/state"]
-    );
-    assert!(
-        !c.kv_delete("mesh/state", Some(0)).await.unwrap(),
-        "cas=0 deletes nothing"
-    );
-    assert!(!c
-        .kv_delete("mesh/state", Some(pair.modify_index))
-        .await
-        .unwrap());
-    assert!(c
-        .kv_delete("mesh/state", Some(now.modify_index))
-        .await
-        .unwrap());
-    assert!(
-        c.kv_delete("mesh/state", None).await.unwrap(),
-        "deleting an absent key succeeds"
-    );
-    assert_eq!(
-        c.kv_get("mesh/state", &QueryOptions::new())
-            .await
-            .unwrap()
-            .value,
-        None
-    );
 }
 
 async fn consul_services_and_health(consul: &MemoryConsul) {
@@ -391,9 +159,190 @@ async fn consul_services_and_health(consul: &MemoryConsul) {
     );
 }
 
+const MEMORY: Env = Env {
+    fresh: true,
+    allocs_run: true,
+};
+
+#[tokio::test]
+async fn memory_nomad_index_zero_and_async_deployment() {
+    nomad_index_zero_and_async_deployment(&MemoryNomad::new(), MEMORY, "web").await;
+}
+
 #[tokio::test]
 async fn memory_nomad_versions_and_check_and_set() {
-    nomad_versions_and_check_and_set(&MemoryNomad::new()).await;
+    nomad_versions_and_check_and_set(&MemoryNomad::new(), MEMORY, "web").await;
+}
+
+#[tokio::test]
+async fn memory_nomad_no_deployment_cases() {
+    nomad_no_deployment_cases(&MemoryNomad::new(), MEMORY, "nd").await;
+}
+
+#[tokio::test]
+async fn memory_nomad_deregister_unknown() {
+    let n = MemoryNomad::new();
+    let before = n.index();
+    nomad_deregister_unknown(&n, "nope").await;
+    assert_eq!(n.index(), before, "nothing written");
+}
+
+#[tokio::test]
+async fn memory_nomad_update_and_purge() {
+    nomad_update_and_purge(&MemoryNomad::new(), MEMORY, "web").await;
+}
+
+#[tokio::test]
+async fn memory_consul_sessions_and_locks() {
+    consul_sessions_and_locks(&MemoryConsul::new(), "mesh", Duration::from_secs(10)).await;
+}
+
+#[tokio::test]
+async fn memory_consul_txn() {
+    consul_txn(&MemoryConsul::new(), "mesh", Duration::from_secs(10)).await;
+}
+
+#[tokio::test]
+async fn memory_etcd_keepalive_of_unknown_lease() {
+    etcd_keepalive_of_unknown_lease(&MemoryEtcd::new()).await;
+}
+
+#[tokio::test]
+async fn memory_nomad_unchanged_register_answer_depends_on_the_version() {
+    for (version, field) in [
+        (NomadVersion::V1_11_1, "JobModifyIndex"),
+        (NomadVersion::V1_11_3, "ModifyIndex"),
+        (NomadVersion::V1_6_9, "JobModifyIndex"),
+    ] {
+        let n = MemoryNomad::new();
+        n.set_version(version);
+        let r = n
+            .register_job(&RegisterRequest::new(job("web", "nginx", 1)))
+            .await
+            .unwrap();
+        wait_deployment(&n, "web", r.job_modify_index).await;
+        let j = n.read_job("web", &QueryOptions::new()).await.unwrap().value;
+        assert!(
+            j["ModifyIndex"].as_u64() > j["JobModifyIndex"].as_u64(),
+            "{version}"
+        );
+        let again = n
+            .register_job(&RegisterRequest::new(job("web", "nginx", 1)))
+            .await
+            .unwrap();
+        assert_eq!(
+            Some(again.job_modify_index),
+            j[field].as_u64(),
+            "Nomad {version} answers the job's {field}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn memory_nomad_system_jobs_get_deployments_from_1_11() {
+    for (version, deployed) in [(NomadVersion::V1_6_9, false), (NomadVersion::V1_11_3, true)] {
+        let n = MemoryNomad::new();
+        n.set_version(version);
+        let mut j = job("agent", "nginx", 1);
+        j["Type"] = json!("system");
+        let r = n.register_job(&RegisterRequest::new(j)).await.unwrap();
+        let eval = wait_eval(&n, &r.eval_id, r.eval_create_index).await;
+        assert_eq!(!eval.deployment_id.is_empty(), deployed, "{version}");
+        wait_allocs(&n, "agent", |a| {
+            a.len() == 1 && a[0].client_status == "running"
+        })
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn memory_nomad_namespace_query_wins_over_the_body() {
+    let n = MemoryNomad::new();
+    let mut j = job("web", "nginx", 1);
+    j["Namespace"] = json!("from-body");
+    // No ?namespace=: the job's own field decides.
+    n.register_job(&RegisterRequest::new(j.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        n.in_namespace("from-body").job_ids(),
+        vec!["web".to_owned()]
+    );
+    // ?namespace=team-b wins over the body (namespaceForJob).
+    let b = n.in_namespace("team-b");
+    b.register_job(&RegisterRequest::new(j)).await.unwrap();
+    assert_eq!(b.job_ids(), vec!["web".to_owned()]);
+    assert_eq!(
+        b.read_job("web", &QueryOptions::new()).await.unwrap().value["Namespace"],
+        json!("team-b")
+    );
+    assert!(n.job_ids().is_empty(), "nothing in default");
+}
+
+#[tokio::test]
+async fn memory_nomad_canaries_await_promotion_and_deployments_pause() {
+    let n = MemoryNomad::new();
+    let mut j = job("web", "nginx:1", 3);
+    j["Update"] = json!({"MaxParallel": 1, "Canary": 1});
+    let r = n
+        .register_job(&RegisterRequest::new(j.clone()))
+        .await
+        .unwrap();
+    // The first version has nothing to canary: it rolls out.
+    assert_eq!(
+        wait_deployment(&n, "web", r.job_modify_index).await.status,
+        deployment_status::SUCCESSFUL
+    );
+    j["TaskGroups"][0]["Tasks"][0]["Config"]["image"] = json!("nginx:2");
+    let r = n.register_job(&RegisterRequest::new(j)).await.unwrap();
+    wait_eval(&n, &r.eval_id, r.eval_create_index).await;
+    wait_allocs(&n, "web", |a| {
+        a.iter()
+            .any(|a| a.job_version == 1 && a.client_status == "running")
+    })
+    .await;
+    let d = n
+        .latest_deployment("web", &QueryOptions::new())
+        .await
+        .unwrap()
+        .value
+        .unwrap();
+    assert_eq!(d.status, deployment_status::RUNNING);
+    assert_eq!(
+        d.status_description,
+        deployment_status::DESCRIPTION_NEEDS_PROMOTION
+    );
+    assert!(d.requires_promotion());
+    let g = &d.task_groups["frontend"];
+    assert_eq!(
+        (g.desired_canaries, g.healthy_allocs, g.promoted),
+        (1, 1, false)
+    );
+    assert_eq!(g.placed_canaries.len(), 1);
+    let allocs = n
+        .job_allocations("web", false, &QueryOptions::new())
+        .await
+        .unwrap()
+        .value;
+    assert_eq!(
+        allocs
+            .iter()
+            .filter(|a| a.job_version == 0 && a.client_status == "running")
+            .count(),
+        3,
+        "the old version keeps running while the canary waits"
+    );
+    assert!(n.pause_deployment(&d.id, true));
+    let paused = n
+        .latest_deployment("web", &QueryOptions::new())
+        .await
+        .unwrap()
+        .value
+        .unwrap();
+    assert_eq!(
+        (paused.status.as_str(), paused.status_description.as_str()),
+        (deployment_status::PAUSED, "Deployment is paused")
+    );
 }
 
 #[tokio::test]
@@ -407,18 +356,21 @@ async fn memory_nomad_validation() {
 }
 
 #[tokio::test]
-async fn memory_nomad_deployments_progress_and_deregister() {
-    nomad_deployments_progress_and_deregister(&MemoryNomad::new()).await;
-}
-
-#[tokio::test]
 async fn memory_nomad_failed_deployment_and_namespaces() {
     let n = MemoryNomad::new();
     n.fail_deployments("web");
-    n.register_job(&RegisterRequest::new(web_job("nginx:broken", 1)))
+    let r = n
+        .register_job(&RegisterRequest::new(web_job("nginx:broken", 1)))
         .await
         .unwrap();
-    assert_eq!(wait_deployment(&n, "web").await, deployment_status::FAILED);
+    let d = wait_deployment(&n, "web", r.job_modify_index).await;
+    assert_eq!(
+        (d.status.as_str(), d.status_description.as_str()),
+        (
+            deployment_status::FAILED,
+            "Failed due to unhealthy allocations"
+        )
+    );
     let other = n.in_namespace("team-b");
     assert!(other
         .read_job("web", &QueryOptions::new())
@@ -443,10 +395,11 @@ async fn memory_nomad_failed_deployment_and_namespaces() {
 #[tokio::test]
 async fn memory_nomad_blocking_read_times_out_with_same_index() {
     let n = MemoryNomad::new();
-    n.register_job(&RegisterRequest::new(web_job("nginx", 1)))
+    let r = n
+        .register_job(&RegisterRequest::new(web_job("nginx", 1)))
         .await
         .unwrap();
-    let _ = wait_deployment(&n, "web").await;
+    let _ = wait_deployment(&n, "web", r.job_modify_index).await;
     let cur = n.read_job("web", &QueryOptions::new()).await.unwrap();
     let started = std::time::Instant::now();
     let again = n
@@ -462,7 +415,7 @@ async fn memory_nomad_blocking_read_times_out_with_same_index() {
 
 #[tokio::test]
 async fn memory_consul_kv_check_and_set() {
-    consul_kv_check_and_set(&MemoryConsul::new()).await;
+    consul_kv_check_and_set(&MemoryConsul::new(), "mesh").await;
 }
 
 #[tokio::test]
@@ -504,15 +457,36 @@ fn live(var: &str, what: &str) -> bool {
     }
 }
 
+const LIVE: Env = Env {
+    fresh: false,
+    allocs_run: false,
+};
+
+/// A job or key name of its own per live run, so that runs do not see each other.
+fn live_name(what: &str) -> String {
+    format!("istio-nomad-contract-{what}-{}", std::process::id())
+}
+
 #[tokio::test]
-async fn live_nomad_versions_and_check_and_set() {
+async fn live_nomad_scenarios() {
     if !live("NOMAD_ADDR", "Nomad") {
         return;
     }
     let n = HttpNomad::from_env().unwrap();
-    n.deregister_job("web", true).await.unwrap();
-    nomad_versions_and_check_and_set(&n).await;
-    n.deregister_job("web", true).await.unwrap();
+    let id = live_name("async");
+    nomad_index_zero_and_async_deployment(&n, LIVE, &id).await;
+    n.deregister_job(&id, true).await.unwrap();
+    let id = live_name("versions");
+    nomad_versions_and_check_and_set(&n, LIVE, &id).await;
+    n.deregister_job(&id, true).await.unwrap();
+    let prefix = live_name("nodeploy");
+    nomad_no_deployment_cases(&n, LIVE, &prefix).await;
+    for suffix in ["noupdate", "zero", "batch"] {
+        n.deregister_job(&format!("{prefix}-{suffix}"), true)
+            .await
+            .unwrap();
+    }
+    nomad_deregister_unknown(&n, &live_name("unknown")).await;
 }
 
 #[tokio::test]
@@ -521,9 +495,7 @@ async fn live_nomad_plan_of_new_job() {
         return;
     }
     let n = HttpNomad::from_env().unwrap();
-    let mut job = web_job("nginx:1.25", 2);
-    job["ID"] = json!("istio-nomad-live-plan");
-    job["Name"] = json!("istio-nomad-live-plan");
+    let job = job(&live_name("plan"), "nginx:1.25", 2);
     let p = n.plan_job(&job, true).await.unwrap();
     assert_eq!(p.job_modify_index, 0);
     assert_eq!(p.diff.unwrap().kind, "Added");
@@ -536,14 +508,13 @@ async fn live_nomad_plan_of_new_job() {
 }
 
 #[tokio::test]
-async fn live_consul_kv_check_and_set() {
+async fn live_consul_scenarios() {
     if !live("CONSUL_HTTP_ADDR", "Consul") {
         return;
     }
     let c = HttpConsul::from_env().unwrap();
-    for key in ["mesh/state", "mesh/other"] {
-        c.kv_delete(key, None).await.unwrap();
-    }
-    consul_kv_check_and_set(&c).await;
-    c.kv_delete("mesh/other", None).await.unwrap();
+    let prefix = live_name("kv");
+    consul_kv_check_and_set(&c, &prefix).await;
+    consul_sessions_and_locks(&c, &live_name("sessions"), Duration::from_secs(10)).await;
+    consul_txn(&c, &live_name("txn"), Duration::from_secs(10)).await;
 }

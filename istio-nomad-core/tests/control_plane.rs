@@ -296,7 +296,9 @@ fn dev_profile_reproduces_the_compose_file() {
 fn ha_etcd_is_a_three_member_cluster_with_persistent_data() {
     let plan = plan(&bookinfo(Profile::Ha)).unwrap();
     let etcd = &plan.job("bookinfo-etcd").unwrap().job;
-    assert_eq!(etcd.task_groups.len(), 3);
+    // One group of three allocations: Nomad rolls a group `max_parallel` allocations at a
+    // time, so a change replaces one member at a time.
+    assert_eq!(etcd.task_groups.len(), 1);
     assert_eq!(
         etcd.constraints[0].operand.as_deref(),
         Some("distinct_hosts")
@@ -313,10 +315,11 @@ fn ha_etcd_is_a_three_member_cluster_with_persistent_data() {
     let cluster = "etcd-0=http://etcd-0.bookinfo-etcd-peer.service.consul:2380,\
 etcd-1=http://etcd-1.bookinfo-etcd-peer.service.consul:2380,\
 etcd-2=http://etcd-2.bookinfo-etcd-peer.service.consul:2380";
-    for i in 0..3 {
-        let name = format!("etcd-{i}");
-        let g = group(etcd, &name);
-        assert_eq!(g.count, Some(1));
+    {
+        // Each allocation names its member from its index.
+        let name = "etcd-${NOMAD_ALLOC_INDEX}".to_owned();
+        let g = group(etcd, "etcd");
+        assert_eq!(g.count, Some(3));
         assert_eq!(ports(g), [p("client", 2379, 2379), p("peer", 2380, 2380)]);
         let disk = g.ephemeral_disk.clone().unwrap();
         assert_eq!(
@@ -620,8 +623,9 @@ fn builders_make_one_job_with_overrides() {
         .build()
         .unwrap();
     assert_eq!(job.id(), "m-etcd");
-    assert_eq!(job.task_groups.len(), 5);
-    let g = group(&job, "etcd-4");
+    assert_eq!(job.task_groups.len(), 1);
+    let g = group(&job, "etcd");
+    assert_eq!(g.count, Some(5));
     assert_eq!(g.volumes["etcd-data"].source.as_deref(), Some("etcd-ssd"));
     assert!(g.ephemeral_disk.is_none());
     let t = &g.tasks[0];
@@ -630,7 +634,7 @@ fn builders_make_one_job_with_overrides() {
         Some("/var/lib/etcd")
     );
     let a = args(t);
-    assert_eq!(a[1], "--data-dir=/var/lib/etcd/etcd-4");
+    assert_eq!(a[1], "--data-dir=/var/lib/etcd/etcd-${NOMAD_ALLOC_INDEX}");
     assert!(a[6].ends_with(",etcd-4=http://etcd-4.m-etcd-peer.service.consul:12380"));
     assert_eq!(
         ports(g),
@@ -897,7 +901,7 @@ fn spec_with_control_plane_settings_round_trips_through_json() {
         ids,
         ["m-etcd", "m-apiserver", "m-pilot", "m-mixer", "m-citadel"]
     );
-    assert_eq!(jobs[0].job.task_groups.len(), 5);
+    assert_eq!(jobs[0].job.task_groups[0].count, Some(5));
     let api = task(&jobs[1].job, "apiserver");
     assert!(args(api).contains(&"--service-cluster-ip-range=10.100.0.0/20".to_string()));
     assert!(api.templates[0]

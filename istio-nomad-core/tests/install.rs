@@ -343,6 +343,25 @@ async fn every_fault_then_rerun_converges_to_the_clean_state() {
             faults.fail_call(k, kind);
             let first = installer.apply(&plan, &rerun_opts).await;
             let injected = faults.log().iter().any(|c| c.fault.is_some());
+            if let Ok(path) = std::env::var("FAULT_SWEEP_LOG") {
+                use std::io::Write as _;
+                let call = faults
+                    .log()
+                    .iter()
+                    .find(|c| c.fault.is_some())
+                    .map_or("-", |c| c.method);
+                let outcome = match &first {
+                    Ok(_) => "ok".to_owned(),
+                    Err(Error::Backend(_)) => "backend-error".to_owned(),
+                    Err(e) => format!("other-error: {e}"),
+                };
+                let mut f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .unwrap();
+                writeln!(f, "{k}\t{kind:?}\t{call}\t{outcome}").unwrap();
+            }
             if let Err(e) = &first {
                 failures += 1;
                 assert!(injected, "step {k} {kind:?}: failed without a fault: {e}");

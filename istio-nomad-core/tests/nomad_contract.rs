@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use common::{check_job_body_against_openapi, fast_options, web_job};
 use istio_nomad_core::backend::nomad::{deployment_status, RegisterRequest};
-use istio_nomad_core::backend::{BackendError, HttpNomad, Nomad, NomadConfig, QueryOptions};
+use istio_nomad_core::backend::{
+    BackendError, BasicAuth, HttpNomad, Nomad, NomadConfig, QueryOptions,
+};
 use serde_json::{json, Value};
 use wiremock::matchers::{body_json, header, method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -337,11 +339,36 @@ async fn missing_or_malformed_index_is_an_error() {
         e.to_string(),
         "nomad /v1/job/b/evaluations: malformed X-Nomad-Index header \"soon\""
     );
-    let e = c
-        .job_evaluations("c", &QueryOptions::new())
+    // Nomad reports a table's index, 0 before anything was written to it (hashicorp/nomad
+    // nomad/job_endpoint.go LatestDeployment, nomad/state/state_store.go Index): valid.
+    let r = c.job_evaluations("c", &QueryOptions::new()).await.unwrap();
+    assert_eq!((r.index, r.value.len()), (0, 0));
+}
+
+#[tokio::test]
+async fn first_deployment_read_of_a_fresh_cluster_answers_index_zero() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/job/bookinfo-etcd/deployment"))
+        .and(query_param_is_missing("index"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("X-Nomad-Index", "0")
+                .insert_header("Content-Type", "application/json")
+                .set_body_string("null"),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let r = client(&server, 1)
+        .latest_deployment(
+            "bookinfo-etcd",
+            &QueryOptions::blocking(0, Duration::from_secs(5)),
+        )
         .await
-        .unwrap_err();
-    assert!(matches!(e, BackendError::MalformedIndex { .. }), "{e:?}");
+        .unwrap();
+    assert_eq!(r.index, 0);
+    assert!(r.value.is_none());
 }
 
 #[tokio::test]
@@ -517,4 +544,140 @@ async fn connection_refused_is_a_connect_error() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+#[tokio::test]
+async fn a_429_from_the_connection_limiter_lets_even_a_register_be_retried() {
+    // Nomad's connection limiter answers 429 and closes the connection before reading the
+    // request (hashicorp/nomad command/agent/http.go connLimiter).
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/jobs"))
+        .respond_with(plain(
+            429,
+            "Your IP is issuing too many concurrent connections, please rate limit your calls\n",
+        ))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/jobs"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "EvalID": "e1", "EvalCreateIndex": 9, "JobModifyIndex": 9, "Warnings": ""
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let r = client(&server, 3)
+        .register_job(&RegisterRequest::new(web_job("nginx:1.25", 1)).enforce_index(0))
+        .await
+        .unwrap();
+    assert_eq!(r.job_modify_index, 9);
+}
+
+#[tokio::test]
+async fn a_plan_rejected_by_validation_is_not_retried_but_a_leaderless_one_is() {
+    let server = MockServer::start().await;
+    let invalid =
+        "1 error occurred:\n\t* Task group web validation failed: Missing tasks for task group\n\n";
+    Mock::given(method("POST"))
+        .and(path("/v1/job/bad/plan"))
+        .respond_with(plain(500, invalid))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/job/web/plan"))
+        .respond_with(plain(500, "No cluster leader"))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/job/web/plan"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "JobModifyIndex": 0, "Diff": {"Type": "Added", "ID": "web"}
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let c = client(&server, 4);
+    let mut bad = web_job("nginx", 1);
+    bad["ID"] = json!("bad");
+    let e = c.plan_job(&bad, true).await.unwrap_err();
+    assert_eq!(e.status(), Some(500));
+    assert_eq!(
+        e.to_string(),
+        "nomad POST /v1/job/bad/plan: HTTP 500: 1 error occurred:\n\t* Task group web validation failed: Missing tasks for task group"
+    );
+    let p = c.plan_job(&web_job("nginx", 1), true).await.unwrap();
+    assert_eq!(p.diff.unwrap().kind, "Added");
+}
+
+#[tokio::test]
+async fn basic_auth_from_nomad_http_auth_travels_as_authorization() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/job/web"))
+        .and(header("Authorization", "Basic b3BzOnMzY3JldA=="))
+        .and(header("X-Nomad-Token", "nomad-secret-id"))
+        .respond_with(plain(403, "Permission denied for ops:s3cret"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let cfg = NomadConfig::from_env_with(|k| match k {
+        "NOMAD_ADDR" => Some(server.uri()),
+        "NOMAD_TOKEN" => Some("nomad-secret-id".into()),
+        "NOMAD_HTTP_AUTH" => Some("ops:s3cret".into()),
+        _ => None,
+    })
+    .unwrap();
+    assert_eq!(cfg.http_auth, Some(BasicAuth::new("ops", "s3cret")));
+    let e = HttpNomad::new(&cfg)
+        .unwrap()
+        .read_job("web", &QueryOptions::new())
+        .await
+        .unwrap_err();
+    // The server echoed the credentials: they never reach the error.
+    assert_eq!(
+        e.to_string(),
+        "nomad GET /v1/job/web: HTTP 403: Permission denied for ops:[redacted]"
+    );
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn unix_socket_address_reaches_the_agent_socket() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("nomad.sock");
+    let mut heads = common::unix_http_server(
+        &sock,
+        200,
+        vec![
+            ("X-Nomad-Index".into(), "0".into()),
+            ("Content-Type".into(), "application/json".into()),
+        ],
+        "null".into(),
+    );
+    let addr = format!("unix://{}", sock.display());
+    let cfg = NomadConfig::from_env_with(|k| match k {
+        "NOMAD_ADDR" => Some(addr.clone()),
+        "NOMAD_NAMESPACE" => Some("mesh".into()),
+        _ => None,
+    })
+    .unwrap();
+    let n = HttpNomad::new(&cfg).unwrap();
+    let r = n
+        .latest_deployment("web", &QueryOptions::new())
+        .await
+        .unwrap();
+    assert_eq!((r.index, r.value), (0, None));
+    let head = heads.recv().await.unwrap();
+    assert!(
+        head.starts_with("get /v1/job/web/deployment?namespace=mesh http/1.1\r\n"),
+        "{head}"
+    );
+    // The Go client puts 127.0.0.1 in Host over a socket (api/api.go newRequest).
+    assert!(head.contains("host: 127.0.0.1\r\n"), "{head}");
 }

@@ -607,12 +607,24 @@ async fn in_memory_apply_registers_what_verify_predicts() {
                 PortSource::Dynamic(label) => dynamic_port(&a.id, label),
                 PortSource::Unset => 0,
             };
+            // Nomad's client puts the allocation's index in for `${NOMAD_ALLOC_INDEX}`
+            // (the etcd members' tags).
+            let index = a
+                .name
+                .rsplit_once('[')
+                .and_then(|(_, i)| i.strip_suffix(']'))
+                .unwrap();
+            let tags = r
+                .tags
+                .iter()
+                .map(|t| t.replace("${NOMAD_ALLOC_INDEX}", index))
+                .collect();
             expected.insert((
                 r.service_id(&a.id),
                 r.name.clone(),
                 address,
                 port,
-                r.tags.clone(),
+                tags,
                 r.meta.clone(),
             ));
         }

@@ -101,6 +101,98 @@ pub fn task_command(task: &Value) -> (String, Vec<String>) {
     (command, args)
 }
 
+/// One allocation of a job as Nomad would place it: group `group`, index `index` (the
+/// allocation is named `<job>.<group>[<index>]`), and its etcd task's command and arguments
+/// with `${NOMAD_ALLOC_INDEX}` replaced by the index (hashicorp/nomad v1.11.3
+/// `client/taskenv/env.go`: `NOMAD_ALLOC_INDEX` is `Allocation.Index()`, the number in the
+/// allocation's name; `scheduler/reconciler` `AllocNameIndex` gives a group's count the
+/// indexes `0..count`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllocSlot {
+    /// Task group name.
+    pub group: String,
+    /// Allocation index within the group.
+    pub index: u64,
+    /// `--name` of the member (after substitution), `default` when absent.
+    pub member: String,
+    /// The task's `command`.
+    pub command: String,
+    /// The task's arguments, `${NOMAD_ALLOC_INDEX}` replaced.
+    pub args: Vec<String>,
+}
+
+/// Every allocation of every group of `job` (API JSON), first task of each group, in group
+/// then index order.
+pub fn alloc_slots(job: &Value) -> Vec<AllocSlot> {
+    let mut out = Vec::new();
+    for g in job["TaskGroups"].as_array().into_iter().flatten() {
+        let count = g["Count"].as_u64().unwrap_or(1);
+        let (command, args) = task_command(&g["Tasks"][0]);
+        for index in 0..count {
+            let args: Vec<String> = args
+                .iter()
+                .map(|a| a.replace("${NOMAD_ALLOC_INDEX}", &index.to_string()))
+                .collect();
+            let member = args
+                .iter()
+                .find_map(|a| a.strip_prefix("--name="))
+                .unwrap_or("default")
+                .to_string();
+            out.push(AllocSlot {
+                group: g["Name"].as_str().unwrap_or_default().to_string(),
+                index,
+                member,
+                command: command.clone(),
+                args,
+            });
+        }
+    }
+    out
+}
+
+/// The batches in which Nomad replaces the allocations of `job` when every one of them needs
+/// a destructive update, as indexes into [`alloc_slots`]: each group rolls on its own and all
+/// groups at once (the reconciler computes every group in the same pass,
+/// `scheduler/reconciler/reconcile_cluster.go` `Compute` -> `computeGroup`); within a group,
+/// at most `MaxParallel` allocations in name order per step, the next step only once those
+/// are healthy (`computeUnderProvisionedBy`, `computeDestructiveUpdates`). A group without an
+/// update strategy (`MaxParallel` 0) is replaced whole. The group's `Update` wins over the
+/// job's (`api/tasks.go` `TaskGroup.Canonicalize`).
+pub fn rolling_batches(job: &Value) -> Vec<Vec<usize>> {
+    let slots = alloc_slots(job);
+    let mut per_group: Vec<Vec<Vec<usize>>> = Vec::new();
+    for g in job["TaskGroups"].as_array().into_iter().flatten() {
+        let name = g["Name"].as_str().unwrap_or_default();
+        let update = if g["Update"].is_object() {
+            &g["Update"]
+        } else {
+            &job["Update"]
+        };
+        let mine: Vec<usize> = slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.group == name)
+            .map(|(i, _)| i)
+            .collect();
+        let step = match update["MaxParallel"].as_u64() {
+            Some(n) if n > 0 => n as usize,
+            _ => mine.len().max(1),
+        };
+        per_group.push(mine.chunks(step).map(<[usize]>::to_vec).collect());
+    }
+    let steps = per_group.iter().map(Vec::len).max().unwrap_or(0);
+    (0..steps)
+        .map(|k| {
+            per_group
+                .iter()
+                .filter_map(|g| g.get(k))
+                .flatten()
+                .copied()
+                .collect()
+        })
+        .collect()
+}
+
 /// One running etcd process.
 #[derive(Debug)]
 pub struct Member {
@@ -160,6 +252,35 @@ impl Member {
             .spawn()
             .unwrap_or_else(|e| panic!("start {:?}: {e}", self.binary));
         self.child = Some(child);
+    }
+
+    /// Stops the process as Nomad's docker driver stops a task (SIGTERM, then SIGKILL after
+    /// `grace`: hashicorp/nomad v1.11.3 `drivers/docker/handle.go` `Kill`) and waits for it.
+    pub fn stop(&mut self, grace: Duration) {
+        if let Some(mut c) = self.child.take() {
+            if let Ok(pid) = i32::try_from(c.id()) {
+                // SAFETY: signalling our own child process, still unreaped.
+                unsafe {
+                    libc::kill(pid, libc::SIGTERM);
+                }
+            }
+            let start = Instant::now();
+            while start.elapsed() < grace {
+                if let Ok(Some(_)) = c.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Whether the process has exited.
+    pub fn exited(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_none_or(|c| matches!(c.try_wait(), Ok(Some(_))))
     }
 
     /// Kills the process (SIGKILL) and waits for it.

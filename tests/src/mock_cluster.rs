@@ -1,354 +1,807 @@
-//! A mock Nomad and Consul on local HTTP servers (wiremock) that answer like the real ones
-//! for the calls an apply makes: register with `EnforceIndex`, plan with diff, read,
-//! deregister, allocations, the latest deployment (successful once registered) and Consul
-//! health (every placed instance passing), with `X-Nomad-Index` / `X-Consul-Index` headers
-//! and plain-text errors. An optional latency is added to every answer.
+//! A fake Nomad and Consul on local HTTP servers: the HTTP API of both (paths, query
+//! parameters, JSON and plain-text bodies, status codes, `X-Nomad-Index` / `X-Consul-Index`)
+//! in front of the in-memory cluster of istio-nomad-core ([`InMemoryCluster`]), whose
+//! behaviours follow the servers' source code (listed with their sources in
+//! `tests/FAKES.md`). The HTTP layer adds what the servers' HTTP handlers do:
 //!
-//! This is a mock, not Nomad: it only keeps jobs, their versions and modify indexes.
+//! * `?namespace=` wins over the job's `Namespace`, which wins over `default`
+//!   (hashicorp/nomad `command/agent/job_endpoint.go` `namespaceForJob`);
+//! * `X-Nomad-Index` is sent as the server computed it, 0 included (`command/agent/http.go`
+//!   `setIndex`); `X-Consul-Index` never 0 (hashicorp/consul `agent/http.go` `setIndex`);
+//! * a malformed `index` or `wait` is a 400 (`parseWait` in both);
+//! * errors are plain text with the server's status (`errCodeFromHandler`, `wrap`);
+//! * a Consul transaction that rolled back answers 409 with its errors
+//!   (`agent/txn_endpoint.go` `Txn`).
+//!
+//! Every answer waits `latency` first. It is a fake of the HTTP API, not Nomad or Consul: it
+//! runs no tasks and answers from the in-memory servers.
 
 use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use base64::Engine as _;
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use istio_nomad_core::backend::consul::{
+    ServiceRegistration, SessionBehavior, SessionRequest, TxnOp,
+};
+use istio_nomad_core::backend::nomad::RegisterRequest;
+use istio_nomad_core::backend::{BackendError, Consul, Nomad, QueryOptions};
+use istio_nomad_core::install::{ClusterNomad, InMemoryCluster};
 use serde_json::{json, Value};
-use wiremock::matchers::any;
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use tokio::net::TcpListener;
 
-#[derive(Debug, Clone)]
-struct StoredJob {
-    job: Value,
-    version: u64,
-    job_modify_index: u64,
-    /// Deployment reads since the last change.
-    deployment_reads: u32,
+/// One request received: (method, path, query, body).
+pub type Received = (String, String, String, Vec<u8>);
+
+/// A local HTTP server of the fake cluster.
+pub struct FakeServer {
+    addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
 }
 
-#[derive(Debug, Default)]
-struct State {
-    index: u64,
-    jobs: BTreeMap<String, StoredJob>,
-    /// Deployment reads answered `running` before `successful`.
-    running_reads: u32,
+impl FakeServer {
+    /// `http://127.0.0.1:<port>`.
+    pub fn uri(&self) -> String {
+        format!("http://{}", self.addr)
+    }
 }
 
-/// Mock Nomad and Consul servers sharing one job table.
+impl Drop for FakeServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Fake Nomad and Consul servers in front of one in-memory cluster.
 pub struct MockCluster {
-    /// The mock Nomad (`/v1/jobs`, `/v1/job/...`).
-    pub nomad: MockServer,
-    /// The mock Consul (`/v1/health/service/...`).
-    pub consul: MockServer,
-    state: Arc<Mutex<State>>,
+    /// The fake Nomad (`/v1/jobs`, `/v1/job/...`, `/v1/evaluation/...`, `/v1/nodes`,
+    /// `/v1/node/...`).
+    pub nomad: FakeServer,
+    /// The fake Consul (agent services, catalog, health, KV, sessions, txn).
+    pub consul: FakeServer,
+    /// The in-memory cluster answering behind both.
+    pub cluster: InMemoryCluster,
+    log: Arc<Mutex<Vec<Received>>>,
 }
 
-fn plain(status: u16, text: &str) -> ResponseTemplate {
-    ResponseTemplate::new(status)
-        .insert_header("Content-Type", "text/plain; charset=utf-8")
-        .set_body_string(text)
+type Answer = Response<Full<Bytes>>;
+
+fn answer(status: u16, headers: &[(&str, String)], body: Vec<u8>) -> Answer {
+    let mut b = Response::builder().status(StatusCode::from_u16(status).unwrap_or(StatusCode::OK));
+    for (k, v) in headers {
+        b = b.header(*k, v.as_str());
+    }
+    b.body(Full::new(Bytes::from(body)))
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
 }
 
-fn json_at(body: Value, header: &str, index: u64) -> ResponseTemplate {
-    ResponseTemplate::new(200)
-        .insert_header(header, index.to_string().as_str())
-        .set_body_json(body)
+fn plain(status: u16, text: &str) -> Answer {
+    answer(
+        status,
+        &[("Content-Type", "text/plain; charset=utf-8".into())],
+        text.as_bytes().to_vec(),
+    )
 }
 
-fn groups(job: &Value) -> Vec<(String, u64, Vec<String>)> {
-    job["TaskGroups"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|g| {
-            let services = g["Services"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|s| s["Name"].as_str().map(str::to_owned))
-                .collect();
-            (
-                g["Name"].as_str().unwrap_or_default().to_owned(),
-                g["Count"].as_u64().unwrap_or(1),
-                services,
-            )
+fn json_answer(status: u16, value: &Value, index: Option<(&'static str, u64)>) -> Answer {
+    let mut headers = vec![("Content-Type", "application/json".to_owned())];
+    if let Some((h, i)) = index {
+        headers.push((h, i.to_string()));
+    }
+    answer(status, &headers, value.to_string().into_bytes())
+}
+
+/// The answer a server gives for a failed call.
+fn failure(e: &BackendError) -> Answer {
+    match e {
+        BackendError::Http {
+            status, message, ..
+        }
+        | BackendError::NotFound {
+            status, message, ..
+        } => plain(*status, message),
+        BackendError::Conflict {
+            status, message, ..
+        } => plain(status.unwrap_or(500), message),
+        other => plain(500, &other.to_string()),
+    }
+}
+
+/// Parses a Go duration (`300000ms`, `5s`, `1m30s`, `1.5s`), as `time.ParseDuration` does for
+/// the units the clients send.
+pub fn parse_go_duration(s: &str) -> Option<Duration> {
+    if s == "0" {
+        return Some(Duration::ZERO);
+    }
+    let mut total = 0f64;
+    let mut rest = s;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        if num_len == 0 {
+            return None;
+        }
+        let n: f64 = rest[..num_len].parse().ok()?;
+        rest = &rest[num_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return None,
+        };
+        rest = &rest[unit_len..];
+        total += n * scale;
+    }
+    Some(Duration::from_secs_f64(total))
+}
+
+fn query_map(query: &str) -> BTreeMap<String, String> {
+    url_pairs(query).into_iter().collect()
+}
+
+fn url_pairs(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|s| !s.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (percent_decode(k), percent_decode(v))
         })
         .collect()
 }
 
-struct NomadResponder {
-    state: Arc<Mutex<State>>,
-    latency: Duration,
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+                match u8::from_str_radix(hex, 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 3;
+                    }
+                    Err(_) => {
+                        out.push(b'%');
+                        i += 1;
+                    }
+                }
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
-impl NomadResponder {
-    fn answer(&self, req: &Request) -> ResponseTemplate {
-        let mut st = match self.state.lock() {
-            Ok(s) => s,
-            Err(p) => p.into_inner(),
+/// `?index=&wait=&stale` as the servers parse them (`parseWait`, `parseConsistency`).
+fn query_options(q: &BTreeMap<String, String>) -> Result<QueryOptions, &'static str> {
+    let mut o = QueryOptions::new();
+    if let Some(w) = q.get("wait").filter(|w| !w.is_empty()) {
+        o.wait = Some(parse_go_duration(w).ok_or("Invalid wait time")?);
+    }
+    if let Some(i) = q.get("index").filter(|i| !i.is_empty()) {
+        o.index = Some(i.parse().map_err(|_| "Invalid index")?);
+    }
+    o.stale = q.contains_key("stale");
+    Ok(o)
+}
+
+struct Fake {
+    cluster: InMemoryCluster,
+    latency: Duration,
+    log: Arc<Mutex<Vec<Received>>>,
+}
+
+impl Fake {
+    /// The Nomad handle for a request: `?namespace=` when given, else `fallback` (the job's
+    /// own namespace for a register), else `default`.
+    fn nomad(&self, q: &BTreeMap<String, String>, fallback: Option<&str>) -> ClusterNomad {
+        let ns = q
+            .get("namespace")
+            .filter(|n| !n.is_empty())
+            .map(String::as_str)
+            .or(fallback.filter(|n| !n.is_empty()))
+            .unwrap_or("default");
+        self.cluster.nomad_in(ns)
+    }
+
+    async fn nomad_answer(
+        &self,
+        method: &Method,
+        path: &str,
+        q: &BTreeMap<String, String>,
+        body: &[u8],
+    ) -> Answer {
+        let segments: Vec<String> = path
+            .trim_start_matches("/v1/")
+            .split('/')
+            .map(percent_decode)
+            .collect();
+        let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
+        let opts = match query_options(q) {
+            Ok(o) => o,
+            Err(m) => return plain(400, m),
         };
-        let path = req.url.path().to_owned();
-        let method = req.method.as_str().to_owned();
-        let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
-        let segments: Vec<&str> = path.trim_start_matches("/v1/").split('/').collect();
-        match (method.as_str(), segments.as_slice()) {
-            ("POST" | "PUT", ["jobs"]) => {
-                let job = body["Job"].clone();
-                let Some(id) = job["ID"].as_str().map(str::to_owned) else {
-                    return plain(400, "Job ID does not match");
+        let indexed = |v: Value, i: u64| json_answer(200, &v, Some(("X-Nomad-Index", i)));
+        let body_json = || serde_json::from_slice::<Value>(body).unwrap_or(Value::Null);
+        match (method.as_str(), segs.as_slice()) {
+            ("POST" | "PUT", ["jobs"]) | ("POST" | "PUT", ["job", _]) => {
+                let b = body_json();
+                let job = b.get("Job").cloned().unwrap_or(Value::Null);
+                if job.is_null() {
+                    return plain(400, "Job must be specified");
+                }
+                let Some(id) = job.get("ID").and_then(Value::as_str) else {
+                    return plain(400, "Job ID hasn't been provided");
                 };
-                let existing = st.jobs.get(&id).cloned();
-                if body["EnforceIndex"].as_bool() == Some(true) {
-                    let want = body["JobModifyIndex"].as_u64().unwrap_or(0);
-                    let have = existing.as_ref().map_or(0, |j| j.job_modify_index);
-                    if want != have {
-                        return plain(
-                            500,
-                            &format!("Enforcing job modify index {want}: job exists with conflicting job modify index: {have}"),
-                        );
+                if let ["job", path_id] = segs.as_slice() {
+                    if *path_id != id {
+                        return plain(400, "Job ID does not match name");
                     }
                 }
-                st.index += 1;
-                let index = st.index;
-                let (version, jmi, reads) = match &existing {
-                    Some(e) if e.job == job => (e.version, e.job_modify_index, e.deployment_reads),
-                    Some(e) => (e.version + 1, index, 0),
-                    None => (0, index, 0),
-                };
-                st.jobs.insert(
-                    id,
-                    StoredJob {
-                        job,
-                        version,
-                        job_modify_index: jmi,
-                        deployment_reads: reads,
-                    },
-                );
-                ResponseTemplate::new(200).set_body_json(json!({
-                    "EvalID": format!("00000000-0000-4000-8000-{index:012}"),
-                    "EvalCreateIndex": index,
-                    "JobModifyIndex": jmi,
-                    "Warnings": "",
-                    "Index": index, "LastContact": 0, "KnownLeader": false
-                }))
-            }
-            ("POST" | "PUT", ["job", id, "plan"]) => {
-                let job = &body["Job"];
-                let existing = st.jobs.get(*id);
-                let kind = match existing {
-                    None => "Added",
-                    Some(e) if &e.job == job => "None",
-                    Some(_) => "Edited",
-                };
-                let updates: serde_json::Map<String, Value> = groups(job)
-                    .into_iter()
-                    .map(|(g, n, _)| {
-                        let u = match kind {
-                            "Added" => json!({"Place": n}),
-                            "None" => json!({"Ignore": n}),
-                            _ => json!({"DestructiveUpdate": n}),
-                        };
-                        (g, u)
-                    })
-                    .collect();
-                ResponseTemplate::new(200).set_body_json(json!({
-                    "JobModifyIndex": existing.map_or(0, |e| e.job_modify_index),
-                    "CreatedEvals": null,
-                    "Diff": {"Type": kind, "ID": id, "Fields": null, "Objects": null, "TaskGroups": null},
-                    "Annotations": {"DesiredTGUpdates": updates, "PreemptedAllocs": null},
-                    "FailedTGAllocs": null,
-                    "NextPeriodicLaunch": "0001-01-01T00:00:00Z",
-                    "Warnings": ""
-                }))
-            }
-            ("GET", ["job", id]) => match st.jobs.get(*id) {
-                None => plain(404, "job not found"),
-                Some(e) => {
-                    let mut j = e.job.clone();
-                    j["Version"] = json!(e.version);
-                    j["JobModifyIndex"] = json!(e.job_modify_index);
-                    j["ModifyIndex"] = json!(e.job_modify_index);
-                    j["Status"] = json!("running");
-                    json_at(j, "X-Nomad-Index", e.job_modify_index)
+                let n = self.nomad(q, job.get("Namespace").and_then(Value::as_str));
+                let mut req = RegisterRequest::new(job.clone());
+                if b.get("EnforceIndex").and_then(Value::as_bool) == Some(true) {
+                    req = req.enforce_index(
+                        b.get("JobModifyIndex").and_then(Value::as_u64).unwrap_or(0),
+                    );
                 }
-            },
-            ("DELETE", ["job", id]) => {
-                st.index += 1;
-                st.jobs.remove(*id);
-                ResponseTemplate::new(200).set_body_json(json!({
-                    "EvalID": "", "EvalCreateIndex": 0, "JobModifyIndex": st.index
-                }))
-            }
-            ("GET", ["job", id, "deployment"]) => {
-                let index = st.index.max(1);
-                let running_reads = st.running_reads;
-                match st.jobs.get_mut(*id) {
-                    None => json_at(Value::Null, "X-Nomad-Index", index),
-                    Some(e) => {
-                        e.deployment_reads += 1;
-                        let running = e.deployment_reads <= running_reads;
-                        let (status, healthy_index) = if running {
-                            ("running", index)
+                if b.get("PreserveCounts").and_then(Value::as_bool) == Some(true) {
+                    req = req.preserve_counts(true);
+                }
+                match n.register_job(&req).await {
+                    Ok(r) => {
+                        let index = if r.eval_create_index > 0 {
+                            r.eval_create_index
                         } else {
-                            ("successful", index + 1)
+                            r.job_modify_index
                         };
-                        let tgs: serde_json::Map<String, Value> = groups(&e.job)
-                            .into_iter()
-                            .map(|(g, n, _)| {
-                                let healthy = if running { 0 } else { n };
-                                (g, json!({"DesiredTotal": n, "PlacedAllocs": n, "HealthyAllocs": healthy, "UnhealthyAllocs": 0}))
-                            })
-                            .collect();
-                        json_at(
+                        indexed(
                             json!({
-                                "ID": format!("d0000000-0000-4000-8000-{:012}", e.job_modify_index),
-                                "Namespace": "default",
-                                "JobID": id,
-                                "JobVersion": e.version,
-                                "JobModifyIndex": e.job_modify_index,
-                                "Status": status,
-                                "StatusDescription": if running { "Deployment is running" } else { "Deployment completed successfully" },
-                                "TaskGroups": tgs,
-                                "CreateIndex": e.job_modify_index,
-                                "ModifyIndex": e.job_modify_index + 1
+                                "EvalID": r.eval_id, "EvalCreateIndex": r.eval_create_index,
+                                "JobModifyIndex": r.job_modify_index, "Warnings": r.warnings,
+                                "Index": index, "LastContact": 0, "KnownLeader": false
                             }),
-                            "X-Nomad-Index",
-                            healthy_index,
+                            index,
                         )
                     }
+                    Err(e) => failure(&e),
+                }
+            }
+            ("POST" | "PUT", ["job", id, "plan"]) => {
+                let b = body_json();
+                let job = b.get("Job").cloned().unwrap_or(Value::Null);
+                if job.get("ID").and_then(Value::as_str) != Some(*id) {
+                    return plain(400, "Job ID does not match");
+                }
+                let diff = b.get("Diff").and_then(Value::as_bool).unwrap_or(false);
+                let n = self.nomad(q, job.get("Namespace").and_then(Value::as_str));
+                match n.plan_job(&job, diff).await {
+                    Ok(p) => {
+                        let index = p.job_modify_index;
+                        indexed(serde_json::to_value(&p).unwrap_or(Value::Null), index)
+                    }
+                    Err(e) => failure(&e),
+                }
+            }
+            ("POST" | "PUT", ["validate", "job"]) => {
+                let job = body_json().get("Job").cloned().unwrap_or(Value::Null);
+                match self.nomad(q, None).validate_job(&job).await {
+                    Ok(v) => {
+                        json_answer(200, &serde_json::to_value(&v).unwrap_or(Value::Null), None)
+                    }
+                    Err(e) => failure(&e),
+                }
+            }
+            ("GET", ["job", id]) => match self.nomad(q, None).read_job(id, &opts).await {
+                Ok(i) => indexed(i.value, i.index),
+                Err(e) => failure(&e),
+            },
+            ("DELETE", ["job", id]) => {
+                let purge = q.get("purge").is_some_and(|p| p == "true");
+                match self.nomad(q, None).deregister_job(id, purge).await {
+                    Ok(r) => indexed(
+                        json!({"EvalID": r.eval_id, "EvalCreateIndex": r.eval_create_index,
+                               "JobModifyIndex": r.job_modify_index, "VolumeEvalID": "",
+                               "VolumeEvalIndex": 0, "Index": r.job_modify_index,
+                               "LastContact": 0, "KnownLeader": false}),
+                        r.job_modify_index,
+                    ),
+                    Err(e) => failure(&e),
+                }
+            }
+            ("GET", ["job", id, "versions"]) => {
+                let diffs = q.get("diffs").is_some_and(|d| d == "true");
+                match self.nomad(q, None).job_versions(id, diffs).await {
+                    Ok(i) => indexed(
+                        serde_json::to_value(&i.value).unwrap_or(Value::Null),
+                        i.index,
+                    ),
+                    Err(e) => failure(&e),
                 }
             }
             ("GET", ["job", id, "allocations"]) => {
-                let index = st.index.max(1);
-                let allocs: Vec<Value> = st
-                    .jobs
-                    .get(*id)
-                    .map(|e| {
-                        groups(&e.job)
-                            .into_iter()
-                            .flat_map(|(g, n, _)| {
-                                (0..n).map(move |i| {
-                                    json!({
-                                        "ID": format!("a-{id}-{g}-{i}"), "Name": format!("{id}.{g}[{i}]"),
-                                        "NodeID": format!("node-{i}"), "NodeName": format!("client-{i}"),
-                                        "JobID": id, "JobVersion": e.version, "TaskGroup": g,
-                                        "DesiredStatus": "run", "ClientStatus": "running"
-                                    })
-                                })
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                json_at(Value::Array(allocs), "X-Nomad-Index", index)
+                let all = q.get("all").is_some_and(|a| a == "true");
+                match self.nomad(q, None).job_allocations(id, all, &opts).await {
+                    Ok(i) => indexed(
+                        serde_json::to_value(&i.value).unwrap_or(Value::Null),
+                        i.index,
+                    ),
+                    Err(e) => failure(&e),
+                }
             }
-            _ => plain(404, &format!("no such endpoint: {method} {path}")),
+            ("GET", ["job", id, "deployments"]) => {
+                match self.nomad(q, None).job_deployments(id, &opts).await {
+                    Ok(i) => indexed(
+                        serde_json::to_value(&i.value).unwrap_or(Value::Null),
+                        i.index,
+                    ),
+                    Err(e) => failure(&e),
+                }
+            }
+            ("GET", ["job", id, "deployment"]) => {
+                match self.nomad(q, None).latest_deployment(id, &opts).await {
+                    Ok(i) => indexed(
+                        serde_json::to_value(&i.value).unwrap_or(Value::Null),
+                        i.index,
+                    ),
+                    Err(e) => failure(&e),
+                }
+            }
+            ("GET", ["job", id, "evaluations"]) => {
+                match self.nomad(q, None).job_evaluations(id, &opts).await {
+                    Ok(i) => indexed(
+                        serde_json::to_value(&i.value).unwrap_or(Value::Null),
+                        i.index,
+                    ),
+                    Err(e) => failure(&e),
+                }
+            }
+            ("GET", ["evaluation", id]) => match self.nomad(q, None).evaluation(id, &opts).await {
+                Ok(i) => indexed(
+                    serde_json::to_value(&i.value).unwrap_or(Value::Null),
+                    i.index,
+                ),
+                Err(e) => failure(&e),
+            },
+            ("GET", ["nodes"]) => match self.nomad(q, None).list_nodes(&opts).await {
+                Ok(i) => indexed(
+                    serde_json::to_value(&i.value).unwrap_or(Value::Null),
+                    i.index,
+                ),
+                Err(e) => failure(&e),
+            },
+            ("GET", ["node", id]) => match self.nomad(q, None).read_node(id, &opts).await {
+                Ok(i) => indexed(
+                    serde_json::to_value(&i.value).unwrap_or(Value::Null),
+                    i.index,
+                ),
+                Err(e) => failure(&e),
+            },
+            _ => plain(404, &format!("Invalid URL: {method} {path}")),
+        }
+    }
+
+    async fn consul_answer(
+        &self,
+        method: &Method,
+        path: &str,
+        q: &BTreeMap<String, String>,
+        body: &[u8],
+    ) -> Answer {
+        let c = &self.cluster.consul;
+        let opts = match query_options(q) {
+            Ok(o) => o,
+            Err(m) => return plain(400, m),
+        };
+        let indexed = |v: Value, i: u64| json_answer(200, &v, Some(("X-Consul-Index", i.max(1))));
+        let flag = |ok: bool| json_answer(200, &json!(ok), None);
+        let rest = |prefix: &str| path.strip_prefix(prefix).map(percent_decode);
+        let m = method.as_str();
+        if m == "PUT" && path == "/v1/agent/service/register" {
+            let reg: ServiceRegistration = match serde_json::from_slice(body) {
+                Ok(r) => r,
+                Err(e) => return plain(400, &format!("Request decode failed: {e}")),
+            };
+            let replace = q.contains_key("replace-existing-checks");
+            return match c.register_service(&reg, replace).await {
+                Ok(()) => answer(200, &[], Vec::new()),
+                Err(e) => failure(&e),
+            };
+        }
+        if let (Some(id), "PUT") = (rest("/v1/agent/service/deregister/"), m) {
+            return match c.deregister_service(&id).await {
+                Ok(()) => answer(200, &[], Vec::new()),
+                Err(e) => failure(&e),
+            };
+        }
+        if let (Some(name), "GET") = (rest("/v1/catalog/service/"), m) {
+            return match c.catalog_service(&name, &opts).await {
+                Ok(i) => indexed(
+                    serde_json::to_value(&i.value).unwrap_or(Value::Null),
+                    i.index,
+                ),
+                Err(e) => failure(&e),
+            };
+        }
+        if let (Some(name), "GET") = (rest("/v1/health/service/"), m) {
+            let passing = q.contains_key("passing");
+            return match c.health_service(&name, passing, &opts).await {
+                Ok(i) => indexed(
+                    serde_json::to_value(&i.value).unwrap_or(Value::Null),
+                    i.index,
+                ),
+                Err(e) => failure(&e),
+            };
+        }
+        if let Some(key) = rest("/v1/kv/") {
+            return self.kv(m, &key, q, &opts, body).await;
+        }
+        if m == "PUT" && path == "/v1/session/create" {
+            let v: Value = if body.is_empty() {
+                json!({})
+            } else {
+                match serde_json::from_slice(body) {
+                    Ok(v) => v,
+                    Err(e) => return plain(400, &format!("Request decode failed: {e}")),
+                }
+            };
+            let field = |k: &str| {
+                v.as_object().and_then(|o| {
+                    o.iter()
+                        .find(|(key, _)| key.eq_ignore_ascii_case(k))
+                        .map(|(_, v)| v.clone())
+                })
+            };
+            let mut req = SessionRequest::new(
+                field("Name")
+                    .and_then(|n| n.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+            );
+            if let Some(t) = field("TTL")
+                .and_then(|t| t.as_str().map(str::to_owned))
+                .filter(|t| !t.is_empty())
+            {
+                match parse_go_duration(&t) {
+                    Some(d) => req = req.ttl(d),
+                    None => return plain(500, &format!("Session TTL '{t}' invalid")),
+                }
+            }
+            // FixupLockDelay: a string is a Go duration, a number nanoseconds; under 1000
+            // (ns) the value means seconds (hashicorp/consul agent/session_endpoint.go).
+            match field("LockDelay") {
+                Some(Value::String(s)) => match parse_go_duration(&s) {
+                    Some(d) if d < Duration::from_nanos(1000) => {
+                        req = req.lock_delay(Duration::from_secs(d.as_nanos() as u64))
+                    }
+                    Some(d) => req = req.lock_delay(d),
+                    None => {
+                        return plain(
+                            400,
+                            &format!("Request decode failed: invalid LockDelay {s:?}"),
+                        )
+                    }
+                },
+                Some(Value::Number(n)) => {
+                    let ns = n.as_u64().unwrap_or(0);
+                    req = req.lock_delay(if ns < 1000 {
+                        Duration::from_secs(ns)
+                    } else {
+                        Duration::from_nanos(ns)
+                    });
+                }
+                _ => {}
+            }
+            match field("Behavior")
+                .and_then(|b| b.as_str().map(str::to_owned))
+                .as_deref()
+            {
+                None | Some("") | Some("release") => {}
+                Some("delete") => req = req.behavior(SessionBehavior::Delete),
+                Some(other) => return plain(500, &format!("Invalid Behavior setting '{other}'")),
+            }
+            return match c.session_create(&req).await {
+                Ok(id) => json_answer(200, &json!({"ID": id}), None),
+                Err(e) => failure(&e),
+            };
+        }
+        if let (Some(id), "PUT") = (rest("/v1/session/renew/"), m) {
+            return match c.session_renew(&id).await {
+                Ok(Some(s)) => json_answer(200, &json!([s]), None),
+                Ok(None) => plain(404, &format!("Session id '{id}' not found")),
+                Err(e) => failure(&e),
+            };
+        }
+        if let (Some(id), "PUT") = (rest("/v1/session/destroy/"), m) {
+            return match c.session_destroy(&id).await {
+                Ok(()) => flag(true),
+                Err(e) => failure(&e),
+            };
+        }
+        if let (Some(id), "GET") = (rest("/v1/session/info/"), m) {
+            return match c.session_info(&id, &opts).await {
+                Ok(i) => indexed(json!(i.value.into_iter().collect::<Vec<_>>()), i.index),
+                Err(e) => failure(&e),
+            };
+        }
+        if m == "PUT" && path == "/v1/txn" {
+            return self.txn(body).await;
+        }
+        plain(404, &format!("Invalid URL: {method} {path}"))
+    }
+
+    async fn kv(
+        &self,
+        m: &str,
+        key: &str,
+        q: &BTreeMap<String, String>,
+        opts: &QueryOptions,
+        body: &[u8],
+    ) -> Answer {
+        let c = &self.cluster.consul;
+        let flag = |ok: bool| json_answer(200, &json!(ok), None);
+        let cas = match q.get("cas").map(|v| v.parse::<u64>()) {
+            None => None,
+            Some(Ok(v)) => Some(v),
+            Some(Err(_)) => return plain(400, "Invalid CAS index"),
+        };
+        match m {
+            "GET" => {
+                let recurse = q.contains_key("recurse") || q.contains_key("keys");
+                let r = if recurse {
+                    c.kv_list(key, opts).await.map(|i| (i.index, i.value))
+                } else {
+                    c.kv_get(key, opts)
+                        .await
+                        .map(|i| (i.index, i.value.into_iter().collect()))
+                };
+                match r {
+                    Ok((index, pairs)) if pairs.is_empty() => answer(
+                        404,
+                        &[("X-Consul-Index", index.max(1).to_string())],
+                        Vec::new(),
+                    ),
+                    Ok((index, pairs)) => json_answer(
+                        200,
+                        &serde_json::to_value(&pairs).unwrap_or(Value::Null),
+                        Some(("X-Consul-Index", index.max(1))),
+                    ),
+                    Err(e) => failure(&e),
+                }
+            }
+            "PUT" => {
+                let r = if let Some(s) = q.get("acquire") {
+                    c.kv_acquire(key, body, s).await
+                } else if let Some(s) = q.get("release") {
+                    c.kv_release(key, body, s).await
+                } else {
+                    c.kv_put(key, body, cas).await
+                };
+                match r {
+                    Ok(ok) => flag(ok),
+                    Err(e) => failure(&e),
+                }
+            }
+            "DELETE" => match c.kv_delete(key, cas).await {
+                Ok(ok) => flag(ok),
+                Err(e) => failure(&e),
+            },
+            _ => plain(405, "Method not allowed"),
+        }
+    }
+
+    async fn txn(&self, body: &[u8]) -> Answer {
+        let raw: Vec<Value> = match serde_json::from_slice(body) {
+            Ok(v) => v,
+            Err(e) => return plain(400, &format!("Failed to parse body: {e}")),
+        };
+        if raw.len() > 64 {
+            return plain(
+                413,
+                &format!(
+                    "Transaction contains too many operations ({} > 64)",
+                    raw.len()
+                ),
+            );
+        }
+        let mut ops = Vec::new();
+        for op in &raw {
+            let kv = &op["KV"];
+            let key = kv["Key"].as_str().unwrap_or_default().to_owned();
+            let value = match kv["Value"].as_str() {
+                None => Vec::new(),
+                Some(s) => match base64::engine::general_purpose::STANDARD.decode(s) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        return plain(
+                            400,
+                            &format!("Failed to parse body: failed to decode value: {e}"),
+                        )
+                    }
+                },
+            };
+            let index = kv["Index"].as_u64().unwrap_or(0);
+            let session = kv["Session"].as_str().unwrap_or_default().to_owned();
+            ops.push(match kv["Verb"].as_str().unwrap_or_default() {
+                "set" => TxnOp::Set { key, value },
+                "cas" => TxnOp::Cas { key, value, index },
+                "lock" => TxnOp::Lock {
+                    key,
+                    value,
+                    session,
+                },
+                "unlock" => TxnOp::Unlock {
+                    key,
+                    value,
+                    session,
+                },
+                "get" => TxnOp::Get { key },
+                "get-tree" => TxnOp::GetTree { prefix: key },
+                "check-index" => TxnOp::CheckIndex { key, index },
+                "check-session" => TxnOp::CheckSession { key, session },
+                "check-not-exists" => TxnOp::CheckNotExists { key },
+                "delete" => TxnOp::Delete { key },
+                "delete-cas" => TxnOp::DeleteCas { key, index },
+                other => {
+                    return plain(
+                        400,
+                        &format!("Failed to parse body: unknown KV verb {other:?}"),
+                    )
+                }
+            });
+        }
+        match self.cluster.consul.txn(&ops).await {
+            Ok(r) if r.succeeded() => {
+                let results: Vec<Value> = r.results.iter().map(|p| json!({"KV": p})).collect();
+                json_answer(200, &json!({"Results": results, "Errors": null}), None)
+            }
+            Ok(r) => json_answer(409, &json!({"Results": null, "Errors": r.errors}), None),
+            Err(e) => failure(&e),
         }
     }
 }
 
-impl Respond for NomadResponder {
-    fn respond(&self, req: &Request) -> ResponseTemplate {
-        self.answer(req).set_delay(self.latency)
-    }
-}
-
-struct ConsulResponder {
-    state: Arc<Mutex<State>>,
-    latency: Duration,
-}
-
-impl Respond for ConsulResponder {
-    fn respond(&self, req: &Request) -> ResponseTemplate {
-        let st = match self.state.lock() {
-            Ok(s) => s,
-            Err(p) => p.into_inner(),
-        };
-        let path = req.url.path();
-        let answer = match path.strip_prefix("/v1/health/service/") {
-            Some(name) if req.method.as_str() == "GET" => {
-                let mut entries = Vec::new();
-                for (id, e) in &st.jobs {
-                    for (g, n, services) in groups(&e.job) {
-                        if !services.iter().any(|s| s == name) {
-                            continue;
+async fn serve(fake: Arc<Fake>, nomad: bool) -> std::io::Result<FakeServer> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let fake = fake.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |req: Request<Incoming>| {
+                    let fake = fake.clone();
+                    async move {
+                        let (parts, body) = req.into_parts();
+                        let body = body
+                            .collect()
+                            .await
+                            .map(|b| b.to_bytes().to_vec())
+                            .unwrap_or_default();
+                        let path = parts.uri.path().to_owned();
+                        let query = parts.uri.query().unwrap_or_default().to_owned();
+                        if let Ok(mut l) = fake.log.lock() {
+                            l.push((
+                                parts.method.to_string(),
+                                path.clone(),
+                                query.clone(),
+                                body.clone(),
+                            ));
                         }
-                        for i in 0..n {
-                            let sid = format!("_nomad-task-a-{id}-{g}-{i}-{name}");
-                            entries.push(json!({
-                                "Node": {"ID": format!("node-{i}"), "Node": format!("client-{i}"), "Address": "10.0.0.1", "Datacenter": "dc1"},
-                                "Service": {"ID": sid, "Service": name, "Tags": [], "Address": "10.0.0.1", "Port": 20000 + i, "Meta": {}},
-                                "Checks": [
-                                    {"Node": format!("client-{i}"), "CheckID": "serfHealth", "Name": "Serf Health Status", "Status": "passing", "ServiceID": "", "ServiceName": ""},
-                                    {"Node": format!("client-{i}"), "CheckID": format!("{sid}-check"), "Name": "check", "Status": "passing", "ServiceID": sid, "ServiceName": name}
-                                ]
-                            }));
+                        let q = query_map(&query);
+                        if !fake.latency.is_zero() {
+                            tokio::time::sleep(fake.latency).await;
                         }
+                        let a = if nomad {
+                            fake.nomad_answer(&parts.method, &path, &q, &body).await
+                        } else {
+                            fake.consul_answer(&parts.method, &path, &q, &body).await
+                        };
+                        Ok::<_, Infallible>(a)
                     }
-                }
-                json_at(Value::Array(entries), "X-Consul-Index", st.index.max(1))
-            }
-            _ => plain(404, &format!("no such endpoint: {path}")),
-        };
-        answer.set_delay(self.latency)
-    }
+                });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Ok(FakeServer { addr, task })
 }
 
 impl MockCluster {
-    /// Starts both servers; every answer waits `latency` first. After each change of a
-    /// job, its first `running_reads` deployment reads answer `running`, the next ones
-    /// `successful` (with a higher `X-Nomad-Index`).
-    pub async fn start(latency: Duration, running_reads: u32) -> Self {
-        let state = Arc::new(Mutex::new(State {
-            index: 1,
-            running_reads,
-            ..State::default()
-        }));
-        let nomad = MockServer::start().await;
-        Mock::given(any())
-            .respond_with(NomadResponder {
-                state: state.clone(),
-                latency,
-            })
-            .mount(&nomad)
-            .await;
-        let consul = MockServer::start().await;
-        Mock::given(any())
-            .respond_with(ConsulResponder {
-                state: state.clone(),
-                latency,
-            })
-            .mount(&consul)
-            .await;
+    /// Starts both servers over a fresh in-memory cluster; every answer waits `latency`
+    /// first.
+    pub async fn start(latency: Duration) -> Self {
+        Self::start_with(InMemoryCluster::new(), latency).await
+    }
+
+    /// Starts both servers over `cluster`.
+    pub async fn start_with(cluster: InMemoryCluster, latency: Duration) -> Self {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let fake = Arc::new(Fake {
+            cluster: cluster.clone(),
+            latency,
+            log: log.clone(),
+        });
+        let nomad = serve(fake.clone(), true)
+            .await
+            .unwrap_or_else(|e| panic!("cannot listen on loopback: {e}"));
+        let consul = serve(fake, false)
+            .await
+            .unwrap_or_else(|e| panic!("cannot listen on loopback: {e}"));
         MockCluster {
             nomad,
             consul,
-            state,
+            cluster,
+            log,
         }
     }
 
-    /// IDs of the registered jobs with their version and modify index.
-    pub fn jobs(&self) -> BTreeMap<String, (u64, u64)> {
-        self.state
-            .lock()
-            .map(|s| {
-                s.jobs
-                    .iter()
-                    .map(|(k, v)| (k.clone(), (v.version, v.job_modify_index)))
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    /// Every request both servers received: (method, path, query, body).
-    pub async fn requests(&self) -> Vec<(String, String, String, Vec<u8>)> {
-        let mut out = Vec::new();
-        for server in [&self.nomad, &self.consul] {
-            for r in server.received_requests().await.unwrap_or_default() {
-                out.push((
-                    r.method.as_str().to_owned(),
-                    r.url.path().to_owned(),
-                    r.url.query().unwrap_or_default().to_owned(),
-                    r.body.clone(),
-                ));
+    /// IDs of the registered jobs (namespace `default`) with their version and
+    /// `JobModifyIndex`.
+    pub async fn jobs(&self) -> BTreeMap<String, (u64, u64)> {
+        let n = self.cluster.nomad_in("default");
+        let mut out = BTreeMap::new();
+        for id in self.cluster.nomad.in_namespace("default").job_ids() {
+            if let Ok(j) = n.read_job(&id, &QueryOptions::new()).await {
+                let int = |k: &str| j.value.get(k).and_then(Value::as_u64).unwrap_or(0);
+                out.insert(id, (int("Version"), int("JobModifyIndex")));
             }
         }
         out
+    }
+
+    /// Every request both servers received, in order: (method, path, query, body).
+    pub fn requests(&self) -> Vec<Received> {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(
+            parse_go_duration("300000ms"),
+            Some(Duration::from_secs(300))
+        );
+        assert_eq!(parse_go_duration("1m30s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_go_duration("1.5s"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_go_duration("0"), Some(Duration::ZERO));
+        assert_eq!(parse_go_duration("soon"), None);
+        assert_eq!(parse_go_duration(""), None);
+        assert_eq!(percent_decode("a%2Fb%20c"), "a/b c");
     }
 }

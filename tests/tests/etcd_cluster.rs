@@ -7,7 +7,8 @@ use istio_nomad_core::control_plane::Profile;
 use istio_nomad_core::plan::plan;
 use istio_nomad_core::spec::MeshSpec;
 use istio_nomad_tests::etcd_members::{
-    etcd_binary, free_port, get, member_names, put, retry, task_command, Member, Substitution,
+    alloc_slots, etcd_binary, free_port, get, member_names, put, retry, task_command, Member,
+    Substitution,
 };
 use serde_json::Value;
 use std::time::Duration;
@@ -32,8 +33,13 @@ fn ha_etcd_job_forms_a_three_member_cluster_that_survives_a_member_loss() {
         return;
     };
     let job = etcd_job(Profile::Ha);
+    // One group whose three allocations are the members, named from their index.
     let groups = job["TaskGroups"].as_array().unwrap();
-    assert_eq!(groups.len(), 3);
+    assert_eq!(groups.len(), 1);
+    assert_eq!(groups[0]["Name"], "etcd");
+    assert_eq!(groups[0]["Count"], 3);
+    let slots = alloc_slots(&job);
+    assert_eq!(slots.len(), 3);
     let tmp = tempfile::tempdir().unwrap();
     let ports: Vec<(u16, u16)> = (0..3).map(|_| (free_port(), free_port())).collect();
 
@@ -51,11 +57,10 @@ fn ha_etcd_job_forms_a_three_member_cluster_that_survives_a_member_loss() {
             );
     }
     let mut members: Vec<Member> = Vec::new();
-    for (i, g) in groups.iter().enumerate() {
-        let name = g["Name"].as_str().unwrap().to_string();
+    for (i, slot) in slots.iter().enumerate() {
+        let name = slot.member.clone();
         assert_eq!(name, format!("etcd-{i}"));
-        let (command, args) = task_command(&g["Tasks"][0]);
-        assert_eq!(command, "/usr/local/bin/etcd");
+        assert_eq!(slot.command, "/usr/local/bin/etcd");
         let alloc = tmp.path().join(format!("alloc-{i}"));
         std::fs::create_dir_all(alloc.join("data")).unwrap();
         let (client, peer) = ports[i];
@@ -65,7 +70,7 @@ fn ha_etcd_job_forms_a_three_member_cluster_that_survives_a_member_loss() {
             .with("${NOMAD_PORT_peer}", peer.to_string())
             .with("${NOMAD_ALLOC_DIR}", alloc.display().to_string())
             .with("0.0.0.0", "127.0.0.1");
-        let args: Vec<String> = args.iter().map(|a| sub.apply(a)).collect();
+        let args: Vec<String> = slot.args.iter().map(|a| sub.apply(a)).collect();
         assert!(args.contains(&format!("--name={name}")));
         assert!(args.contains(&"--initial-cluster-state=new".to_string()));
         members.push(Member::new(

@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::sync::watch;
 
-use super::{BackendResult, Indexed, QueryOptions};
+use super::{BackendResult, Indexed, QueryOptions, Service};
 
 /// Locks, recovering the data if a holder panicked (every write leaves the state whole).
 pub(crate) fn lock<S>(m: &Mutex<S>) -> MutexGuard<'_, S> {
@@ -33,20 +33,29 @@ impl Changes {
 
     /// Runs `read` (which returns the index of what it read and the result) until the index
     /// is greater than `q.index` or `q`'s wait runs out, then returns the last result.
+    ///
+    /// As in both servers, an index of 0 (or none) does not block (hashicorp/nomad
+    /// `nomad/rpc.go` `blockingRPC`; hashicorp/consul `agent/consul/rpc.go` `blockingQuery`).
+    /// Consul answers 1 for an index of 0 (`agent/http.go` `setIndex`); Nomad answers 0.
     pub(crate) async fn block<S, T>(
         &self,
         state: &Mutex<S>,
         q: &QueryOptions,
+        service: Service,
         read: impl Fn(&S) -> (u64, BackendResult<T>),
     ) -> BackendResult<Indexed<T>> {
         let deadline = q
-            .index
-            .map(|_| tokio::time::Instant::now() + q.effective_wait());
+            .is_blocking()
+            .then(|| tokio::time::Instant::now() + q.effective_wait(service));
         loop {
             let mut rx = {
                 let s = lock(state);
                 let (index, value) = read(&s);
-                let index = index.max(1);
+                let index = if service == Service::Nomad {
+                    index
+                } else {
+                    index.max(1)
+                };
                 let done = match (q.index, deadline) {
                     (Some(min), Some(deadline)) => {
                         index > min || tokio::time::Instant::now() >= deadline

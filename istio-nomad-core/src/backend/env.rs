@@ -40,30 +40,57 @@ pub(crate) fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
-/// Parses an `http(s)://host:port[/prefix]` address. A missing scheme means `default_scheme`.
-/// `unix://` is refused (the HTTP client speaks TCP only), as are other schemes and
-/// credentials inside the address (their value is never repeated in the error).
+/// Where a client connects: the base URL of every request and, for a `unix://` address, the
+/// socket the connection is made to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ParsedAddress {
+    /// Base URL (for a socket: `http://<host>/` with the host the Go client puts in `Host`).
+    pub url: reqwest::Url,
+    /// The socket path of a `unix://` address.
+    pub unix_socket: Option<PathBuf>,
+}
+
+/// Parses an `http(s)://host:port[/prefix]` address, or `unix:///path/to.sock` when
+/// `unix_host` is given (the host name put in the URL of requests over the socket). A
+/// missing scheme means `default_scheme`. Other schemes and credentials inside the address
+/// are refused (their value is never repeated in the error).
 pub(crate) fn parse_address(
     field: &str,
     value: &str,
     default_scheme: &str,
-) -> Result<reqwest::Url, BackendError> {
+    unix_host: Option<&str>,
+) -> Result<ParsedAddress, BackendError> {
     let value = value.trim();
     let with_scheme = if value.contains("://") {
         value.to_owned()
     } else {
         format!("{default_scheme}://{value}")
     };
-    let (scheme, _) = with_scheme
+    let (scheme, rest) = with_scheme
         .split_once("://")
         .unwrap_or((default_scheme, ""));
     match scheme {
         "http" | "https" => {}
         "unix" => {
-            return Err(BackendError::config(
-                field,
-                "unix socket addresses are not supported; use http:// or https://",
-            ))
+            let Some(host) = unix_host else {
+                return Err(BackendError::config(
+                    field,
+                    "unix socket addresses are not supported here; use http:// or https://",
+                ));
+            };
+            if rest.is_empty() {
+                return Err(BackendError::config(
+                    field,
+                    format!("{value:?} names no socket path"),
+                ));
+            }
+            let url = reqwest::Url::parse(&format!("http://{host}/")).map_err(|e| {
+                BackendError::config(field, format!("{value:?} is not a valid address: {e}"))
+            })?;
+            return Ok(ParsedAddress {
+                url,
+                unix_socket: Some(PathBuf::from(rest)),
+            });
         }
         other => {
             return Err(BackendError::config(
@@ -93,11 +120,15 @@ pub(crate) fn parse_address(
             format!("{value:?} must not have a query or fragment"),
         ));
     }
-    Ok(url)
+    Ok(ParsedAddress {
+        url,
+        unix_socket: None,
+    })
 }
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
@@ -119,29 +150,50 @@ mod tests {
 
     #[test]
     fn addresses() {
-        let u = parse_address("A", "127.0.0.1:8500", "http")
+        let u = parse_address("A", "127.0.0.1:8500", "http", None)
             .ok()
-            .map(|u| u.to_string());
+            .map(|u| u.url.to_string());
         assert_eq!(u.as_deref(), Some("http://127.0.0.1:8500/"));
-        let u = parse_address("A", "https://consul.example:8501/prefix", "http")
+        let u = parse_address("A", "https://consul.example:8501/prefix", "http", None)
             .ok()
-            .map(|u| u.to_string());
+            .map(|u| u.url.to_string());
         assert_eq!(u.as_deref(), Some("https://consul.example:8501/prefix"));
-        let e = parse_address("CONSUL_HTTP_ADDR", "unix:///tmp/consul.sock", "http")
+        let a = parse_address(
+            "CONSUL_HTTP_ADDR",
+            "unix:///tmp/consul.sock",
+            "http",
+            Some("localhost"),
+        )
+        .ok();
+        assert_eq!(
+            a,
+            Some(ParsedAddress {
+                url: reqwest::Url::parse("http://localhost/").unwrap(),
+                unix_socket: Some(PathBuf::from("/tmp/consul.sock")),
+            })
+        );
+        let e = parse_address("ETCDCTL_ENDPOINTS", "unix:///tmp/etcd.sock", "http", None)
             .err()
             .map(|e| e.to_string());
         assert_eq!(
             e.as_deref(),
-            Some("invalid setting CONSUL_HTTP_ADDR: unix socket addresses are not supported; use http:// or https://")
+            Some("invalid setting ETCDCTL_ENDPOINTS: unix socket addresses are not supported here; use http:// or https://")
         );
-        let e = parse_address("A", "ftp://x:1", "http")
+        let e = parse_address("NOMAD_ADDR", "unix://", "http", Some("127.0.0.1"))
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            e.as_deref(),
+            Some("invalid setting NOMAD_ADDR: \"unix://\" names no socket path")
+        );
+        let e = parse_address("A", "ftp://x:1", "http", None)
             .err()
             .map(|e| e.to_string());
         assert_eq!(
             e.as_deref(),
             Some("invalid setting A: unknown protocol scheme \"ftp\"")
         );
-        let e = parse_address("A", "http://user:hunter2@x:1", "http")
+        let e = parse_address("A", "http://user:hunter2@x:1", "http", None)
             .err()
             .map(|e| e.to_string());
         assert_eq!(

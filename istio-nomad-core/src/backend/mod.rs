@@ -12,13 +12,18 @@
 //! Requests are built as data first ([`request::Request`], by pure functions in each
 //! `requests` module) and only then executed by [`transport::HttpTransport`], which adds
 //! timeouts and retries: connection failures are retried for every call (the server cannot
-//! have seen the request), 429 and 5xx answers and timeouts only for idempotent calls.
+//! have seen the request), 429 and 5xx answers and timeouts only for idempotent calls. Two
+//! exceptions follow Nomad's code: its 429 comes from the HTTP connection limiter before the
+//! request is read, so any Nomad call may be repeated after it; and a plan whose 500 carries
+//! the job's validation errors is final. Nomad and Consul are also reached over `unix://`
+//! sockets, as their Go clients allow.
 //!
 //! Tokens travel only in headers (`X-Nomad-Token`, `X-Consul-Token`, etcd's `Authorization`),
 //! are held in [`Secret`] values, and never appear in `Debug` output, logs or errors.
 //!
 //! Blocking reads return [`Indexed`] values: the index comes from the `X-Nomad-Index` /
-//! `X-Consul-Index` header, and a missing or malformed header is an error, never 0.
+//! `X-Consul-Index` header, and a missing or non-numeric header is an error, never read as
+//! 0. Nomad may legitimately send 0 (see [`Indexed::index`]); Consul never does.
 
 mod blocking;
 pub mod consul;
@@ -37,7 +42,7 @@ pub use consul::{Consul, ConsulConfig, HttpConsul, MemoryConsul};
 pub use error::BackendError;
 pub use etcd::{Etcd, EtcdConfig, HttpEtcd, MemoryEtcd};
 pub use nomad::{HttpNomad, JobBody, MemoryNomad, Nomad, NomadConfig};
-pub use secret::Secret;
+pub use secret::{BasicAuth, Secret};
 pub use transport::{ClientOptions, RetryPolicy, TlsConfig};
 
 /// Result of a backend call.
@@ -74,7 +79,15 @@ impl fmt::Display for Service {
 /// A value read with a blocking query, with the index to pass to the next query.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Indexed<T> {
-    /// The server's index for this read (`X-Nomad-Index`, `X-Consul-Index`); never 0.
+    /// The server's index for this read (`X-Nomad-Index`, `X-Consul-Index`).
+    ///
+    /// Consul never sends 0 (its `setIndex` turns 0 into 1, hashicorp/consul
+    /// `agent/http.go`), but Nomad does: `/v1/job/:id/deployment` reports the deployment
+    /// table's index, which is 0 until the first deployment of the cluster exists
+    /// (hashicorp/nomad `nomad/job_endpoint.go` `LatestDeployment`,
+    /// `nomad/state/state_store.go` `Index`, `command/agent/http.go` `setIndex`, v1.6.9 to
+    /// v1.11.3). A query with `index=0` does not block (`nomad/rpc.go` `blockingRPC`: "Fast
+    /// path non-blocking"), so a caller that got 0 must pause before reading again.
     pub index: u64,
     /// What was read.
     pub value: T,
@@ -97,11 +110,15 @@ impl<T> Indexed<T> {
 
 /// Options of a read: blocking (`index`, `wait`) and staleness.
 ///
-/// With `index` set, the server holds the request until its index for the data is greater
-/// than `index` or `wait` runs out (the server's default is 5 minutes, its maximum 10).
+/// With `index` set (and not 0), the server holds the request until its index for the data
+/// is greater than `index` or `wait` runs out. Both servers default to 5 minutes; Nomad caps
+/// the wait at 5 minutes (`MaxBlockingRPCQueryTime`, hashicorp/nomad
+/// `nomad/structs/structs.go` `QueryOptions.TimeToBlock`), Consul at 10 (`maxQueryTime`,
+/// hashicorp/consul `agent/consul/rpc.go`). Each adds up to wait/16 of jitter.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct QueryOptions {
-    /// Return only when the data's index is greater than this.
+    /// Return only when the data's index is greater than this (0: do not block, as both
+    /// servers treat it).
     pub index: Option<u64>,
     /// How long the server may hold a blocking query.
     pub wait: Option<Duration>,
@@ -116,6 +133,7 @@ impl QueryOptions {
     }
 
     /// A blocking read that returns once the index is greater than `index`, or after `wait`.
+    /// An `index` of 0 gives a plain read (servers do not block on 0).
     pub fn blocking(index: u64, wait: Duration) -> Self {
         QueryOptions {
             index: Some(index),
@@ -145,26 +163,43 @@ impl QueryOptions {
         self
     }
 
-    /// The longest time the server may hold this query: `wait` (default 5 minutes, capped at
-    /// 10) plus the up-to-wait/16 jitter the server adds. Zero when the query does not block.
-    pub fn server_hold(&self) -> Duration {
-        if self.index.is_none() {
+    /// True when the server will hold this query (an index other than 0).
+    pub fn is_blocking(&self) -> bool {
+        self.index.is_some_and(|i| i > 0)
+    }
+
+    /// The longest time `service` may hold this query: its `wait` (default 5 minutes,
+    /// capped at the server's maximum) plus the up-to-wait/16 jitter the server adds. Zero
+    /// when the query does not block.
+    pub fn server_hold(&self, service: Service) -> Duration {
+        if !self.is_blocking() {
             return Duration::ZERO;
         }
-        let wait = self.wait.unwrap_or(DEFAULT_WAIT).min(MAX_WAIT);
+        let wait = self.effective_wait(service);
         wait + wait / 16
     }
 
-    /// The `wait` the server will use (default 5 minutes, capped at 10), when blocking.
-    pub(crate) fn effective_wait(&self) -> Duration {
-        self.wait.unwrap_or(DEFAULT_WAIT).min(MAX_WAIT)
+    /// The `wait` `service` will use (default 5 minutes, capped at its maximum).
+    pub fn effective_wait(&self, service: Service) -> Duration {
+        self.wait.unwrap_or(DEFAULT_WAIT).min(max_wait(service))
     }
 }
 
 /// Default hold time of a blocking query (Nomad and Consul).
 pub(crate) const DEFAULT_WAIT: Duration = Duration::from_secs(300);
-/// Longest hold time a server accepts for a blocking query.
-pub(crate) const MAX_WAIT: Duration = Duration::from_secs(600);
+/// Longest hold time Nomad accepts (`MaxBlockingRPCQueryTime`, hashicorp/nomad
+/// `nomad/structs/structs.go`, v1.6.9 and v1.11.3).
+pub const NOMAD_MAX_WAIT: Duration = Duration::from_secs(300);
+/// Longest hold time Consul accepts (`maxQueryTime`, hashicorp/consul `agent/consul/rpc.go`).
+pub const CONSUL_MAX_WAIT: Duration = Duration::from_secs(600);
+
+/// The longest blocking wait `service` accepts.
+pub fn max_wait(service: Service) -> Duration {
+    match service {
+        Service::Nomad => NOMAD_MAX_WAIT,
+        Service::Consul | Service::Etcd => CONSUL_MAX_WAIT,
+    }
+}
 
 /// Renders a wait as the Go clients do: whole milliseconds with an `ms` suffix, a positive
 /// wait shorter than 1 ms rounded up to `1ms` (0 would make the server use its default).

@@ -104,6 +104,17 @@ pub struct Request {
     pub idempotent: bool,
     /// Extra time the server may hold the request (blocking queries), added to the timeout.
     pub hold: Duration,
+    /// True when this server answers 429 only before reading the request, so that even a
+    /// write may be repeated after it. Nomad's 429 comes from its HTTP connection limiter,
+    /// which writes the answer and closes the connection before any request is read
+    /// (hashicorp/nomad `command/agent/http.go` `connLimiter`, v1.6.9 and v1.11.3).
+    pub retry_429_always: bool,
+    /// True when a 500 whose body is Nomad's job validation error is final (not retried):
+    /// the job plan and register endpoints return the validation multi-error of the
+    /// admission controllers as a plain 500 (hashicorp/nomad `nomad/job_endpoint.go` `Plan`,
+    /// `nomad/job_endpoint_hooks.go` `admissionControllers`, `command/agent/http.go`
+    /// `errCodeFromHandler`).
+    pub validation_500_final: bool,
 }
 
 impl Request {
@@ -118,6 +129,8 @@ impl Request {
             body: Body::Empty,
             idempotent: method == Method::Get,
             hold: Duration::ZERO,
+            retry_429_always: false,
+            validation_500_final: false,
         }
     }
 
@@ -183,6 +196,39 @@ impl Request {
     pub fn idempotent(mut self, idempotent: bool) -> Self {
         self.idempotent = idempotent;
         self
+    }
+
+    /// Lets a 429 be retried whatever the method (see [`Request::retry_429_always`]).
+    #[must_use]
+    pub fn retry_429_always(mut self, yes: bool) -> Self {
+        self.retry_429_always = yes;
+        self
+    }
+
+    /// Makes a 500 carrying a job validation error final (see
+    /// [`Request::validation_500_final`]).
+    #[must_use]
+    pub fn validation_500_final(mut self, yes: bool) -> Self {
+        self.validation_500_final = yes;
+        self
+    }
+
+    /// Whether `resp` may be answered by sending the request again: a 429 or a 5xx for an
+    /// idempotent request, a 429 for a server that sends it before reading
+    /// ([`Request::retry_429_always`]), never a job validation error
+    /// ([`Request::validation_500_final`]).
+    pub fn may_retry_answer(&self, resp: &Response) -> bool {
+        let transient = resp.status == 429 || (500..600).contains(&resp.status);
+        if !transient {
+            return false;
+        }
+        if self.validation_500_final
+            && resp.status == 500
+            && is_nomad_validation_error(&resp.text())
+        {
+            return false;
+        }
+        self.idempotent || (resp.status == 429 && self.retry_429_always)
     }
 
     /// Sets the time the server may hold the request.
@@ -343,13 +389,30 @@ pub fn decode_json<T: DeserializeOwned>(req: &Request, resp: &Response) -> Resul
     })
 }
 
+/// True when a Nomad 500 body is a job validation or admission error, which sending the
+/// same job again cannot change: go-multierror's `N error(s) occurred:` text that
+/// `admissionValidators` builds, or `error in job mutator ...` from `admissionMutators`
+/// (hashicorp/nomad `nomad/job_endpoint_hooks.go`, v1.6.9 and v1.11.3).
+pub fn is_nomad_validation_error(text: &str) -> bool {
+    let t = text.trim_start();
+    if t.starts_with("error in job mutator") {
+        return true;
+    }
+    let digits: String = t.chars().take_while(char::is_ascii_digit).collect();
+    !digits.is_empty()
+        && (t[digits.len()..].starts_with(" error occurred:")
+            || t[digits.len()..].starts_with(" errors occurred:"))
+}
+
 /// Reads a blocking-query index header. Missing is [`BackendError::MissingIndex`]; anything
-/// but a positive integer (0 included: servers never send it) is
-/// [`BackendError::MalformedIndex`].
+/// but a non-negative integer is [`BackendError::MalformedIndex`], and so is 0 unless
+/// `zero_ok` (Nomad sends 0 for a table nothing was written to yet; Consul never sends 0,
+/// see [`super::Indexed::index`]).
 pub fn index_header(
     req: &Request,
     resp: &Response,
     header: &'static str,
+    zero_ok: bool,
 ) -> Result<u64, BackendError> {
     let raw = resp
         .header(header)
@@ -358,8 +421,10 @@ pub fn index_header(
             path: req.path.clone(),
             header,
         })?;
-    match raw.trim().parse::<u64>() {
-        Ok(n) if n > 0 => Ok(n),
+    let trimmed = raw.trim();
+    let digits_only = !trimmed.is_empty() && trimmed.bytes().all(|b| b.is_ascii_digit());
+    match trimmed.parse::<u64>() {
+        Ok(n) if digits_only && (n > 0 || zero_ok) => Ok(n),
         _ => Err(BackendError::MalformedIndex {
             service: req.service,
             path: req.path.clone(),
@@ -477,22 +542,64 @@ mod tests {
     fn index_header_rules() {
         let r = req();
         let ok = Response::new(200, "{}").with_header("X-Nomad-Index", "42");
-        assert_eq!(index_header(&r, &ok, "X-Nomad-Index").ok(), Some(42));
+        assert_eq!(index_header(&r, &ok, "X-Nomad-Index", true).ok(), Some(42));
+        let zero = Response::new(200, "null").with_header("X-Nomad-Index", "0");
+        assert_eq!(index_header(&r, &zero, "X-Nomad-Index", true).ok(), Some(0));
+        assert!(matches!(
+            index_header(&r, &zero, "X-Consul-Index", false),
+            Err(BackendError::MissingIndex { .. })
+        ));
+        let zero = Response::new(200, "[]").with_header("X-Consul-Index", "0");
+        assert!(matches!(
+            index_header(&r, &zero, "X-Consul-Index", false),
+            Err(BackendError::MalformedIndex { .. })
+        ));
         let missing = Response::new(200, "{}");
         assert!(matches!(
-            index_header(&r, &missing, "X-Nomad-Index"),
+            index_header(&r, &missing, "X-Nomad-Index", true),
             Err(BackendError::MissingIndex {
                 header: "X-Nomad-Index",
                 ..
             })
         ));
-        for bad in ["0", "abc", "-3", "", "1.5"] {
+        for bad in ["abc", "-3", "", "1.5", "+4", "0x10"] {
             let resp = Response::new(200, "{}").with_header("X-Nomad-Index", bad);
-            match index_header(&r, &resp, "X-Nomad-Index") {
+            match index_header(&r, &resp, "X-Nomad-Index", true) {
                 Err(BackendError::MalformedIndex { value, .. }) => assert_eq!(value, bad),
                 other => panic!("{bad:?}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn retry_rules_follow_the_servers() {
+        let write = Request::new(Service::Nomad, Method::Post, "/v1/jobs").idempotent(false);
+        let too_many = Response::new(429, "Your IP is issuing too many concurrent connections");
+        assert!(!write.may_retry_answer(&too_many));
+        assert!(write
+            .clone()
+            .retry_429_always(true)
+            .may_retry_answer(&too_many));
+        assert!(!write
+            .clone()
+            .retry_429_always(true)
+            .may_retry_answer(&Response::new(500, "no leader")));
+        let plan = Request::new(Service::Nomad, Method::Post, "/v1/job/web/plan")
+            .idempotent(true)
+            .validation_500_final(true);
+        assert!(plan.may_retry_answer(&Response::new(500, "No cluster leader")));
+        assert!(!plan.may_retry_answer(&Response::new(
+            500,
+            "1 error occurred:\n\t* Missing job datacenters\n\n"
+        )));
+        assert!(!plan.may_retry_answer(&Response::new(500, "2 errors occurred:\n\t* a\n\t* b\n\n")));
+        assert!(!plan.may_retry_answer(&Response::new(
+            500,
+            "error in job mutator expose-check: unable to find group"
+        )));
+        assert!(!plan.may_retry_answer(&Response::new(400, "bad")));
+        assert!(is_nomad_validation_error("12 errors occurred:\n"));
+        assert!(!is_nomad_validation_error("errors occurred"));
     }
 
     #[test]

@@ -16,7 +16,9 @@ use super::{BackendError, Secret, Service};
 /// When and how often a failed call is repeated.
 ///
 /// A connection failure (the server cannot have received the request) is retried for every
-/// call. A 429, a 5xx or a timeout is retried only when the request is idempotent. The delay
+/// call. A 429, a 5xx or a timeout is retried only when the request is idempotent, except
+/// that a Nomad 429 is retried for every call and a Nomad job validation 500 for none (see
+/// [`super::request::Request::may_retry_answer`]). The delay
 /// doubles from `base_delay` up to `max_delay`, with random jitter (half to full delay); a
 /// 429's `Retry-After` (seconds) is honoured up to `max_delay`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,8 +96,12 @@ impl RetryPolicy {
 /// TLS settings shared by the three clients.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TlsConfig {
-    /// PEM file of CA certificates to trust (in addition to none: when set, only these).
+    /// PEM file of CA certificates to trust (when set, only these).
     pub ca_cert: Option<PathBuf>,
+    /// Directory of PEM CA certificate files to trust, walked recursively; ignored when
+    /// `ca_cert` is set (hashicorp/go-rootcerts `LoadCACerts`, `LoadCAPath`, used by the
+    /// Nomad and Consul clients for `NOMAD_CAPATH` / `CONSUL_CAPATH`).
+    pub ca_path: Option<PathBuf>,
     /// PEM client certificate (with `client_key`).
     pub client_cert: Option<PathBuf>,
     /// PEM private key of the client certificate.
@@ -110,6 +116,7 @@ pub struct TlsConfig {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct TlsFields {
     pub ca_cert: &'static str,
+    pub ca_path: &'static str,
     pub client_cert: &'static str,
     pub client_key: &'static str,
 }
@@ -172,6 +179,7 @@ pub struct HttpTransport {
     current: Arc<AtomicUsize>,
     options: ClientOptions,
     secrets: Arc<Vec<Secret>>,
+    unix_socket: Option<PathBuf>,
 }
 
 impl fmt::Debug for HttpTransport {
@@ -186,9 +194,50 @@ impl fmt::Debug for HttpTransport {
                     .map(reqwest::Url::as_str)
                     .collect::<Vec<_>>(),
             )
+            .field("unix_socket", &self.unix_socket)
             .field("options", &self.options)
             .finish_non_exhaustive()
     }
+}
+
+/// Every certificate in the PEM files under `dir` (recursively, in name order). A file that
+/// holds no PEM certificate is an error naming it, as in go-rootcerts `LoadCAPath`.
+fn ca_dir_certificates(
+    field: &str,
+    dir: &std::path::Path,
+) -> Result<Vec<reqwest::Certificate>, BackendError> {
+    let tls_err = |message: String| BackendError::Tls {
+        field: field.to_owned(),
+        message,
+    };
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(&d)
+            .map_err(|e| tls_err(format!("cannot read directory {}: {e}", d.display())))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        entries.sort();
+        for path in entries {
+            if path.is_dir() {
+                pending.push(path);
+                continue;
+            }
+            let pem = read_file(field, &path)?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).unwrap_or_default();
+            if certs.is_empty() {
+                return Err(tls_err(format!(
+                    "{} in the CA directory holds no PEM certificate",
+                    path.display()
+                )));
+            }
+            out.extend(certs);
+        }
+    }
+    if out.is_empty() {
+        return Err(tls_err(format!("{} holds no certificate", dir.display())));
+    }
+    Ok(out)
 }
 
 fn read_file(field: &str, path: &PathBuf) -> Result<Vec<u8>, BackendError> {
@@ -199,8 +248,12 @@ fn read_file(field: &str, path: &PathBuf) -> Result<Vec<u8>, BackendError> {
 }
 
 impl HttpTransport {
-    /// A transport to `endpoints` (tried in order; a connection failure moves to the next).
-    /// `secrets` are scrubbed from every error message.
+    /// A transport to `endpoints` (tried in order; a connection failure moves to the next),
+    /// or, with `unix_socket`, to the one endpoint through that socket. `secrets` are
+    /// scrubbed from every error message.
+    ///
+    /// Sockets use reqwest's own `ClientBuilder::unix_socket` (reqwest 0.12.28), so TLS,
+    /// timeouts and retries are the same as over TCP.
     pub(crate) fn new(
         service: Service,
         endpoints: Vec<reqwest::Url>,
@@ -208,6 +261,7 @@ impl HttpTransport {
         fields: TlsFields,
         options: ClientOptions,
         secrets: Vec<Secret>,
+        unix_socket: Option<PathBuf>,
     ) -> Result<Self, BackendError> {
         if endpoints.is_empty() {
             return Err(BackendError::config(
@@ -234,6 +288,11 @@ impl HttpTransport {
             }
             builder = builder.tls_built_in_root_certs(false);
             for c in certs {
+                builder = builder.add_root_certificate(c);
+            }
+        } else if let Some(dir) = &tls.ca_path {
+            builder = builder.tls_built_in_root_certs(false);
+            for c in ca_dir_certificates(fields.ca_path, dir)? {
                 builder = builder.add_root_certificate(c);
             }
         }
@@ -287,6 +346,17 @@ impl HttpTransport {
                 })?;
             }
         }
+        #[cfg(unix)]
+        if let Some(path) = &unix_socket {
+            builder = builder.unix_socket(path.as_path());
+        }
+        #[cfg(not(unix))]
+        if unix_socket.is_some() {
+            return Err(BackendError::config(
+                format!("{service} address"),
+                "unix sockets need a Unix system",
+            ));
+        }
         let client = builder.build().map_err(|e| BackendError::Tls {
             field: format!("{service} client"),
             message: e.to_string(),
@@ -298,6 +368,7 @@ impl HttpTransport {
             current: Arc::new(AtomicUsize::new(0)),
             options,
             secrets: Arc::new(secrets.into_iter().filter(|s| !s.is_empty()).collect()),
+            unix_socket,
         })
     }
 
@@ -358,8 +429,7 @@ impl HttpTransport {
             match self.attempt(req, url, timeout).await {
                 Ok(resp) => {
                     tracing::debug!(service = %req.service, method = %req.method, path = %req.path, status = resp.status, attempt, "answer");
-                    let transient = resp.status == 429 || (500..600).contains(&resp.status);
-                    if transient && req.idempotent && !last {
+                    if req.may_retry_answer(&resp) && !last {
                         let mut delay = self.options.retry.delay(attempt);
                         if resp.status == 429 {
                             if let Some(secs) = resp
@@ -406,7 +476,10 @@ impl HttpTransport {
         url: reqwest::Url,
         timeout: Duration,
     ) -> Result<Response, (BackendError, bool)> {
-        let endpoint = url.origin().ascii_serialization();
+        let endpoint = match &self.unix_socket {
+            Some(p) => format!("unix://{}", p.display()),
+            None => url.origin().ascii_serialization(),
+        };
         let method = match req.method {
             super::request::Method::Get => reqwest::Method::GET,
             super::request::Method::Put => reqwest::Method::PUT,
@@ -508,7 +581,71 @@ fn error_chain(e: &reqwest::Error) -> String {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
+
+    /// A self-signed test CA certificate (no key anywhere in the project).
+    const TEST_CA: &str = "-----BEGIN CERTIFICATE-----
+MIIBkzCCATmgAwIBAgIUILahVJ6GQpwVZM90PTw90SETplowCgYIKoZIzj0EAwIw
+HjEcMBoGA1UEAwwTaXN0aW8tbm9tYWQgdGVzdCBDQTAgFw0yNjEyMDMwNzE4MzFa
+GA8yMTI2MTEwOTA3MTgzMVowHjEcMBoGA1UEAwwTaXN0aW8tbm9tYWQgdGVzdCBD
+QTBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABO7DWSTKhysKzGRtT1oEU8fPkkT6
+mMEuQP9cs4i0yl/B3nSiMK0FWTp/U2aKlGWCaNPmloHsVe9kCS3BoD0KDpajUzBR
+MB0GA1UdDgQWBBRvXkHTozyOuHSwspVlqPBTxsa9gzAfBgNVHSMEGDAWgBRvXkHT
+ozyOuHSwspVlqPBTxsa9gzAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0gA
+MEUCIQC1TyQzzvBcTd/F2E6ibiviuc1/h9dKFZwLwNjih4kBPQIgYz+P88XKnuKH
+jbHjyiySX5Lw0COm4E36EMgWqsOAPDk=
+-----END CERTIFICATE-----
+";
+
+    #[test]
+    fn ca_directory_like_go_rootcerts() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        std::fs::write(dir.path().join("sub/ca.pem"), TEST_CA).unwrap();
+        std::fs::write(dir.path().join("ca2.crt"), TEST_CA.repeat(2)).unwrap();
+        let certs = ca_dir_certificates("NOMAD_CAPATH", dir.path()).unwrap();
+        assert_eq!(certs.len(), 3);
+        let tls = TlsConfig {
+            ca_path: Some(dir.path().to_path_buf()),
+            ..TlsConfig::default()
+        };
+        let fields = TlsFields {
+            ca_cert: "NOMAD_CACERT",
+            ca_path: "NOMAD_CAPATH",
+            client_cert: "NOMAD_CLIENT_CERT",
+            client_key: "NOMAD_CLIENT_KEY",
+        };
+        let url = reqwest::Url::parse("https://nomad.example:4646").unwrap();
+        assert!(HttpTransport::new(
+            Service::Nomad,
+            vec![url.clone()],
+            &tls,
+            fields,
+            ClientOptions::default(),
+            Vec::new(),
+            None
+        )
+        .is_ok());
+        std::fs::write(dir.path().join("README"), "not a certificate").unwrap();
+        let e = ca_dir_certificates("NOMAD_CAPATH", dir.path()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "TLS setting NOMAD_CAPATH: {} in the CA directory holds no PEM certificate",
+                dir.path().join("README").display()
+            )
+        );
+        let empty = tempfile::tempdir().unwrap();
+        let e = ca_dir_certificates("CONSUL_CAPATH", empty.path()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "TLS setting CONSUL_CAPATH: {} holds no certificate",
+                empty.path().display()
+            )
+        );
+    }
 
     #[test]
     fn delays_grow_and_stay_bounded() {

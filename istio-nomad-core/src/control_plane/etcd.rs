@@ -1,5 +1,23 @@
-//! The etcd job: one task group per member, static peer and client ports, Consul services per
-//! member, `--initial-cluster` from the members' Consul DNS names, data that survives restarts.
+//! The etcd job: in `ha`, one task group `etcd` whose `count` allocations are the members,
+//! each named from its allocation index (`etcd-${NOMAD_ALLOC_INDEX}`), so that Nomad's rolling
+//! update (`max_parallel = 1`) replaces one member at a time and waits for it to be healthy
+//! before the next; static peer and client ports, Consul services per member,
+//! `--initial-cluster` from the members' Consul DNS names, data that survives restarts.
+//!
+//! Why one group and not one group per member: Nomad's reconciler applies `max_parallel` per
+//! group (hashicorp/nomad v1.11.3 `scheduler/reconciler/reconcile_cluster.go`
+//! `computeUnderProvisionedBy`), so a change to a job of N one-member groups replaces all N
+//! members at once and the cluster loses its quorum. In one group, a destructive update
+//! replaces at most `MaxParallel` allocations, in name order, and no more while an updated
+//! one is not yet healthy; an unhealthy one stops the rollout (`computeDestructiveUpdates`,
+//! `computeUnderProvisionedBy`). The replacement keeps the allocation's name, so its index,
+//! member name and data directory (`placeName: alloc.Name`). A first placement (no
+//! destructive update) places the whole count at once, which a new etcd cluster needs to
+//! elect a leader (`computeUnderProvisionedBy`: `group.Count` when nothing is replaced).
+//! Nomad interpolates `${NOMAD_ALLOC_INDEX}` in the task's driver arguments
+//! (`client/allocrunner/taskrunner/task_runner.go`, `hclutils.ParseHclInterface` with the
+//! task environment) and in service tags and check names (`client/taskenv/services.go`
+//! `InterpolateService`).
 
 use super::templates::{
     base_job, consul_dns, docker_task, http_check, network, reschedule_policy, restart_policy,
@@ -19,10 +37,13 @@ pub const HOST_VOLUME_MOUNT: &str = "/var/lib/etcd";
 /// The name of the host volume in the group's `volume` block.
 const VOLUME_NAME: &str = "etcd-data";
 
-/// Name of member `i` (`etcd-0`): its group name, `--name` and Consul tag.
+/// Name of member `i` (`etcd-0`): its `--name` and Consul tag.
 pub fn member_name(i: i64) -> String {
     format!("etcd-{i}")
 }
+
+/// The member name as the job writes it: Nomad puts each allocation's index in its place.
+const MEMBER_NAME_AT_RUN_TIME: &str = "etcd-${NOMAD_ALLOC_INDEX}";
 
 /// Consul service of the members' client ports (`<mesh>-etcd`), checked with `/health`.
 pub fn client_service(mesh: &str) -> String {
@@ -72,9 +93,11 @@ fn data_root(r: &ResolvedControlPlane) -> String {
     }
 }
 
-/// The command-line arguments of member `i` of an `ha` cluster (real etcd 3.4 flags).
-fn member_args(ctx: &MeshContext, r: &ResolvedControlPlane, i: i64) -> Vec<String> {
-    let name = member_name(i);
+/// The command-line arguments of every member of an `ha` cluster (real etcd 3.4 flags), the
+/// member's own name and addresses from its allocation index.
+fn member_args(ctx: &MeshContext, r: &ResolvedControlPlane) -> Vec<String> {
+    let name = MEMBER_NAME_AT_RUN_TIME;
+    let own = |service: &str| format!("{name}.{}", consul_dns(service));
     let initial_cluster: Vec<String> = (0..r.etcd.count)
         .map(|j| {
             format!(
@@ -93,12 +116,12 @@ fn member_args(ctx: &MeshContext, r: &ResolvedControlPlane, i: i64) -> Vec<Strin
         "--listen-client-urls=http://0.0.0.0:${NOMAD_PORT_client}".into(),
         format!(
             "--advertise-client-urls=http://{}:{}",
-            client_host(&ctx.name, i),
+            own(&client_service(&ctx.name)),
             r.etcd_client_port
         ),
         format!(
             "--initial-advertise-peer-urls=http://{}:{}",
-            peer_host(&ctx.name, i),
+            own(&peer_service(&ctx.name)),
             r.etcd_peer_port
         ),
         format!("--initial-cluster={}", initial_cluster.join(",")),
@@ -153,46 +176,38 @@ pub(crate) fn etcd_job(ctx: &MeshContext, r: &ResolvedControlPlane) -> Result<Jo
                 job.constraints.push(Constraint::distinct_hosts());
                 job.spreads.push(spread_over_nodes());
             }
-            for i in 0..r.etcd.count {
-                let name = member_name(i);
-                let mut g = TaskGroup::new(name.clone()).count(1);
-                g.networks.push(network(
-                    &[
-                        ("client", r.etcd_client_port, r.etcd_client_port),
-                        ("peer", r.etcd_peer_port, r.etcd_peer_port),
-                    ],
-                    &[],
-                ));
-                storage(&mut g, r);
-                g.restart_policy = Some(restart_policy());
-                g.reschedule_policy = Some(reschedule_policy());
-                g.services.push(service(
-                    &client_svc,
-                    "client",
-                    vec![name.clone()],
-                    vec![http_check(&format!("{name}-health"), "client", "/health")],
-                    false,
-                ));
-                g.services.push(service(
-                    &peer_service(&ctx.name),
-                    "peer",
-                    vec![name.clone()],
-                    vec![tcp_check(&format!("{name}-peer"), "peer")],
-                    false,
-                ));
-                let mut t = docker_task(
-                    "etcd",
-                    r,
-                    &r.etcd,
-                    member_args(ctx, r, i),
-                    &["client", "peer"],
-                )
+            let name = MEMBER_NAME_AT_RUN_TIME.to_owned();
+            let mut g = TaskGroup::new("etcd").count(r.etcd.count);
+            g.networks.push(network(
+                &[
+                    ("client", r.etcd_client_port, r.etcd_client_port),
+                    ("peer", r.etcd_peer_port, r.etcd_peer_port),
+                ],
+                &[],
+            ));
+            storage(&mut g, r);
+            g.restart_policy = Some(restart_policy());
+            g.reschedule_policy = Some(reschedule_policy());
+            g.services.push(service(
+                &client_svc,
+                "client",
+                vec![name.clone()],
+                vec![http_check(&format!("{name}-health"), "client", "/health")],
+                false,
+            ));
+            g.services.push(service(
+                &peer_service(&ctx.name),
+                "peer",
+                vec![name.clone()],
+                vec![tcp_check(&format!("{name}-peer"), "peer")],
+                false,
+            ));
+            let mut t = docker_task("etcd", r, &r.etcd, member_args(ctx, r), &["client", "peer"])
                 .config("command", super::etcd::ETCD_BINARY);
-                t.kill_timeout = Some(30 * SECOND);
-                mount(&mut t, r);
-                g.tasks.push(t);
-                job.task_groups.push(g);
-            }
+            t.kill_timeout = Some(30 * SECOND);
+            mount(&mut t, r);
+            g.tasks.push(t);
+            job.task_groups.push(g);
         }
         Profile::Dev => {
             let mut g = TaskGroup::new("etcd").count(1);

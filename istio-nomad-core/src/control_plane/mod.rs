@@ -18,7 +18,8 @@
 //!
 //! let job = EtcdJob::builder("bookinfo").members(5).build().unwrap();
 //! assert_eq!(job.id(), "bookinfo-etcd");
-//! assert_eq!(job.task_groups.len(), 5);
+//! assert_eq!(job.task_groups.len(), 1); // one group, one allocation per member
+//! assert_eq!(job.task_groups[0].count, Some(5));
 //! assert!(EtcdJob::builder("bookinfo").members(4).build().is_err());
 //! ```
 //!
@@ -45,9 +46,14 @@
 //!
 //! # How etcd members find each other
 //!
-//! Every member is its own task group `etcd-<i>` (stable name, one allocation) on static peer
-//! and client ports (2380 and 2379 unless set). Each group registers two Consul services tagged
-//! with the member name:
+//! The members are the allocations of one task group `etcd` (`count` = the cluster size), each
+//! named from its allocation index: `--name=etcd-${NOMAD_ALLOC_INDEX}`, which Nomad keeps when it
+//! replaces an allocation, so a member keeps its name and data across updates. A change to the
+//! job rolls the members one at a time (`max_parallel = 1`), each healthy before the next, and
+//! the installer checks the whole cluster (member list and `/health`) before and after; see
+//! `etcd.rs` for why one group per member would restart every member at once. The members run on
+//! static peer and client ports (2380 and 2379 unless set) and register two Consul services
+//! tagged with the member name:
 //!
 //! * `<mesh>-etcd-peer` on the peer port with a TCP check: it passes as soon as etcd listens,
 //!   before the cluster has a quorum, so the name `etcd-<i>.<mesh>-etcd-peer.service.consul`

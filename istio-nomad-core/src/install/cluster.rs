@@ -359,18 +359,29 @@ impl ClusterNomad {
     /// (`command/agent/consul/service_client.go` `serviceRegs`, `checkRegs`,
     /// `createCheckReg`, v1.6.9); a check passes unless `health` says it probes a port its group
     /// does not open ([`crate::control_plane::check_health`]).
+    /// Tags and check names get the allocation's index for `${NOMAD_ALLOC_INDEX}`, as the
+    /// client interpolates them with the task environment (`client/taskenv/services.go`
+    /// `InterpolateService`, v1.11.3; the index is the number in the allocation's name,
+    /// `client/taskenv/env.go` `AllocIndex`).
     fn consul_registration(
         &self,
         alloc_id: &str,
+        alloc_name: &str,
         r: &Registration,
         health: &[CheckHealth],
     ) -> ServiceRegistration {
+        let index = alloc_name
+            .rsplit_once('[')
+            .and_then(|(_, rest)| rest.strip_suffix(']'))
+            .unwrap_or("0")
+            .to_owned();
+        let interpolate = |s: &str| s.replace("${NOMAD_ALLOC_INDEX}", &index);
         let id = r.service_id(alloc_id);
         let (address, port) = self.resolve(alloc_id, r, &r.endpoint);
         let mut reg = ServiceRegistration::new(r.name.clone())
             .id(id.clone())
             .address(address, port);
-        reg.tags = r.tags.clone();
+        reg.tags = r.tags.iter().map(|t| interpolate(t)).collect();
         reg.meta = r.meta.clone();
         for (i, c) in r.checks.iter().enumerate() {
             // Nomad's IDs are `_nomad-check-<hash of the check and the service ID>`
@@ -395,7 +406,7 @@ impl ClusterNomad {
             };
             let mut check = AgentCheck {
                 check_id: Some(format!("_nomad-check-{hex}")),
-                name: Some(c.name.clone()),
+                name: Some(interpolate(&c.name)),
                 status: Some(status.into()),
                 ..AgentCheck::default()
             };
@@ -468,7 +479,7 @@ impl ClusterNomad {
             // Services Nomad would not or could not register stay out of the catalog.
             let (regs, _unregistered) = group_registrations(job_id, group, &path);
             for r in &regs {
-                let reg = self.consul_registration(&a.id, r, &health);
+                let reg = self.consul_registration(&a.id, &a.name, r, &health);
                 want.insert(reg.service_id().to_owned(), reg);
             }
         }
@@ -532,12 +543,25 @@ impl ClusterNomad {
                     return;
                 };
                 index = r.index;
+                if index == 0 {
+                    // Nomad does not block on index 0: pause instead of spinning.
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                // The scheduler works after the register answers: keep following while an
+                // evaluation of the job is pending (read before the allocations, so that a
+                // scheduler run in between shows in them) or an allocation is.
+                let scheduling = me
+                    .inner
+                    .job_evaluations(&job_id, &QueryOptions::new())
+                    .await
+                    .is_ok_and(|e| e.value.iter().any(|e| e.status == "pending"));
                 let Ok(allocs) = me.sync_services(&job_id).await else {
                     return;
                 };
-                if !allocs
-                    .iter()
-                    .any(|a| a.desired_status == "run" && a.client_status == "pending")
+                if !scheduling
+                    && !allocs
+                        .iter()
+                        .any(|a| a.desired_status == "run" && a.client_status == "pending")
                 {
                     return;
                 }
@@ -576,6 +600,7 @@ impl Nomad for ClusterNomad {
     async fn deregister_job(&self, job_id: &str, purge: bool) -> BackendResult<DeregisterResponse> {
         let r = self.inner.deregister_job(job_id, purge).await?;
         self.sync_services(job_id).await?;
+        self.follow(job_id.to_owned());
         Ok(r)
     }
 

@@ -52,6 +52,40 @@ pub enum InstallError {
         /// Its group.
         other_group: String,
     },
+    /// The job's deployment waits for an operator (paused, or canaries awaiting a manual
+    /// promotion); the apply stops instead of waiting for its deadline.
+    #[error("job {job}: deployment {deployment_id} cannot finish on its own: {reason}")]
+    DeploymentHeld {
+        /// Job ID.
+        job: String,
+        /// Deployment ID.
+        deployment_id: String,
+        /// What it waits for and what to do.
+        reason: String,
+    },
+    /// The evaluation of a register failed or was cancelled.
+    #[error("job {job}: evaluation {eval_id} {status}: {description}")]
+    EvaluationFailed {
+        /// Job ID.
+        job: String,
+        /// Evaluation ID.
+        eval_id: String,
+        /// `failed` or `canceled`.
+        status: String,
+        /// Nomad's description.
+        description: String,
+    },
+    /// The mesh's etcd cluster is not whole (a member missing from the member list or not
+    /// healthy).
+    #[error("job {job}: etcd cluster not healthy {when}: {health}")]
+    EtcdUnhealthy {
+        /// The etcd job.
+        job: String,
+        /// When it was checked.
+        when: String,
+        /// What was seen (members healthy, listed, unreachable).
+        health: String,
+    },
     /// The record in the state store cannot be read.
     #[error("state {key}: {message}")]
     CorruptState {
@@ -67,6 +101,9 @@ impl InstallError {
     pub fn job(&self) -> &str {
         match self {
             InstallError::DeploymentFailed { job, .. }
+            | InstallError::DeploymentHeld { job, .. }
+            | InstallError::EvaluationFailed { job, .. }
+            | InstallError::EtcdUnhealthy { job, .. }
             | InstallError::Deadline { job, .. }
             | InstallError::HostModeCollision { job, .. } => job,
             InstallError::CorruptState { key, .. } => key,

@@ -34,11 +34,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::cluster::Backends;
-use crate::backend::consul::{CatalogService, KvPair, ServiceEntry, ServiceRegistration};
+use crate::backend::consul::{
+    CatalogService, KvPair, ServiceEntry, ServiceRegistration, SessionInfo, SessionRequest, TxnOp,
+    TxnResponse as ConsulTxnResponse,
+};
 use crate::backend::etcd::{
     DeleteRangeRequest, DeleteRangeResponse, LeaseGrantResponse, LeaseKeepAliveResponse,
-    PutRequest, PutResponse, RangeRequest, RangeResponse, ResponseHeader, StatusResponse,
-    TxnRequest, TxnResponse,
+    MemberListResponse, PutRequest, PutResponse, RangeRequest, RangeResponse, ResponseHeader,
+    StatusResponse, TxnRequest, TxnResponse,
 };
 use crate::backend::nomad::{
     AllocationListStub, Deployment, DeregisterResponse, Evaluation, JobVersions, PlanResponse,
@@ -553,6 +556,94 @@ impl Consul for FaultyConsul {
             self.inner.kv_delete(key, cas)
         )
     }
+
+    async fn kv_acquire(&self, key: &str, value: &[u8], session: &str) -> BackendResult<bool> {
+        through!(
+            self,
+            Service::Consul,
+            "kv_acquire",
+            true,
+            Method::Put,
+            format!("/v1/kv/{key}"),
+            self.inner.kv_acquire(key, value, session)
+        )
+    }
+
+    async fn kv_release(&self, key: &str, value: &[u8], session: &str) -> BackendResult<bool> {
+        through!(
+            self,
+            Service::Consul,
+            "kv_release",
+            true,
+            Method::Put,
+            format!("/v1/kv/{key}"),
+            self.inner.kv_release(key, value, session)
+        )
+    }
+
+    async fn session_create(&self, session: &SessionRequest) -> BackendResult<String> {
+        through!(
+            self,
+            Service::Consul,
+            "session_create",
+            true,
+            Method::Put,
+            "/v1/session/create",
+            self.inner.session_create(session)
+        )
+    }
+
+    async fn session_renew(&self, id: &str) -> BackendResult<Option<SessionInfo>> {
+        through!(
+            self,
+            Service::Consul,
+            "session_renew",
+            true,
+            Method::Put,
+            format!("/v1/session/renew/{id}"),
+            self.inner.session_renew(id)
+        )
+    }
+
+    async fn session_destroy(&self, id: &str) -> BackendResult<()> {
+        through!(
+            self,
+            Service::Consul,
+            "session_destroy",
+            true,
+            Method::Put,
+            format!("/v1/session/destroy/{id}"),
+            self.inner.session_destroy(id)
+        )
+    }
+
+    async fn session_info(
+        &self,
+        id: &str,
+        q: &QueryOptions,
+    ) -> BackendResult<Indexed<Option<SessionInfo>>> {
+        through!(
+            self,
+            Service::Consul,
+            "session_info",
+            false,
+            Method::Get,
+            format!("/v1/session/info/{id}"),
+            self.inner.session_info(id, q)
+        )
+    }
+
+    async fn txn(&self, ops: &[TxnOp]) -> BackendResult<ConsulTxnResponse> {
+        through!(
+            self,
+            Service::Consul,
+            "txn",
+            ops.iter().any(TxnOp::is_write),
+            Method::Put,
+            "/v1/txn",
+            self.inner.txn(ops)
+        )
+    }
 }
 
 /// An [`Etcd`] whose calls go through a [`FaultInjector`].
@@ -670,6 +761,30 @@ impl Etcd for FaultyEtcd {
             Method::Post,
             "/v3/maintenance/status",
             self.inner.status()
+        )
+    }
+
+    async fn member_list(&self) -> BackendResult<MemberListResponse> {
+        through!(
+            self,
+            Service::Etcd,
+            "member_list",
+            false,
+            Method::Post,
+            "/v3/cluster/member/list",
+            self.inner.member_list()
+        )
+    }
+
+    async fn health(&self) -> BackendResult<bool> {
+        through!(
+            self,
+            Service::Etcd,
+            "health",
+            false,
+            Method::Get,
+            "/health",
+            self.inner.health()
         )
     }
 }

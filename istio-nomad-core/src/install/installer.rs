@@ -14,6 +14,7 @@ use tokio::time::Instant;
 
 use super::cluster::Backends;
 use super::error::InstallError;
+use super::etcd_gate::{ConsulEtcdEndpoints, EtcdGate};
 use super::events::{Event, EventSink, Operation};
 use super::state::{
     encode, ConsulStateStore, EtcdStateStore, JobRecord, Lock, LockInfo, MeshState, SpecRecord,
@@ -21,7 +22,7 @@ use super::state::{
 };
 use super::HOST_MODE_META;
 use crate::backend::nomad::{
-    deployment_status, DesiredUpdates, JobDiff, PlanResponse, RegisterRequest,
+    deployment_status, DesiredUpdates, Evaluation, JobDiff, PlanResponse, RegisterRequest,
 };
 use crate::backend::QueryOptions;
 use crate::error::{Error, Result};
@@ -374,6 +375,7 @@ pub struct InstallerBuilder {
     state_backend: StateBackend,
     events: Option<EventSink>,
     holder: Option<String>,
+    etcd_gate: Option<Option<EtcdGate>>,
 }
 
 impl fmt::Debug for InstallerBuilder {
@@ -411,6 +413,14 @@ impl InstallerBuilder {
         self
     }
 
+    /// Sets the etcd health gate (`None`: no gate). By default, remote backends get a gate
+    /// that finds members through the Consul catalog ([`ConsulEtcdEndpoints`]) and other
+    /// backends none.
+    pub fn etcd_gate(mut self, gate: Option<EtcdGate>) -> Self {
+        self.etcd_gate = Some(gate);
+        self
+    }
+
     /// Names the lock holder (default `user@host pid N`).
     pub fn holder(mut self, holder: impl Into<String>) -> Self {
         self.holder = Some(holder.into());
@@ -423,11 +433,19 @@ impl InstallerBuilder {
             StateBackend::Etcd => Arc::new(EtcdStateStore::new(self.backends.etcd.clone())),
             StateBackend::Consul => Arc::new(ConsulStateStore::new(self.backends.consul.clone())),
         });
+        let etcd_gate = self.etcd_gate.unwrap_or_else(|| {
+            matches!(self.backends.source, super::BackendSource::Remote { .. }).then(|| {
+                EtcdGate::new(Arc::new(ConsulEtcdEndpoints::new(
+                    self.backends.consul.clone(),
+                )))
+            })
+        });
         Installer {
             backends: self.backends,
             store,
             events: self.events,
             holder: self.holder.unwrap_or_else(default_holder),
+            etcd_gate,
         }
     }
 }
@@ -452,6 +470,7 @@ pub struct Installer {
     store: Arc<dyn StateStore>,
     events: Option<EventSink>,
     holder: String,
+    etcd_gate: Option<EtcdGate>,
 }
 
 impl fmt::Debug for Installer {
@@ -628,15 +647,88 @@ fn job_of_error(e: &Error) -> Option<String> {
     }
 }
 
+/// What the lock's keepalive learned: `Some(message)` once the lock is known to be lost.
+#[derive(Debug, Default)]
+struct LockWatch {
+    lost: std::sync::Mutex<Option<String>>,
+}
+
+impl LockWatch {
+    fn set_lost(&self, message: String) {
+        if let Ok(mut l) = self.lost.lock() {
+            l.get_or_insert(message);
+        }
+    }
+
+    fn lost(&self) -> Option<String> {
+        self.lost.lock().ok().and_then(|l| l.clone())
+    }
+}
+
 /// Context of one locked operation.
 struct Run<'a> {
     lock: &'a Lock,
     opts: &'a ApplyOptions,
     writes: &'a WriteCounter,
+    watch: &'a LockWatch,
+}
+
+impl Run<'_> {
+    /// Fails with [`Error::Conflict`] when the keepalive found the lock lost: called before
+    /// every write (register, deregister, state write), so an operator who lost the lock
+    /// stops before writing again.
+    fn ensure_held(&self) -> Result<()> {
+        match self.watch.lost() {
+            Some(m) => Err(Error::Conflict(m)),
+            None => Ok(()),
+        }
+    }
 }
 
 /// The jobs of the mesh with host-mode groups (an empty set: every group).
 type HostModeJobs = BTreeMap<String, BTreeSet<String>>;
+
+/// How long a wait loop pauses after a read that answered index 0.
+const ZERO_INDEX_POLL: Duration = Duration::from_millis(200);
+
+/// What an apply waits for after deciding about a job.
+#[derive(Debug, Clone)]
+struct Target {
+    /// The register's `JobModifyIndex` answer, or the plan's for a job left unchanged.
+    job_modify_index: u64,
+    /// The evaluation the register created, with its create index.
+    eval: Option<(String, u64)>,
+    /// Whether this apply registered the job.
+    registered: bool,
+}
+
+/// The job version found running, with its `JobModifyIndex`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Placed {
+    version: u64,
+    job_modify_index: u64,
+}
+
+impl Placed {
+    fn of_job(job: &serde_json::Value) -> Placed {
+        let int = |k: &str| job.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
+        Placed {
+            version: int("Version"),
+            job_modify_index: int("JobModifyIndex"),
+        }
+    }
+}
+
+/// True when every group of a running deployment that wants canaries has them placed and
+/// healthy but not promoted: only an operator (or `auto_promote`) moves it on
+/// (`Deployment.RequiresPromotion`, hashicorp/nomad `nomad/structs/deployment.go`).
+fn canaries_await_promotion(d: &crate::backend::nomad::Deployment) -> bool {
+    d.requires_promotion()
+        && d.task_groups
+            .values()
+            .filter(|g| g.desired_canaries > 0 && !g.promoted)
+            .all(|g| g.healthy_allocs >= g.desired_canaries && !g.auto_promote)
+}
 
 impl Installer {
     /// An installer over `backends`, state in etcd, no events.
@@ -652,6 +744,7 @@ impl Installer {
             state_backend: StateBackend::Etcd,
             events: None,
             holder: None,
+            etcd_gate: None,
         }
     }
 
@@ -841,11 +934,13 @@ impl Installer {
         }
         let mesh = plan.spec.name.clone();
         let (lock, state) = self.lock(&mesh, Operation::Apply, opts, writes).await?;
-        let keepalive = self.spawn_keepalive(&lock, opts.lock_ttl);
+        let watch = Arc::new(LockWatch::default());
+        let keepalive = self.spawn_keepalive(&lock, opts.lock_ttl, watch.clone());
         let run = Run {
             lock: &lock,
             opts,
             writes,
+            watch: &watch,
         };
         let result = self.apply_locked(plan, &diff, &state, &run).await;
         keepalive.abort();
@@ -853,38 +948,45 @@ impl Installer {
         result.map(|(jobs, removed)| (jobs, removed, warning.into_iter().collect()))
     }
 
-    /// True when every job's latest deployment is the recorded one and successful (or,
-    /// for jobs without deployments, its allocations run). Reads only.
+    /// True when every job runs its recorded version healthily: its latest deployment is
+    /// the recorded version's (`JobSpecModifyIndex`) and successful, or, when that version
+    /// has no deployment, its allocations run (batch: complete). Reads only.
     async fn all_healthy(&self, plan: &Plan, diff: &Diff) -> Result<bool> {
         let checks = plan.jobs.iter().map(|pj| async move {
             let id = pj.job.id();
             let Some(record) = diff.state.jobs.get(id) else {
                 return Ok::<bool, Error>(false);
             };
-            if pj.job.kind() == "service" {
-                let d = self
-                    .backends
-                    .nomad
-                    .latest_deployment(id, &QueryOptions::new())
-                    .await?
-                    .value;
-                Ok(d.is_some_and(|d| {
-                    d.job_modify_index == record.value.job_modify_index
-                        && d.status == deployment_status::SUCCESSFUL
-                }))
-            } else {
-                let allocs = self
-                    .backends
-                    .nomad
-                    .job_allocations(id, false, &QueryOptions::new())
-                    .await?
-                    .value;
-                let running = allocs
-                    .iter()
-                    .filter(|a| a.desired_status == "run" && a.client_status == "running")
-                    .count() as u64;
-                Ok(running >= expected_allocs(&pj.job))
+            let d = self
+                .backends
+                .nomad
+                .latest_deployment(id, &QueryOptions::new())
+                .await?
+                .value;
+            if let Some(d) = d.filter(|d| d.job_spec_modify_index == record.value.job_modify_index)
+            {
+                return Ok(d.status == deployment_status::SUCCESSFUL);
             }
+            let allocs = self
+                .backends
+                .nomad
+                .job_allocations(id, false, &QueryOptions::new())
+                .await?
+                .value;
+            let done_status = if matches!(pj.job.kind(), "batch" | "sysbatch") {
+                "complete"
+            } else {
+                "running"
+            };
+            let done = allocs
+                .iter()
+                .filter(|a| {
+                    a.job_version == record.value.version
+                        && a.desired_status == "run"
+                        && a.client_status == done_status
+                })
+                .count() as u64;
+            Ok(done >= expected_allocs(&pj.job))
         });
         Ok(first_error(join_all(checks.collect()).await)?
             .into_iter()
@@ -919,7 +1021,15 @@ impl Installer {
         }
     }
 
-    fn spawn_keepalive(&self, lock: &Lock, ttl: Duration) -> tokio::task::JoinHandle<()> {
+    /// Renews the lock every TTL/3 until aborted. When the store says the lock is gone
+    /// (etcd: the lease is not found; Consul: the session is gone), `watch` records it and
+    /// the operation stops before its next write.
+    fn spawn_keepalive(
+        &self,
+        lock: &Lock,
+        ttl: Duration,
+        watch: Arc<LockWatch>,
+    ) -> tokio::task::JoinHandle<()> {
         let store = self.store.clone();
         let lock = lock.clone();
         let every = (ttl / 3).max(Duration::from_millis(200));
@@ -930,6 +1040,7 @@ impl Installer {
                     Ok(()) => {}
                     Err(Error::Conflict(m)) => {
                         tracing::warn!(message = %m, "mesh lock lost");
+                        watch.set_lost(m);
                         return;
                     }
                     Err(e) => tracing::warn!(error = %e, "could not renew the mesh lock"),
@@ -1018,6 +1129,7 @@ impl Installer {
         };
         if state.spec.as_ref().map(|s| &s.value) != Some(&spec) {
             let expected = state.spec.as_ref().map_or(0, |s| s.revision);
+            run.ensure_held()?;
             self.store
                 .write(run.lock, &StateKey::Spec, Some(encode(&spec)?), expected)
                 .await?;
@@ -1045,13 +1157,29 @@ impl Installer {
         let (change, read_index) = match pre {
             Some(p) => p,
             None => {
-                let p = nomad.plan_job(&body, false).await?;
+                // Always with the diff: without it Nomad's plan answers no `Diff` and every
+                // job would look changed (an unchanged register then waits for a deployment
+                // that is never created).
+                let p = nomad.plan_job(&body, true).await?;
                 (change_of(&p), p.job_modify_index)
             }
         };
-        let (action, jmi) = if change == Change::Unchanged {
-            (JobAction::Unchanged, read_index)
+        let (action, target) = if change == Change::Unchanged {
+            (
+                JobAction::Unchanged,
+                Target {
+                    job_modify_index: read_index,
+                    eval: None,
+                    registered: false,
+                },
+            )
         } else {
+            if pj.role == Role::Etcd && change == Change::Update && run.opts.wait_for_health {
+                if let Some(gate) = &self.etcd_gate {
+                    gate.check_whole(&run.lock.mesh, &pj.job).await?;
+                }
+            }
+            run.ensure_held()?;
             let req = RegisterRequest::new(body).enforce_index(read_index);
             let resp = nomad.register_job(&req).await.map_err(|e| {
                 if e.is_conflict() {
@@ -1074,19 +1202,32 @@ impl Installer {
             } else {
                 JobAction::Updated
             };
-            (action, resp.job_modify_index)
+            (
+                action,
+                Target {
+                    job_modify_index: resp.job_modify_index,
+                    eval: Some((resp.eval_id.clone(), resp.eval_create_index))
+                        .filter(|(e, _)| !e.is_empty()),
+                    registered: true,
+                },
+            )
         };
         let deadline = Instant::now() + run.opts.health_deadline;
-        let version = if run.opts.wait_for_health {
-            let registered = action != JobAction::Unchanged;
-            let v = self
-                .wait_placed(&pj.job, jmi, registered, deadline, run.opts)
+        let placed = if run.opts.wait_for_health {
+            let placed = self
+                .wait_placed(&pj.job, &target, deadline, run.opts)
                 .await?;
+            if pj.role == Role::Etcd {
+                if let Some(gate) = &self.etcd_gate {
+                    gate.check(&run.lock.mesh, &pj.job, deadline).await?;
+                }
+            }
             let mine = host_mode_groups(&pj.job);
             if !mine.is_empty() {
                 if let Err(e) = self.check_host_mode(&id, &mine, host_mode).await {
                     if action == JobAction::Created {
                         // Refuse the placement: stop the job this apply created.
+                        run.ensure_held()?;
                         nomad.deregister_job(&id, true).await?;
                         run.writes.deregisters.fetch_add(1, Ordering::SeqCst);
                         self.emit(Event::JobDeregistered { job: id.clone() });
@@ -1099,33 +1240,29 @@ impl Installer {
                 .iter()
                 .map(|(name, n)| self.wait_service(&id, name, *n, deadline, run.opts));
             first_error(join_all(waits.collect()).await)?;
-            v
+            placed
         } else {
-            nomad
-                .read_job(&id, &QueryOptions::new())
-                .await?
-                .value
-                .get("Version")
-                .and_then(serde_json::Value::as_u64)
-                .unwrap_or(0)
+            let job = nomad.read_job(&id, &QueryOptions::new()).await?.value;
+            Placed::of_job(&job)
         };
         self.emit(Event::JobHealthy {
             job: id.clone(),
-            version,
+            version: placed.version,
         });
         let new = JobRecord {
             job_id: id.clone(),
             role: role_name(pj.role),
             stage,
             content_hash: hash,
-            version,
-            job_modify_index: jmi,
+            version: placed.version,
+            job_modify_index: placed.job_modify_index,
             host_mode: !host_mode_groups(&pj.job).is_empty(),
             services: job_services(&pj.job).into_iter().map(|(n, _)| n).collect(),
         };
         let mut state_written = false;
         if record.map(|r| &r.value) != Some(&new) {
             let expected = record.map_or(0, |r| r.revision);
+            run.ensure_held()?;
             self.store
                 .write(
                     run.lock,
@@ -1146,10 +1283,17 @@ impl Installer {
         Ok(JobOutcome {
             job_id: id,
             action,
-            version,
-            job_modify_index: jmi,
+            version: placed.version,
+            job_modify_index: placed.job_modify_index,
             state_written,
         })
+    }
+
+    /// How long the job's health gates have been awaited (the deadline is the gate's start
+    /// plus the health deadline).
+    fn waited(deadline: Instant, opts: &ApplyOptions) -> Duration {
+        opts.health_deadline
+            .saturating_sub(deadline.saturating_duration_since(Instant::now()))
     }
 
     fn query(index: u64, deadline: Instant, opts: &ApplyOptions) -> QueryOptions {
@@ -1163,21 +1307,98 @@ impl Installer {
         )
     }
 
-    /// Waits until the job version with modify index `jmi` is placed and healthy: its
-    /// deployment successful (service jobs), or its allocations running. Returns the version.
+    /// The index for the next read of a wait loop. A read that answered index 0 cannot be
+    /// followed by a blocking query (servers do not block on 0, see
+    /// [`crate::backend::Indexed::index`]): pause before reading again instead.
+    async fn next_index(answered: u64, deadline: Instant) -> u64 {
+        if answered == 0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            tokio::time::sleep(left.min(ZERO_INDEX_POLL)).await;
+        }
+        answered
+    }
+
+    /// Waits until the scheduler has run the evaluation a register created (Nomad creates
+    /// deployments asynchronously, so a read right after the register shows none or the
+    /// previous one). Blocks on the evaluation past its create index.
+    async fn wait_evaluation(
+        &self,
+        job: &str,
+        eval_id: &str,
+        create_index: u64,
+        deadline: Instant,
+        opts: &ApplyOptions,
+    ) -> Result<Evaluation> {
+        let mut index = create_index;
+        loop {
+            let r = self
+                .backends
+                .nomad
+                .evaluation(eval_id, &Self::query(index, deadline, opts))
+                .await?;
+            match r.value.status.as_str() {
+                "pending" => {}
+                "failed" | "canceled" | "cancelled" => {
+                    return Err(InstallError::EvaluationFailed {
+                        job: job.to_owned(),
+                        eval_id: eval_id.to_owned(),
+                        status: r.value.status.clone(),
+                        description: r.value.status_description.clone(),
+                    }
+                    .into())
+                }
+                _ => return Ok(r.value),
+            }
+            if Instant::now() >= deadline {
+                return Err(InstallError::Deadline {
+                    job: job.to_owned(),
+                    gate: format!("evaluation {eval_id} processed"),
+                    waited: Self::waited(deadline, opts),
+                    last_seen: format!("evaluation {}", r.value.status),
+                }
+                .into());
+            }
+            index = Self::next_index(r.index, deadline).await;
+        }
+    }
+
+    /// Waits until the job version the apply registered (or found unchanged) is placed and
+    /// healthy. When Nomad made a deployment for it, that deployment must end successful;
+    /// when it made none (an empty update strategy, a count of 0, a batch job, a system job
+    /// before Nomad 1.11, an unchanged register), the version's allocations must run
+    /// (batch: complete). Returns the version and its `JobModifyIndex`.
+    ///
+    /// The deployment is recognised by its `JobSpecModifyIndex`, the job's
+    /// `JobModifyIndex`; its `JobModifyIndex` is the job's `ModifyIndex`, which status and
+    /// stability changes move too (hashicorp/nomad `nomad/structs/deployment.go`
+    /// `NewDeployment`).
     async fn wait_placed(
         &self,
         job: &Job,
-        jmi: u64,
-        registered: bool,
+        target: &Target,
         deadline: Instant,
         opts: &ApplyOptions,
-    ) -> Result<u64> {
+    ) -> Result<Placed> {
         let id = job.id();
-        if job.kind() != "service" {
-            return self.wait_allocations(job, deadline, opts).await;
+        if let Some((eval_id, create_index)) = &target.eval {
+            let eval = self
+                .wait_evaluation(id, eval_id, *create_index, deadline, opts)
+                .await?;
+            if !eval.failed_tg_allocs.is_empty() {
+                let groups: Vec<&String> = eval.failed_tg_allocs.keys().collect();
+                tracing::warn!(job = %id, ?groups, "Nomad could not place every allocation yet");
+            }
+        } else if target.registered {
+            // Periodic and parameterized jobs get no evaluation and run nothing now.
+            let j = self
+                .backends
+                .nomad
+                .read_job(id, &QueryOptions::new())
+                .await?
+                .value;
+            return Ok(Placed::of_job(&j));
         }
-        let started = Instant::now();
+        let jmi = target.job_modify_index;
         let mut index = 0;
         let mut last = "no deployment yet".to_owned();
         loop {
@@ -1187,7 +1408,7 @@ impl Installer {
                 .latest_deployment(id, &Self::query(index, deadline, opts))
                 .await?;
             match &r.value {
-                Some(d) if d.job_modify_index == jmi => {
+                Some(d) if d.job_spec_modify_index == jmi => {
                     let healthy = d.task_groups.values().map(|g| g.healthy_allocs).sum();
                     let desired = d.task_groups.values().map(|g| g.desired_total).sum();
                     let seen = format!(
@@ -1204,7 +1425,12 @@ impl Installer {
                         last = seen;
                     }
                     match d.status.as_str() {
-                        deployment_status::SUCCESSFUL => return Ok(d.job_version),
+                        deployment_status::SUCCESSFUL => {
+                            return Ok(Placed {
+                                version: d.job_version,
+                                job_modify_index: jmi,
+                            })
+                        }
                         deployment_status::FAILED | deployment_status::CANCELLED => {
                             return Err(InstallError::DeploymentFailed {
                                 job: id.to_owned(),
@@ -1214,45 +1440,91 @@ impl Installer {
                             }
                             .into())
                         }
+                        deployment_status::PAUSED => {
+                            return Err(InstallError::DeploymentHeld {
+                                job: id.to_owned(),
+                                deployment_id: d.id.clone(),
+                                reason: format!(
+                                    "it is paused ({}); resume it (nomad deployment resume {}) \
+                                     and apply again",
+                                    d.status_description, d.id
+                                ),
+                            }
+                            .into())
+                        }
+                        deployment_status::RUNNING if canaries_await_promotion(d) => {
+                            return Err(InstallError::DeploymentHeld {
+                                job: id.to_owned(),
+                                deployment_id: d.id.clone(),
+                                reason: format!(
+                                    "its canaries are healthy and await a manual promotion \
+                                     ({}); promote it (nomad deployment promote {}) and apply \
+                                     again",
+                                    d.status_description, d.id
+                                ),
+                            }
+                            .into())
+                        }
+                        // running, pending, initializing, blocked, unblocking: still moving.
                         _ => {}
                     }
                 }
-                Some(d) if d.job_modify_index > jmi => {
+                Some(d) if d.job_spec_modify_index > jmi => {
                     return Err(Error::Conflict(format!(
                         "job {id} was changed by someone else during the apply: its latest \
-                         deployment is for JobModifyIndex {}, this apply registered {jmi}",
-                        d.job_modify_index
+                         deployment is for JobModifyIndex {}, this apply expected {jmi}",
+                        d.job_spec_modify_index
                     )))
                 }
-                _ if !registered => {
-                    // Nothing to follow for a job this apply did not register (its
-                    // deployments were collected): look at its allocations instead.
-                    return self.wait_allocations(job, deadline, opts).await;
+                _ => {
+                    // The scheduler ran (or nothing was registered) and made no deployment
+                    // for this version: its allocations decide.
+                    return self.wait_allocations(job, jmi, deadline, opts).await;
                 }
-                _ => {}
             }
             if Instant::now() >= deadline {
                 return Err(InstallError::Deadline {
                     job: id.to_owned(),
                     gate: "deployment successful".into(),
-                    waited: started.elapsed(),
+                    waited: Self::waited(deadline, opts),
                     last_seen: last,
                 }
                 .into());
             }
-            index = r.index;
+            index = Self::next_index(r.index, deadline).await;
         }
     }
 
+    /// Waits until the allocations of the job's current version run (service and system
+    /// jobs) or complete (batch jobs), as many as the job places.
     async fn wait_allocations(
         &self,
         job: &Job,
+        jmi: u64,
         deadline: Instant,
         opts: &ApplyOptions,
-    ) -> Result<u64> {
+    ) -> Result<Placed> {
         let id = job.id();
+        let current = self
+            .backends
+            .nomad
+            .read_job(id, &QueryOptions::new())
+            .await?
+            .value;
+        let placed = Placed::of_job(&current);
+        if placed.job_modify_index > jmi {
+            return Err(Error::Conflict(format!(
+                "job {id} was changed by someone else during the apply: it is at \
+                 JobModifyIndex {}, this apply expected {jmi}",
+                placed.job_modify_index
+            )));
+        }
         let want = expected_allocs(job);
-        let started = Instant::now();
+        let done_status = if matches!(job.kind(), "batch" | "sysbatch") {
+            "complete"
+        } else {
+            "running"
+        };
         let mut index = 0;
         loop {
             let r = self
@@ -1260,24 +1532,31 @@ impl Installer {
                 .nomad
                 .job_allocations(id, false, &Self::query(index, deadline, opts))
                 .await?;
-            let running: Vec<_> = r
+            let done = r
                 .value
                 .iter()
-                .filter(|a| a.desired_status == "run" && a.client_status == "running")
-                .collect();
-            if running.len() as u64 >= want {
-                return Ok(running.iter().map(|a| a.job_version).max().unwrap_or(0));
+                .filter(|a| {
+                    a.job_version == placed.version
+                        && a.desired_status == "run"
+                        && a.client_status == done_status
+                })
+                .count() as u64;
+            if done >= want {
+                return Ok(placed);
             }
             if Instant::now() >= deadline {
                 return Err(InstallError::Deadline {
                     job: id.to_owned(),
-                    gate: format!("{want} allocations running"),
-                    waited: started.elapsed(),
-                    last_seen: format!("{} running", running.len()),
+                    gate: format!(
+                        "{want} allocations of version {} {done_status}",
+                        placed.version
+                    ),
+                    waited: Self::waited(deadline, opts),
+                    last_seen: format!("{done} {done_status}"),
                 }
                 .into());
             }
-            index = r.index;
+            index = Self::next_index(r.index, deadline).await;
         }
     }
 
@@ -1290,7 +1569,6 @@ impl Installer {
         deadline: Instant,
         opts: &ApplyOptions,
     ) -> Result<()> {
-        let started = Instant::now();
         let mut index = 0;
         loop {
             let r = self
@@ -1306,7 +1584,7 @@ impl Installer {
                 return Err(InstallError::Deadline {
                     job: job.to_owned(),
                     gate: format!("consul service {service}: {want} passing"),
-                    waited: started.elapsed(),
+                    waited: Self::waited(deadline, opts),
                     last_seen: format!("{n} passing"),
                 }
                 .into());
@@ -1323,7 +1601,6 @@ impl Installer {
         deadline: Instant,
         opts: &ApplyOptions,
     ) -> Result<()> {
-        let started = Instant::now();
         let mut index = 0;
         loop {
             let r = self
@@ -1338,7 +1615,7 @@ impl Installer {
                 return Err(InstallError::Deadline {
                     job: job.to_owned(),
                     gate: format!("consul service {service}: deregistered"),
-                    waited: started.elapsed(),
+                    waited: Self::waited(deadline, opts),
                     last_seen: format!("{} instances", r.value.len()),
                 }
                 .into());
@@ -1482,11 +1759,13 @@ impl Installer {
             return Ok((Vec::new(), Vec::new()));
         }
         let (lock, state) = self.lock(&mesh, Operation::Destroy, opts, writes).await?;
-        let keepalive = self.spawn_keepalive(&lock, opts.lock_ttl);
+        let watch = Arc::new(LockWatch::default());
+        let keepalive = self.spawn_keepalive(&lock, opts.lock_ttl, watch.clone());
         let run = Run {
             lock: &lock,
             opts,
             writes,
+            watch: &watch,
         };
         let run = &run;
         let result = async {
@@ -1524,6 +1803,7 @@ impl Installer {
                 );
             }
             if let Some(spec) = &state.spec {
+                run.ensure_held()?;
                 self.store
                     .write(&lock, &StateKey::Spec, None, spec.revision)
                     .await?;
@@ -1552,6 +1832,7 @@ impl Installer {
     ) -> Result<bool> {
         let exists = !check_exists || self.job_exists(id).await?;
         if exists {
+            run.ensure_held()?;
             self.backends.nomad.deregister_job(id, true).await?;
             run.writes.deregisters.fetch_add(1, Ordering::SeqCst);
             self.emit(Event::JobDeregistered { job: id.to_owned() });
@@ -1564,6 +1845,7 @@ impl Installer {
             first_error(join_all(waits.collect()).await)?;
         }
         if let Some(r) = record {
+            run.ensure_held()?;
             self.store
                 .write(run.lock, &StateKey::Job(id.to_owned()), None, r.revision)
                 .await?;

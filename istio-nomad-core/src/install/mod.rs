@@ -72,6 +72,7 @@
 
 mod cluster;
 mod error;
+pub mod etcd_gate;
 mod events;
 pub mod fault;
 mod installer;
@@ -82,6 +83,7 @@ pub use cluster::{
     NODE_ADDRESS,
 };
 pub use error::InstallError;
+pub use etcd_gate::{ConsulEtcdEndpoints, EtcdEndpoints, EtcdGate, StaticEtcdEndpoints};
 pub use events::{Event, EventSink, Operation};
 pub use installer::{
     ApplyOptions, ApplyOptionsBuilder, ApplyReport, Change, DestroyReport, Diff, Installer,

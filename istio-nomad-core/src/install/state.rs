@@ -18,33 +18,40 @@
 //! * **etcd**: one transaction compares the key's `mod_revision` *and* the lock key's
 //!   `create_revision` (the fencing token of the lock): a writer whose lock expired, or was
 //!   taken over, cannot write.
-//! * **Consul**: the lock entry is read first (its token must be ours and unexpired), then
-//!   the key is written with `?cas=`. Consul's KV API has no multi-key check-and-set without
-//!   `/v1/txn`, so a holder that stalls for longer than the TTL between the two calls could
-//!   still write once; etcd has no such window.
+//! * **Consul**: one `/v1/txn` holds a `check-session` on the lock key (it must still be held
+//!   by this holder's session) and a `cas` (or `delete-cas`, or `check-not-exists`) on the
+//!   data key: a writer whose session expired or was destroyed cannot write, with no window
+//!   between the check and the write (hashicorp/consul `agent/consul/state/txn.go`
+//!   `txnKVS`, `TxnRW`: every operation in one transaction, any error rolls all back).
 //!
 //! # Lock
 //!
 //! * **etcd**: a lease of the lock's TTL is granted and the lock key is created with it in a
 //!   transaction that requires the key to be absent (`version == 0`); the holder renews the
 //!   lease every TTL/3. When the holder dies the lease expires and etcd deletes the key.
-//! * **Consul**: the lock entry carries its expiry time (`expires_at_ms`) and is created with
-//!   `cas=0`, or taken over with `cas=<ModifyIndex>` once expired; the holder rewrites it
-//!   every TTL/3. Expiry is judged by the clocks of the operators, which must roughly agree.
+//! * **Consul**: as Consul's own locks do (hashicorp/consul `api/lock.go`): a session with
+//!   a TTL (at least the server's `session_ttl_min`, 10 s by default), a lock delay and the
+//!   `delete` behavior is created, and the lock key is taken with `?acquire=<session>`; the
+//!   holder renews the session every TTL/3. Expiry is judged by the Consul servers, not by
+//!   the operators' clocks: a holder that dies stops renewing, the session is invalidated
+//!   (TTL x 2 after the last renewal, `agent/consul/session_ttl.go`) and the lock key is
+//!   deleted with it. On release the key is deleted first (check-session + delete in one
+//!   transaction), then the session destroyed, so no lock delay applies.
 //!
 //! A second operator gets [`Error::Conflict`] naming the holder, the operation and since
-//! when.
+//! when. A holder whose lease (etcd) or session (Consul) is gone learns it from the
+//! keepalive and stops before its next write ([`StateStore::keepalive`]).
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::error::InstallError;
+use crate::backend::consul::{SessionBehavior, SessionRequest, TxnOp as KvOp};
 use crate::backend::etcd::{
     Compare, CompareResult, CompareTarget, DeleteRangeRequest, KeyValue, PutRequest, RangeRequest,
     TxnOp, TxnOpResponse, TxnRequest,
@@ -91,13 +98,6 @@ pub(crate) fn unix_now() -> u64 {
         .unwrap_or(0)
 }
 
-fn unix_now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
 /// Who holds a mesh lock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LockInfo {
@@ -111,9 +111,9 @@ pub struct LockInfo {
     pub ttl_secs: u64,
     /// Random token that tells this holder's lock from a later one.
     pub token: String,
-    /// Consul only: when the lock expires unless renewed (ms since the Unix epoch).
-    #[serde(default)]
-    pub expires_at_ms: u64,
+    /// Consul only: the session holding the lock.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub session: String,
 }
 
 impl LockInfo {
@@ -126,7 +126,7 @@ impl LockInfo {
             acquired_at: unix_now(),
             ttl_secs: ttl_secs.max(1),
             token: format!("{:032x}", rand::rng().random::<u128>()),
-            expires_at_ms: 0,
+            session: String::new(),
         }
     }
 }
@@ -160,8 +160,8 @@ pub struct Lock {
     fence: i64,
     /// etcd: the lease ID.
     lease: i64,
-    /// Consul: the lock entry's current `ModifyIndex`.
-    index: Arc<AtomicU64>,
+    /// Consul: the session ID.
+    session: String,
 }
 
 /// What the installer recorded about one applied job.
@@ -305,7 +305,8 @@ pub trait StateStore: Send + Sync + fmt::Debug {
     /// [`Error::Conflict`] naming the holder when someone else holds it.
     async fn acquire(&self, mesh: &str, info: &LockInfo) -> Result<(Lock, MeshState)>;
 
-    /// Renews the lock; [`Error::Conflict`] when it was lost (expired or taken over).
+    /// Renews the lock; [`Error::Conflict`] when it was lost (etcd: the lease is not found;
+    /// Consul: the session is gone).
     async fn keepalive(&self, lock: &Lock) -> Result<()>;
 
     /// Gives the lock back.
@@ -432,7 +433,7 @@ impl StateStore for EtcdStateStore {
             info: info.clone(),
             fence,
             lease,
-            index: Arc::new(AtomicU64::new(0)),
+            session: String::new(),
         };
         match self.etcd.txn(&txn).await {
             Ok(r) => {
@@ -528,25 +529,53 @@ impl StateStore for EtcdStateStore {
 // ---------------------------------------------------------------------------------------
 // Consul
 
-/// The state in Consul KV, locked with an expiring entry.
+/// The state in Consul KV, locked with a session (see the [module documentation](self)).
 #[derive(Clone)]
 pub struct ConsulStateStore {
     consul: Arc<dyn Consul>,
+    min_session_ttl: Duration,
+    lock_delay: Option<Duration>,
 }
 
 impl fmt::Debug for ConsulStateStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ConsulStateStore").finish_non_exhaustive()
+        f.debug_struct("ConsulStateStore")
+            .field("min_session_ttl", &self.min_session_ttl)
+            .finish_non_exhaustive()
     }
 }
 
+/// Consul's default `session_ttl_min`: the shortest session TTL a server accepts.
+pub const CONSUL_MIN_SESSION_TTL: Duration = Duration::from_secs(10);
+
 impl ConsulStateStore {
-    /// A store over `consul`.
+    /// A store over `consul`; session TTLs are at least 10 s (Consul's default
+    /// `session_ttl_min`).
     pub fn new(consul: Arc<dyn Consul>) -> Self {
-        ConsulStateStore { consul }
+        ConsulStateStore {
+            consul,
+            min_session_ttl: CONSUL_MIN_SESSION_TTL,
+            lock_delay: None,
+        }
     }
 
-    async fn read_lock(&self, mesh: &str) -> Result<Option<(LockInfo, u64)>> {
+    /// Sets the session's lock delay (default: the session TTL, at most 60 s): how long
+    /// after a holder's session is invalidated Consul keeps others from taking the lock,
+    /// so that the holder notices the loss before anyone else writes.
+    #[must_use]
+    pub fn lock_delay(mut self, delay: Duration) -> Self {
+        self.lock_delay = Some(delay);
+        self
+    }
+
+    /// For servers configured with another `session_ttl_min`.
+    #[must_use]
+    pub fn min_session_ttl(mut self, min: Duration) -> Self {
+        self.min_session_ttl = min;
+        self
+    }
+
+    async fn read_lock(&self, mesh: &str) -> Result<Option<(LockInfo, Option<String>)>> {
         let key = lock_key(mesh);
         match self.consul.kv_get(&key, &QueryOptions::new()).await?.value {
             None => Ok(None),
@@ -557,15 +586,21 @@ impl ConsulStateStore {
                         message: e.to_string(),
                     })
                 })?;
-                Ok(Some((info, p.modify_index)))
+                Ok(Some((info, p.session)))
             }
         }
     }
 
-    fn with_expiry(info: &LockInfo) -> LockInfo {
-        let mut i = info.clone();
-        i.expires_at_ms = unix_now_ms() + i.ttl_secs * 1000;
-        i
+    async fn destroy_quietly(&self, session: &str) {
+        if let Err(e) = self.consul.session_destroy(session).await {
+            tracing::debug!(error = %e, "could not destroy the unused lock session; its TTL ends it");
+        }
+    }
+
+    fn lost(mesh: &str) -> Error {
+        Error::Conflict(format!(
+            "the lock of mesh {mesh} was lost (its Consul session is gone); nothing more was written"
+        ))
     }
 }
 
@@ -591,68 +626,92 @@ impl StateStore for ConsulStateStore {
 
     async fn acquire(&self, mesh: &str, info: &LockInfo) -> Result<(Lock, MeshState)> {
         let key = lock_key(mesh);
-        let cas = match self.read_lock(mesh).await? {
-            None => 0,
-            Some((held, index)) => {
-                if held.token != info.token && held.expires_at_ms > unix_now_ms() {
-                    return Err(Error::Conflict(held_message(mesh, Some(&held))));
-                }
-                index
+        let ttl = Duration::from_secs(info.ttl_secs).max(self.min_session_ttl);
+        let session = self
+            .consul
+            .session_create(
+                &SessionRequest::new(format!("istio-nomad {mesh} {}", info.holder))
+                    .ttl(ttl)
+                    .lock_delay(self.lock_delay.unwrap_or(ttl).min(Duration::from_secs(60)))
+                    .behavior(SessionBehavior::Delete),
+            )
+            .await?;
+        let mut mine = info.clone();
+        mine.session = session.clone();
+        let acquired = match self
+            .consul
+            .kv_acquire(&key, &encode(&mine)?, &session)
+            .await
+        {
+            Ok(a) => a,
+            Err(e) if e.is_retryable() => {
+                // The acquire may have been applied before the answer was lost.
+                matches!(self.read_lock(mesh).await, Ok(Some((_, Some(s)))) if s == session)
+            }
+            Err(e) => {
+                self.destroy_quietly(&session).await;
+                return Err(e.into());
             }
         };
-        let mine = Self::with_expiry(info);
-        let written = match self.consul.kv_put(&key, &encode(&mine)?, Some(cas)).await {
-            Ok(w) => w,
-            Err(e) if e.is_retryable() => false,
-            Err(e) => return Err(e.into()),
-        };
-        let now = self.read_lock(mesh).await?;
-        match now {
-            Some((held, index)) if held.token == info.token => {
-                let _ = written;
-                let state = self.load(mesh).await?;
-                Ok((
-                    Lock {
-                        mesh: mesh.to_owned(),
-                        info: info.clone(),
-                        fence: 0,
-                        lease: 0,
-                        index: Arc::new(AtomicU64::new(index)),
-                    },
-                    state,
-                ))
-            }
-            other => Err(Error::Conflict(held_message(
-                mesh,
-                other.as_ref().map(|(i, _)| i),
-            ))),
+        if !acquired {
+            let held = self.read_lock(mesh).await;
+            self.destroy_quietly(&session).await;
+            return Err(match held? {
+                Some((h, Some(_))) => Error::Conflict(held_message(mesh, Some(&h))),
+                Some((h, None)) => Error::Conflict(format!(
+                    "mesh {mesh} was locked by {h}; its session ended moments ago and Consul \
+                     holds the lock back for the lock delay"
+                )),
+                None => Error::Conflict(format!(
+                    "mesh {mesh}: the lock is held back by Consul's lock delay after the \
+                     previous holder's session ended; try again shortly"
+                )),
+            });
         }
+        let state = match self.load(mesh).await {
+            Ok(s) => s,
+            Err(e) => {
+                self.destroy_quietly(&session).await;
+                return Err(e);
+            }
+        };
+        Ok((
+            Lock {
+                mesh: mesh.to_owned(),
+                info: mine,
+                fence: 0,
+                lease: 0,
+                session,
+            },
+            state,
+        ))
     }
 
     async fn keepalive(&self, lock: &Lock) -> Result<()> {
-        let key = lock_key(&lock.mesh);
-        let cas = lock.index.load(Ordering::SeqCst);
-        let mine = Self::with_expiry(&lock.info);
-        if !self.consul.kv_put(&key, &encode(&mine)?, Some(cas)).await? {
-            let now = self.read_lock(&lock.mesh).await?;
-            return Err(lost_lock(&lock.mesh, now.as_ref().map(|(i, _)| i)));
+        match self.consul.session_renew(&lock.session).await? {
+            Some(_) => Ok(()),
+            None => Err(Self::lost(&lock.mesh)),
         }
-        if let Some((held, index)) = self.read_lock(&lock.mesh).await? {
-            if held.token == lock.info.token {
-                lock.index.store(index, Ordering::SeqCst);
-            }
-        }
-        Ok(())
     }
 
     async fn release(&self, lock: &Lock) -> Result<()> {
-        if let Some((held, index)) = self.read_lock(&lock.mesh).await? {
-            if held.token == lock.info.token {
-                self.consul
-                    .kv_delete(&lock_key(&lock.mesh), Some(index))
-                    .await?;
-            }
-        }
+        // Delete the key while the session still holds it, then end the session: a session
+        // invalidated while it holds keys would put them under the lock delay.
+        let r = self
+            .consul
+            .txn(&[
+                KvOp::CheckSession {
+                    key: lock_key(&lock.mesh),
+                    session: lock.session.clone(),
+                },
+                KvOp::Delete {
+                    key: lock_key(&lock.mesh),
+                },
+            ])
+            .await;
+        let destroyed = self.consul.session_destroy(&lock.session).await;
+        r?;
+        destroyed?;
         Ok(())
     }
 
@@ -663,45 +722,55 @@ impl StateStore for ConsulStateStore {
         value: Option<Vec<u8>>,
         expected: u64,
     ) -> Result<u64> {
-        match self.read_lock(&lock.mesh).await? {
-            Some((held, _))
-                if held.token == lock.info.token && held.expires_at_ms > unix_now_ms() => {}
-            Some((held, _)) if held.token != lock.info.token => {
-                return Err(lost_lock(&lock.mesh, Some(&held)))
-            }
-            _ => return Err(lost_lock(&lock.mesh, None)),
-        }
         let path = key.path(&lock.mesh);
-        let current = || async {
-            Ok::<u64, Error>(
-                self.consul
-                    .kv_get(&path, &QueryOptions::new())
-                    .await?
-                    .value
-                    .map_or(0, |p| p.modify_index),
-            )
+        let check = KvOp::CheckSession {
+            key: lock_key(&lock.mesh),
+            session: lock.session.clone(),
         };
-        match value {
-            Some(v) => {
-                if !self.consul.kv_put(&path, &v, Some(expected)).await? {
-                    return Err(changed(&path, expected, current().await?));
-                }
-                current().await
+        let is_delete = value.is_none();
+        let op = match value {
+            Some(v) => KvOp::Cas {
+                key: path.clone(),
+                value: v,
+                index: expected,
+            },
+            None if expected == 0 => KvOp::CheckNotExists { key: path.clone() },
+            None => KvOp::DeleteCas {
+                key: path.clone(),
+                index: expected,
+            },
+        };
+        let r = self.consul.txn(&[check, op]).await?;
+        if r.succeeded() {
+            if is_delete {
+                return Ok(0);
             }
-            None => {
-                if expected == 0 {
-                    let found = current().await?;
-                    return if found == 0 {
-                        Ok(0)
-                    } else {
-                        Err(changed(&path, expected, found))
-                    };
-                }
-                if !self.consul.kv_delete(&path, Some(expected)).await? {
-                    return Err(changed(&path, expected, current().await?));
-                }
-                Ok(0)
-            }
+            return r
+                .results
+                .iter()
+                .find(|p| p.key == path)
+                .map(|p| p.modify_index)
+                .ok_or_else(|| {
+                    Error::Backend(crate::backend::BackendError::Decode {
+                        service: crate::backend::Service::Consul,
+                        path: "/v1/txn".into(),
+                        message: format!("no result for key {path}"),
+                    })
+                });
         }
+        if r.errors.iter().any(|e| e.op_index == 0) {
+            let now = self.read_lock(&lock.mesh).await.ok().flatten();
+            return Err(match now {
+                Some((h, _)) if h.token != lock.info.token => lost_lock(&lock.mesh, Some(&h)),
+                _ => Self::lost(&lock.mesh),
+            });
+        }
+        let found = self
+            .consul
+            .kv_get(&path, &QueryOptions::new())
+            .await?
+            .value
+            .map_or(0, |p| p.modify_index);
+        Err(changed(&path, expected, found))
     }
 }

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests of istio-nomad-core.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod scenarios;
+
 use istio_nomad_core::backend::{ClientOptions, RetryPolicy};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -150,4 +152,58 @@ pub fn check_job_body_against_openapi(job: &Value) {
             .collect::<Vec<_>>()
             .join("\n")
     );
+}
+
+/// A one-connection-at-a-time HTTP/1.1 server on a Unix socket: answers every request with
+/// `status`, `headers` and `body`, and sends each request's head (request line and
+/// headers, lower-cased names) on the returned channel. For testing clients that reach
+/// Nomad or Consul through `unix://` addresses.
+#[cfg(unix)]
+pub fn unix_http_server(
+    path: &Path,
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+) -> tokio::sync::mpsc::UnboundedReceiver<String> {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::UnixListener::bind(path).unwrap();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let (read, mut write) = stream.into_split();
+            let mut reader = BufReader::new(read);
+            'requests: loop {
+                let mut head = String::new();
+                let mut length = 0usize;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).await.unwrap_or(0) == 0 {
+                        break 'requests;
+                    }
+                    if line == "\r\n" {
+                        break;
+                    }
+                    let lower = line.to_ascii_lowercase();
+                    if let Some(v) = lower.strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                    head.push_str(&lower);
+                }
+                let mut req_body = vec![0u8; length];
+                reader.read_exact(&mut req_body).await.unwrap();
+                let _ = tx.send(head);
+                let mut resp = format!("HTTP/1.1 {status} X\r\ncontent-length: {}\r\n", body.len());
+                for (k, v) in &headers {
+                    resp.push_str(&format!("{k}: {v}\r\n"));
+                }
+                resp.push_str("\r\n");
+                resp.push_str(&body);
+                write.write_all(resp.as_bytes()).await.unwrap();
+            }
+        }
+    });
+    rx
 }

@@ -1,16 +1,21 @@
 //! The Consul client over HTTP, configured like the `consul` CLI.
 
 use std::fmt;
+use std::path::PathBuf;
 
 use async_trait::async_trait;
 
 use super::requests::{self as rq, ConsulContext};
-use super::types::{CatalogService, KvPair, ServiceEntry, ServiceRegistration};
+use super::types::{
+    CatalogService, KvPair, ServiceEntry, ServiceRegistration, SessionInfo, SessionRequest, TxnOp,
+    TxnResponse,
+};
 use super::Consul;
 use crate::backend::env::{bool_var, parse_address, path_var, process_env, var};
 use crate::backend::transport::{HttpTransport, TlsFields};
 use crate::backend::{
-    BackendError, BackendResult, ClientOptions, Indexed, QueryOptions, Secret, Service, TlsConfig,
+    BackendError, BackendResult, BasicAuth, ClientOptions, Indexed, QueryOptions, Secret, Service,
+    TlsConfig,
 };
 
 /// Default Consul address.
@@ -19,8 +24,14 @@ pub const DEFAULT_ADDRESS: &str = "127.0.0.1:8500";
 /// Settings of a Consul client.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ConsulConfig {
-    /// Base address, path prefix included (`CONSUL_HTTP_ADDR`, scheme from `CONSUL_HTTP_SSL`).
+    /// Base address, path prefix included (`CONSUL_HTTP_ADDR`, scheme from `CONSUL_HTTP_SSL`);
+    /// `http://localhost/` (or `https://`) for a `unix://` address.
     pub address: reqwest::Url,
+    /// The socket of a `unix:///path` `CONSUL_HTTP_ADDR` (hashicorp/consul `api/api.go`
+    /// `NewClient`).
+    pub unix_socket: Option<PathBuf>,
+    /// HTTP basic auth (`CONSUL_HTTP_AUTH`, `user[:password]`).
+    pub http_auth: Option<BasicAuth>,
     /// ACL token (`CONSUL_HTTP_TOKEN_FILE`, else `CONSUL_HTTP_TOKEN`), sent as `X-Consul-Token`.
     pub token: Option<Secret>,
     /// Namespace (`CONSUL_NAMESPACE`), sent as `?ns=`.
@@ -38,6 +49,8 @@ impl fmt::Debug for ConsulConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ConsulConfig")
             .field("address", &self.address.as_str())
+            .field("unix_socket", &self.unix_socket)
+            .field("http_auth", &self.http_auth)
             .field("token", &self.token.as_ref().map(|_| "[redacted]"))
             .field("namespace", &self.namespace)
             .field("datacenter", &self.datacenter)
@@ -49,6 +62,7 @@ impl fmt::Debug for ConsulConfig {
 
 const TLS_FIELDS: TlsFields = TlsFields {
     ca_cert: "CONSUL_CACERT",
+    ca_path: "CONSUL_CAPATH",
     client_cert: "CONSUL_CLIENT_CERT",
     client_key: "CONSUL_CLIENT_KEY",
 };
@@ -64,8 +78,12 @@ impl ConsulConfig {
         Self::from_env_with(process_env)
     }
 
-    /// Reads the `consul` CLI's environment variables through `lookup`. The token file
-    /// (`CONSUL_HTTP_TOKEN_FILE`) wins over `CONSUL_HTTP_TOKEN`; it is read once and trimmed.
+    /// Reads the `consul` CLI's environment variables through `lookup`, as hashicorp/consul
+    /// `api/api.go` `defaultConfig` and `NewClient` do: `CONSUL_HTTP_ADDR` (`host:port`,
+    /// `http://`, `https://` or `unix://`), `CONSUL_HTTP_TOKEN_FILE` (wins over
+    /// `CONSUL_HTTP_TOKEN`; read once and trimmed), `CONSUL_HTTP_AUTH`, `CONSUL_HTTP_SSL`,
+    /// `CONSUL_CACERT`, `CONSUL_CAPATH`, `CONSUL_CLIENT_CERT`, `CONSUL_CLIENT_KEY`,
+    /// `CONSUL_TLS_SERVER_NAME`, `CONSUL_HTTP_SSL_VERIFY`, `CONSUL_NAMESPACE`.
     pub fn from_env_with(lookup: impl Fn(&str) -> Option<String>) -> BackendResult<Self> {
         let lookup: &dyn Fn(&str) -> Option<String> = &lookup;
         let mut b = ConsulConfig::builder();
@@ -90,7 +108,11 @@ impl ConsulConfig {
         if let Some(ns) = var(lookup, "CONSUL_NAMESPACE") {
             b = b.namespace(ns);
         }
+        if let Some(auth) = var(lookup, "CONSUL_HTTP_AUTH") {
+            b = b.http_auth(BasicAuth::parse(&auth));
+        }
         b.tls.ca_cert = path_var(lookup, "CONSUL_CACERT");
+        b.tls.ca_path = path_var(lookup, "CONSUL_CAPATH");
         b.tls.client_cert = path_var(lookup, "CONSUL_CLIENT_CERT");
         b.tls.client_key = path_var(lookup, "CONSUL_CLIENT_KEY");
         b.tls.server_name = var(lookup, "CONSUL_TLS_SERVER_NAME");
@@ -109,6 +131,7 @@ pub struct ConsulConfigBuilder {
     address_field: &'static str,
     ssl: bool,
     token: Option<Secret>,
+    http_auth: Option<BasicAuth>,
     namespace: Option<String>,
     datacenter: Option<String>,
     tls: TlsConfig,
@@ -120,6 +143,7 @@ impl fmt::Debug for ConsulConfigBuilder {
         f.debug_struct("ConsulConfigBuilder")
             .field("address", &self.address)
             .field("token", &self.token.as_ref().map(|_| "[redacted]"))
+            .field("http_auth", &self.http_auth)
             .field("namespace", &self.namespace)
             .finish_non_exhaustive()
     }
@@ -132,6 +156,7 @@ impl Default for ConsulConfigBuilder {
             address_field: "address",
             ssl: false,
             token: None,
+            http_auth: None,
             namespace: None,
             datacenter: None,
             tls: TlsConfig::default(),
@@ -141,7 +166,8 @@ impl Default for ConsulConfigBuilder {
 }
 
 impl ConsulConfigBuilder {
-    /// Agent address: `host:port`, `http://host:port[/prefix]` or `https://...`.
+    /// Agent address: `host:port`, `http://host:port[/prefix]`, `https://...` or
+    /// `unix:///path/to/consul.sock`.
     pub fn address(mut self, address: impl Into<String>) -> Self {
         self.address = address.into();
         self
@@ -165,6 +191,12 @@ impl ConsulConfigBuilder {
         self
     }
 
+    /// HTTP basic-auth credentials of every request.
+    pub fn http_auth(mut self, auth: BasicAuth) -> Self {
+        self.http_auth = Some(auth);
+        self
+    }
+
     /// Datacenter of every request.
     pub fn datacenter(mut self, dc: impl Into<String>) -> Self {
         self.datacenter = Some(dc.into());
@@ -185,7 +217,8 @@ impl ConsulConfigBuilder {
 
     /// Checks the address and the TLS pairing.
     pub fn build(self) -> BackendResult<ConsulConfig> {
-        let mut address = parse_address(self.address_field, &self.address, "http")?;
+        let parsed = parse_address(self.address_field, &self.address, "http", Some("localhost"))?;
+        let mut address = parsed.url;
         if self.ssl && address.scheme() == "http" {
             address.set_scheme("https").map_err(|()| {
                 BackendError::config("CONSUL_HTTP_SSL", "cannot switch the address to https")
@@ -199,6 +232,8 @@ impl ConsulConfigBuilder {
         }
         Ok(ConsulConfig {
             address,
+            unix_socket: parsed.unix_socket,
+            http_auth: self.http_auth,
             token: self.token,
             namespace: self.namespace,
             datacenter: self.datacenter,
@@ -222,6 +257,10 @@ impl fmt::Debug for HttpConsul {
             .field("namespace", &self.ctx.namespace)
             .field("datacenter", &self.ctx.datacenter)
             .field("token", &self.ctx.token.as_ref().map(|_| "[redacted]"))
+            .field(
+                "http_auth",
+                &self.ctx.http_auth.as_ref().map(|_| "[redacted]"),
+            )
             .finish()
     }
 }
@@ -229,13 +268,20 @@ impl fmt::Debug for HttpConsul {
 impl HttpConsul {
     /// A client for `config` (reads the TLS files).
     pub fn new(config: &ConsulConfig) -> BackendResult<Self> {
+        let auth_header = config.http_auth.as_ref().map(BasicAuth::header_value);
+        let mut secrets: Vec<Secret> = config.token.iter().cloned().collect();
+        if let (Some(a), Some(h)) = (&config.http_auth, &auth_header) {
+            secrets.push(a.password.clone());
+            secrets.push(h.clone());
+        }
         let transport = HttpTransport::new(
             Service::Consul,
             vec![config.address.clone()],
             &config.tls,
             TLS_FIELDS,
             config.options.clone(),
-            config.token.iter().cloned().collect(),
+            secrets,
+            config.unix_socket.clone(),
         )?;
         Ok(HttpConsul {
             transport,
@@ -243,6 +289,7 @@ impl HttpConsul {
                 namespace: config.namespace.clone(),
                 datacenter: config.datacenter.clone(),
                 token: config.token.clone(),
+                http_auth: auth_header,
             },
         })
     }
@@ -322,6 +369,54 @@ impl Consul for HttpConsul {
         let r = rq::kv_delete(&self.ctx, key, cas)?;
         self.transport.call(&r, rq::decode_bool).await
     }
+
+    async fn kv_acquire(&self, key: &str, value: &[u8], session: &str) -> BackendResult<bool> {
+        let r = rq::kv_lock(&self.ctx, key, value, session, false)?;
+        self.transport.call(&r, rq::decode_bool).await
+    }
+
+    async fn kv_release(&self, key: &str, value: &[u8], session: &str) -> BackendResult<bool> {
+        let r = rq::kv_lock(&self.ctx, key, value, session, true)?;
+        self.transport.call(&r, rq::decode_bool).await
+    }
+
+    async fn session_create(&self, session: &SessionRequest) -> BackendResult<String> {
+        self.transport
+            .call(
+                &rq::session_create(&self.ctx, session),
+                rq::decode_session_create,
+            )
+            .await
+    }
+
+    async fn session_renew(&self, id: &str) -> BackendResult<Option<SessionInfo>> {
+        self.transport
+            .call(&rq::session_renew(&self.ctx, id), rq::decode_session_renew)
+            .await
+    }
+
+    async fn session_destroy(&self, id: &str) -> BackendResult<()> {
+        self.transport
+            .call(&rq::session_destroy(&self.ctx, id), |req, resp| {
+                rq::decode_bool(req, resp).map(|_| ())
+            })
+            .await
+    }
+
+    async fn session_info(
+        &self,
+        id: &str,
+        q: &QueryOptions,
+    ) -> BackendResult<Indexed<Option<SessionInfo>>> {
+        self.transport
+            .call(&rq::session_info(&self.ctx, id, q), rq::decode_session_info)
+            .await
+    }
+
+    async fn txn(&self, ops: &[TxnOp]) -> BackendResult<TxnResponse> {
+        let r = rq::txn(&self.ctx, ops)?;
+        self.transport.call(&r, rq::decode_txn).await
+    }
 }
 
 #[cfg(test)]
@@ -360,14 +455,29 @@ mod tests {
             "https://c:8501/consul",
             "https is never downgraded"
         );
-        let e =
-            ConsulConfig::from_env_with(env(&[("CONSUL_HTTP_ADDR", "unix:///run/consul.sock")]))
-                .unwrap_err();
-        assert!(
-            e.to_string()
-                .starts_with("invalid setting CONSUL_HTTP_ADDR: unix socket"),
-            "{e}"
+        let c = ConsulConfig::from_env_with(env(&[
+            ("CONSUL_HTTP_ADDR", "unix:///run/consul.sock"),
+            ("CONSUL_HTTP_AUTH", "admin"),
+            ("CONSUL_CAPATH", "/etc/consul/cas"),
+        ]))
+        .unwrap();
+        assert_eq!(c.address.as_str(), "http://localhost/");
+        assert_eq!(
+            c.unix_socket.as_deref(),
+            Some(std::path::Path::new("/run/consul.sock"))
         );
+        assert_eq!(c.http_auth, Some(BasicAuth::new("admin", "")));
+        assert_eq!(
+            c.tls.ca_path.as_deref(),
+            Some(std::path::Path::new("/etc/consul/cas"))
+        );
+        let e = ConsulConfig::from_env_with(env(&[("CONSUL_HTTP_ADDR", "tcp://c:1")])).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid setting CONSUL_HTTP_ADDR: unknown protocol scheme \"tcp\""
+        );
+        let c = ConsulConfig::from_env_with(env(&[("CONSUL_HTTP_AUTH", "ops:pw-123")])).unwrap();
+        assert!(!format!("{c:?}").contains("pw-123"));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The Consul HTTP API behind a trait: agent service registration, catalog and health
-//! reads, and the KV store with check-and-set, all reads blocking-capable.
+//! reads, the KV store with check-and-set, sessions and locks (`?acquire=`), and KV
+//! transactions (`/v1/txn`), all reads blocking-capable.
 
 mod http;
 mod memory;
@@ -12,7 +13,8 @@ pub use http::{ConsulConfig, ConsulConfigBuilder, HttpConsul};
 pub use memory::MemoryConsul;
 pub use types::{
     check_status, AgentCheck, AgentService, CatalogService, HealthCheck, KvPair, Node,
-    ServiceConnect, ServiceEntry, ServiceRegistration,
+    ServiceConnect, ServiceEntry, ServiceRegistration, SessionBehavior, SessionInfo,
+    SessionRequest, TxnError, TxnOp, TxnResponse,
 };
 
 use super::{BackendResult, Indexed, QueryOptions};
@@ -63,7 +65,42 @@ pub trait Consul: Send + Sync {
     async fn kv_put(&self, key: &str, value: &[u8], cas: Option<u64>) -> BackendResult<bool>;
 
     /// `DELETE /v1/kv/:key[?cas=N]`: deletes the entry; with `cas`, only if its
-    /// `ModifyIndex` is `N`. Returns whether it was deleted (true when it was already absent
-    /// and no `cas` was given).
+    /// `ModifyIndex` is `N`. Returns `true` when the entry is gone afterwards: an absent key
+    /// answers `true` with or without `cas`, a present one whose `ModifyIndex` is not `N`
+    /// (so always with `cas=0`) answers `false` (hashicorp/consul
+    /// `agent/consul/state/kvs.go` `kvsDeleteCASTxn`).
     async fn kv_delete(&self, key: &str, cas: Option<u64>) -> BackendResult<bool>;
+
+    /// `PUT /v1/kv/:key?acquire=<session>`: writes the value and takes the key's lock for
+    /// `session`. `false` when another session holds it, or within the lock delay after
+    /// the previous holder's session was invalidated; an unknown session is an error
+    /// (`agent/consul/state/kvs.go` `kvsLockTxn`, `agent/consul/kvs_endpoint.go`
+    /// `kvsPreApply`).
+    async fn kv_acquire(&self, key: &str, value: &[u8], session: &str) -> BackendResult<bool>;
+
+    /// `PUT /v1/kv/:key?release=<session>`: writes the value and gives the lock back;
+    /// `false` unless `session` holds it (`kvsUnlockTxn`).
+    async fn kv_release(&self, key: &str, value: &[u8], session: &str) -> BackendResult<bool>;
+
+    /// `PUT /v1/session/create`: a new session; returns its ID.
+    async fn session_create(&self, session: &SessionRequest) -> BackendResult<String>;
+
+    /// `PUT /v1/session/renew/:id`: restarts the session's TTL; `None` when the session no
+    /// longer exists (expired or destroyed).
+    async fn session_renew(&self, id: &str) -> BackendResult<Option<SessionInfo>>;
+
+    /// `PUT /v1/session/destroy/:id`: invalidates the session (its keys are released or
+    /// deleted, as its behavior says). Destroying an unknown session succeeds.
+    async fn session_destroy(&self, id: &str) -> BackendResult<()>;
+
+    /// `GET /v1/session/info/:id`: the session, `None` when it does not exist.
+    async fn session_info(
+        &self,
+        id: &str,
+        q: &QueryOptions,
+    ) -> BackendResult<Indexed<Option<SessionInfo>>>;
+
+    /// `PUT /v1/txn`: applies the KV operations atomically. A rolled-back transaction is a
+    /// [`TxnResponse`] with `errors`, not an `Err`.
+    async fn txn(&self, ops: &[TxnOp]) -> BackendResult<TxnResponse>;
 }

@@ -347,6 +347,10 @@ fn de_b64<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
     }
 }
 
+fn empty_none<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.filter(|s| !s.is_empty()))
+}
+
 /// A KV entry (`Value` is base64 on the wire).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -364,8 +368,12 @@ pub struct KvPair {
     /// Opaque flags.
     #[serde(rename = "Flags")]
     pub flags: u64,
-    /// Session holding the lock, if any.
-    #[serde(rename = "Session", skip_serializing_if = "Option::is_none")]
+    /// Session holding the lock, if any (an empty string reads as none).
+    #[serde(
+        rename = "Session",
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "empty_none"
+    )]
     pub session: Option<String>,
     /// Raft index of creation.
     #[serde(rename = "CreateIndex")]
@@ -376,4 +384,299 @@ pub struct KvPair {
     /// Times the lock was acquired.
     #[serde(rename = "LockIndex")]
     pub lock_index: u64,
+}
+
+/// What happens to the keys a session holds when the session is invalidated (hashicorp/consul
+/// `agent/structs/structs.go` `SessionBehavior`; `agent/consul/state/session.go`
+/// `deleteSessionTxn`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SessionBehavior {
+    /// The lock is released: the key stays, its `Session` is cleared.
+    #[default]
+    #[serde(rename = "release")]
+    Release,
+    /// The keys held are deleted.
+    #[serde(rename = "delete")]
+    Delete,
+}
+
+impl SessionBehavior {
+    /// `release` or `delete`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionBehavior::Release => "release",
+            SessionBehavior::Delete => "delete",
+        }
+    }
+}
+
+/// A session to create (`PUT /v1/session/create`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionRequest {
+    /// Human-readable name.
+    pub name: String,
+    /// Invalidate the session unless renewed within this time (whole seconds are sent).
+    /// Consul refuses a TTL outside `[session_ttl_min, 24h]` (10 s by default).
+    pub ttl: Option<std::time::Duration>,
+    /// After the session is invalidated, the keys it held cannot be acquired for this long
+    /// (Consul default 15 s, capped at 60 s).
+    pub lock_delay: Option<std::time::Duration>,
+    /// What happens to held keys on invalidation.
+    pub behavior: SessionBehavior,
+}
+
+impl SessionRequest {
+    /// A session named `name` with Consul's defaults (no TTL, 15 s lock delay, release).
+    pub fn new(name: impl Into<String>) -> Self {
+        SessionRequest {
+            name: name.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Sets the TTL.
+    #[must_use]
+    pub fn ttl(mut self, ttl: std::time::Duration) -> Self {
+        self.ttl = Some(ttl);
+        self
+    }
+
+    /// Sets the lock delay.
+    #[must_use]
+    pub fn lock_delay(mut self, delay: std::time::Duration) -> Self {
+        self.lock_delay = Some(delay);
+        self
+    }
+
+    /// Sets the invalidation behavior.
+    #[must_use]
+    pub fn behavior(mut self, behavior: SessionBehavior) -> Self {
+        self.behavior = behavior;
+        self
+    }
+}
+
+/// A session as `/v1/session/info/:id` and `/v1/session/renew/:id` return it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SessionInfo {
+    /// Session ID.
+    #[serde(rename = "ID")]
+    pub id: String,
+    /// Name.
+    #[serde(rename = "Name")]
+    pub name: String,
+    /// Node the session belongs to.
+    #[serde(rename = "Node")]
+    pub node: String,
+    /// Lock delay in nanoseconds.
+    #[serde(rename = "LockDelay")]
+    pub lock_delay: u64,
+    /// `release` or `delete`.
+    #[serde(rename = "Behavior")]
+    pub behavior: String,
+    /// TTL as a Go duration (`15s`), empty for none.
+    #[serde(rename = "TTL")]
+    pub ttl: String,
+    /// Raft index of creation.
+    #[serde(rename = "CreateIndex")]
+    pub create_index: u64,
+    /// Raft index of the last change.
+    #[serde(rename = "ModifyIndex")]
+    pub modify_index: u64,
+}
+
+/// One KV operation of a `/v1/txn` transaction (hashicorp/consul `api/txn.go` `KVOp`
+/// verbs, applied by `agent/consul/state/txn.go` `txnKVS`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TxnOp {
+    /// `set`: write the value.
+    Set {
+        /// Key.
+        key: String,
+        /// Value.
+        value: Vec<u8>,
+    },
+    /// `cas`: write only if the key's `ModifyIndex` is `index` (0: only if absent).
+    Cas {
+        /// Key.
+        key: String,
+        /// Value.
+        value: Vec<u8>,
+        /// Expected `ModifyIndex`.
+        index: u64,
+    },
+    /// `lock`: acquire the key with `session`.
+    Lock {
+        /// Key.
+        key: String,
+        /// Value.
+        value: Vec<u8>,
+        /// Session.
+        session: String,
+    },
+    /// `unlock`: release the key held by `session`.
+    Unlock {
+        /// Key.
+        key: String,
+        /// Value.
+        value: Vec<u8>,
+        /// Session.
+        session: String,
+    },
+    /// `get`: read the key (fails when absent).
+    Get {
+        /// Key.
+        key: String,
+    },
+    /// `get-tree`: read every key under the prefix.
+    GetTree {
+        /// Prefix.
+        prefix: String,
+    },
+    /// `check-index`: fail unless the key's `ModifyIndex` is `index`.
+    CheckIndex {
+        /// Key.
+        key: String,
+        /// Expected `ModifyIndex`.
+        index: u64,
+    },
+    /// `check-session`: fail unless the key is held by `session`.
+    CheckSession {
+        /// Key.
+        key: String,
+        /// Session.
+        session: String,
+    },
+    /// `check-not-exists`: fail when the key exists.
+    CheckNotExists {
+        /// Key.
+        key: String,
+    },
+    /// `delete`: delete the key.
+    Delete {
+        /// Key.
+        key: String,
+    },
+    /// `delete-cas`: delete only if the key's `ModifyIndex` is `index`.
+    DeleteCas {
+        /// Key.
+        key: String,
+        /// Expected `ModifyIndex`.
+        index: u64,
+    },
+}
+
+impl TxnOp {
+    /// The Consul verb (`set`, `cas`, `check-session`, ...).
+    pub fn verb(&self) -> &'static str {
+        match self {
+            TxnOp::Set { .. } => "set",
+            TxnOp::Cas { .. } => "cas",
+            TxnOp::Lock { .. } => "lock",
+            TxnOp::Unlock { .. } => "unlock",
+            TxnOp::Get { .. } => "get",
+            TxnOp::GetTree { .. } => "get-tree",
+            TxnOp::CheckIndex { .. } => "check-index",
+            TxnOp::CheckSession { .. } => "check-session",
+            TxnOp::CheckNotExists { .. } => "check-not-exists",
+            TxnOp::Delete { .. } => "delete",
+            TxnOp::DeleteCas { .. } => "delete-cas",
+        }
+    }
+
+    /// The key (or prefix) the operation is about.
+    pub fn key(&self) -> &str {
+        match self {
+            TxnOp::Set { key, .. }
+            | TxnOp::Cas { key, .. }
+            | TxnOp::Lock { key, .. }
+            | TxnOp::Unlock { key, .. }
+            | TxnOp::Get { key }
+            | TxnOp::CheckIndex { key, .. }
+            | TxnOp::CheckSession { key, .. }
+            | TxnOp::CheckNotExists { key }
+            | TxnOp::Delete { key }
+            | TxnOp::DeleteCas { key, .. } => key,
+            TxnOp::GetTree { prefix } => prefix,
+        }
+    }
+
+    /// True when the operation changes the store (hashicorp/consul `agent/txn_endpoint.go`
+    /// `isWrite`).
+    pub fn is_write(&self) -> bool {
+        matches!(
+            self,
+            TxnOp::Set { .. }
+                | TxnOp::Cas { .. }
+                | TxnOp::Lock { .. }
+                | TxnOp::Unlock { .. }
+                | TxnOp::Delete { .. }
+                | TxnOp::DeleteCas { .. }
+        )
+    }
+
+    /// The operation as the `/v1/txn` body holds it: `{"KV": {"Verb", "Key", ...}}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        use base64::engine::general_purpose::STANDARD;
+        let mut kv = serde_json::Map::new();
+        kv.insert("Verb".into(), self.verb().into());
+        kv.insert("Key".into(), self.key().into());
+        match self {
+            TxnOp::Set { value, .. } => {
+                kv.insert("Value".into(), STANDARD.encode(value).into());
+            }
+            TxnOp::Cas { value, index, .. } => {
+                kv.insert("Value".into(), STANDARD.encode(value).into());
+                kv.insert("Index".into(), (*index).into());
+            }
+            TxnOp::Lock { value, session, .. } | TxnOp::Unlock { value, session, .. } => {
+                kv.insert("Value".into(), STANDARD.encode(value).into());
+                kv.insert("Session".into(), session.clone().into());
+            }
+            TxnOp::CheckIndex { index, .. } | TxnOp::DeleteCas { index, .. } => {
+                kv.insert("Index".into(), (*index).into());
+            }
+            TxnOp::CheckSession { session, .. } => {
+                kv.insert("Session".into(), session.clone().into());
+            }
+            TxnOp::Get { .. }
+            | TxnOp::GetTree { .. }
+            | TxnOp::CheckNotExists { .. }
+            | TxnOp::Delete { .. } => {}
+        }
+        serde_json::json!({ "KV": kv })
+    }
+}
+
+/// One failed operation of a transaction.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TxnError {
+    /// Position of the operation in the request.
+    #[serde(rename = "OpIndex")]
+    pub op_index: usize,
+    /// Why it failed (`failed session check for key ...`, `failed to set key ..., index is
+    /// stale`).
+    #[serde(rename = "What")]
+    pub what: String,
+}
+
+/// The answer to `/v1/txn`: the results of every operation when all succeeded (HTTP 200),
+/// or the errors and nothing applied (HTTP 409; hashicorp/consul `agent/txn_endpoint.go`
+/// `Txn`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TxnResponse {
+    /// One entry per KV operation that returns one, in order (values blanked except for
+    /// `get` and `get-tree`).
+    pub results: Vec<KvPair>,
+    /// The failed operations (empty on success).
+    pub errors: Vec<TxnError>,
+}
+
+impl TxnResponse {
+    /// True when the transaction was applied.
+    pub fn succeeded(&self) -> bool {
+        self.errors.is_empty()
+    }
 }

@@ -9,8 +9,8 @@ use tokio::sync::Mutex;
 use super::requests::{self as rq, is_auth_error};
 use super::types::{
     DeleteRangeRequest, DeleteRangeResponse, LeaseGrantResponse, LeaseKeepAliveResponse,
-    PutRequest, PutResponse, RangeRequest, RangeResponse, ResponseHeader, StatusResponse,
-    TxnRequest, TxnResponse,
+    MemberListResponse, PutRequest, PutResponse, RangeRequest, RangeResponse, ResponseHeader,
+    StatusResponse, TxnRequest, TxnResponse,
 };
 use super::Etcd;
 use crate::backend::env::{bool_var, parse_address, path_var, process_env, var};
@@ -62,6 +62,7 @@ impl fmt::Debug for EtcdConfig {
 
 const TLS_FIELDS: TlsFields = TlsFields {
     ca_cert: "ETCDCTL_CACERT",
+    ca_path: "ETCDCTL_CACERT",
     client_cert: "ETCDCTL_CERT",
     client_key: "ETCDCTL_KEY",
 };
@@ -191,7 +192,7 @@ impl EtcdConfigBuilder {
         let endpoints = self
             .endpoints
             .iter()
-            .map(|e| parse_address(self.endpoints_field, e, scheme))
+            .map(|e| parse_address(self.endpoints_field, e, scheme, None).map(|a| a.url))
             .collect::<BackendResult<Vec<_>>>()?;
         if self.tls.client_cert.is_some() != self.tls.client_key.is_some() {
             return Err(BackendError::Tls {
@@ -250,6 +251,7 @@ impl HttpEtcd {
             TLS_FIELDS,
             config.options.clone(),
             config.user.iter().map(|(_, p)| p.clone()).collect(),
+            None,
         )?;
         Ok(HttpEtcd {
             transport,
@@ -353,6 +355,15 @@ impl Etcd for HttpEtcd {
 
     async fn status(&self) -> BackendResult<StatusResponse> {
         self.call(|t| Ok(rq::status(t)), rq::decode_status).await
+    }
+
+    async fn member_list(&self) -> BackendResult<MemberListResponse> {
+        self.call(|t| Ok(rq::member_list(t)), rq::decode_member_list)
+            .await
+    }
+
+    async fn health(&self) -> BackendResult<bool> {
+        self.transport.call(&rq::health(), rq::decode_health).await
     }
 }
 

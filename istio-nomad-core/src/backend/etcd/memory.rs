@@ -11,8 +11,9 @@ use async_trait::async_trait;
 use super::requests::{lease_keepalive as keepalive_request, lease_not_found};
 use super::types::{
     CompareResult, CompareTarget, DeleteRangeRequest, DeleteRangeResponse, KeyValue,
-    LeaseGrantResponse, LeaseKeepAliveResponse, PutRequest, PutResponse, RangeRequest,
-    RangeResponse, ResponseHeader, StatusResponse, TxnOp, TxnOpResponse, TxnRequest, TxnResponse,
+    LeaseGrantResponse, LeaseKeepAliveResponse, Member, MemberListResponse, PutRequest,
+    PutResponse, RangeRequest, RangeResponse, ResponseHeader, StatusResponse, TxnOp, TxnOpResponse,
+    TxnRequest, TxnResponse,
 };
 use super::Etcd;
 use crate::backend::blocking::lock;
@@ -412,6 +413,25 @@ impl Etcd for MemoryEtcd {
         } else {
             Err(lease_not_found(&super::requests::lease_revoke(id, None)))
         }
+    }
+
+    async fn member_list(&self) -> BackendResult<MemberListResponse> {
+        let mut s = lock(&self.state);
+        s.expire();
+        Ok(MemberListResponse {
+            header: s.header(),
+            members: vec![Member {
+                id: MEMBER_ID,
+                name: "default".into(),
+                peer_urls: vec!["http://localhost:2380".into()],
+                client_urls: vec!["http://localhost:2379".into()],
+                is_learner: false,
+            }],
+        })
+    }
+
+    async fn health(&self) -> BackendResult<bool> {
+        Ok(true)
     }
 
     async fn status(&self) -> BackendResult<StatusResponse> {

@@ -12,11 +12,12 @@ pub use http::{EtcdConfig, EtcdConfigBuilder, HttpEtcd};
 pub use memory::MemoryEtcd;
 pub use types::{
     prefix_end, Compare, CompareResult, CompareTarget, DeleteRangeRequest, DeleteRangeResponse,
-    KeyValue, LeaseGrantResponse, LeaseKeepAliveResponse, PutRequest, PutResponse, RangeRequest,
-    RangeResponse, ResponseHeader, StatusResponse, TxnOp, TxnOpResponse, TxnRequest, TxnResponse,
+    KeyValue, LeaseGrantResponse, LeaseKeepAliveResponse, Member, MemberListResponse, PutRequest,
+    PutResponse, RangeRequest, RangeResponse, ResponseHeader, StatusResponse, TxnOp, TxnOpResponse,
+    TxnRequest, TxnResponse,
 };
 
-use super::BackendResult;
+use super::{BackendError, BackendResult, Service};
 
 /// An etcd cluster's v3 API.
 #[async_trait]
@@ -44,6 +45,24 @@ pub trait Etcd: Send + Sync {
 
     /// `/v3/maintenance/status`: the answering member's status.
     async fn status(&self) -> BackendResult<StatusResponse>;
+
+    /// `/v3/cluster/member/list`: the members as the answering member knows them.
+    async fn member_list(&self) -> BackendResult<MemberListResponse> {
+        Err(BackendError::InvalidRequest {
+            service: Service::Etcd,
+            field: "member_list".into(),
+            message: "this client cannot list members".into(),
+        })
+    }
+
+    /// `GET /health`: whether the answering member has a leader and no alarm.
+    async fn health(&self) -> BackendResult<bool> {
+        Err(BackendError::InvalidRequest {
+            service: Service::Etcd,
+            field: "health".into(),
+            message: "this client cannot read the health endpoint".into(),
+        })
+    }
 
     /// One key, `None` when absent.
     async fn get(&self, key: &[u8]) -> BackendResult<Option<KeyValue>> {

@@ -9,8 +9,9 @@ use serde_json::{json, Map, Value};
 
 use super::types::{
     Compare, CompareResult, CompareTarget, DeleteRangeRequest, DeleteRangeResponse, KeyValue,
-    LeaseGrantResponse, LeaseKeepAliveResponse, PutRequest, PutResponse, RangeRequest,
-    RangeResponse, ResponseHeader, StatusResponse, TxnOp, TxnOpResponse, TxnRequest, TxnResponse,
+    LeaseGrantResponse, LeaseKeepAliveResponse, Member, MemberListResponse, PutRequest,
+    PutResponse, RangeRequest, RangeResponse, ResponseHeader, StatusResponse, TxnOp, TxnOpResponse,
+    TxnRequest, TxnResponse,
 };
 use crate::backend::request::{check_status, Method, Request, Response};
 use crate::backend::{BackendError, BackendResult, Secret, Service};
@@ -185,6 +186,17 @@ pub fn lease_revoke(id: i64, token: Option<&Secret>) -> Request {
         token,
         false,
     )
+}
+
+/// `/v3/cluster/member/list`. May be retried.
+pub fn member_list(token: Option<&Secret>) -> Request {
+    post("/v3/cluster/member/list", json!({}), token, true)
+}
+
+/// `GET /health`: `{"health":"true"}` when the member has a leader and no alarm
+/// (etcd-io/etcd v3.4 `etcdserver/api/etcdhttp/metrics.go` `checkHealth`). May be retried.
+pub fn health() -> Request {
+    Request::new(Service::Etcd, Method::Get, "/health").idempotent(true)
 }
 
 /// `/v3/maintenance/status`. May be retried.
@@ -468,6 +480,62 @@ pub fn decode_lease_keepalive(
         return Err(lease_not_found(req));
     }
     Ok(out)
+}
+
+/// Decoder of [`member_list`].
+pub fn decode_member_list(req: &Request, resp: &Response) -> BackendResult<MemberListResponse> {
+    let v = body(req, resp)?;
+    let strings = |m: &Value, keys: &[&str]| -> Vec<String> {
+        keys.iter()
+            .find_map(|k| m.get(*k).and_then(Value::as_array))
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let parse = || -> Result<MemberListResponse, String> {
+        let mut members = Vec::new();
+        for m in v
+            .get("members")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
+            members.push(Member {
+                id: uint(m, &["ID", "id"])?,
+                name: m
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+                peer_urls: strings(m, &["peerURLs", "peer_urls", "peerUrls"]),
+                client_urls: strings(m, &["clientURLs", "client_urls", "clientUrls"]),
+                is_learner: boolean(m, "isLearner") || boolean(m, "is_learner"),
+            });
+        }
+        Ok(MemberListResponse {
+            header: header(&v)?,
+            members,
+        })
+    };
+    parse().map_err(|m| decode_err(req, m))
+}
+
+/// Decoder of [`health`]: `true` for `{"health":"true"}` (HTTP 200), `false` for
+/// `{"health":"false"}` (HTTP 503); other answers are errors.
+pub fn decode_health(req: &Request, resp: &Response) -> BackendResult<bool> {
+    if resp.status != 200 && resp.status != 503 {
+        check_status(req, resp)?;
+    }
+    let v: Value =
+        serde_json::from_slice(&resp.body).map_err(|e| decode_err(req, e.to_string()))?;
+    match v.get("health").and_then(Value::as_str) {
+        Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        _ => Err(decode_err(req, format!("no health field in {v}"))),
+    }
 }
 
 /// Decoder of [`lease_revoke`].

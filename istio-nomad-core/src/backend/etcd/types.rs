@@ -403,3 +403,34 @@ pub struct StatusResponse {
     /// Raft term.
     pub raft_term: u64,
 }
+
+/// One member of the cluster, as `/v3/cluster/member/list` reports it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Member {
+    /// Member ID.
+    pub id: u64,
+    /// Name (`--name`); empty for a member that was added but has not started yet.
+    pub name: String,
+    /// Peer URLs.
+    pub peer_urls: Vec<String>,
+    /// Client URLs (empty until the member has started).
+    pub client_urls: Vec<String>,
+    /// True for a learner (a non-voting member).
+    pub is_learner: bool,
+}
+
+impl Member {
+    /// True once the member has started and published its name and client URLs.
+    pub fn is_started(&self) -> bool {
+        !self.name.is_empty() && !self.client_urls.is_empty()
+    }
+}
+
+/// Answer to `/v3/cluster/member/list`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemberListResponse {
+    /// Header.
+    pub header: ResponseHeader,
+    /// Every member.
+    pub members: Vec<Member>,
+}

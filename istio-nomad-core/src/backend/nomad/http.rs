@@ -1,6 +1,7 @@
 //! The Nomad client over HTTP, configured like the `nomad` CLI.
 
 use std::fmt;
+use std::path::PathBuf;
 
 use async_trait::async_trait;
 
@@ -13,7 +14,7 @@ use super::{JobBody, Nomad};
 use crate::backend::env::{bool_var, parse_address, path_var, process_env, var};
 use crate::backend::transport::{HttpTransport, TlsFields};
 use crate::backend::{
-    BackendResult, ClientOptions, Indexed, QueryOptions, Secret, Service, TlsConfig,
+    BackendResult, BasicAuth, ClientOptions, Indexed, QueryOptions, Secret, Service, TlsConfig,
 };
 
 /// Default Nomad address.
@@ -22,8 +23,14 @@ pub const DEFAULT_ADDRESS: &str = "http://127.0.0.1:4646";
 /// Settings of a Nomad client.
 #[derive(Clone, PartialEq, Eq)]
 pub struct NomadConfig {
-    /// Base address (`NOMAD_ADDR`).
+    /// Base address (`NOMAD_ADDR`); `http://127.0.0.1/` for a `unix://` address, the host
+    /// Nomad's Go client sends over a socket (hashicorp/nomad `api/api.go` `newRequest`).
     pub address: reqwest::Url,
+    /// The socket of a `unix:///path` `NOMAD_ADDR` (hashicorp/nomad `api/api.go`
+    /// `defaultUDSClient`).
+    pub unix_socket: Option<PathBuf>,
+    /// HTTP basic auth (`NOMAD_HTTP_AUTH`, `user[:password]`).
+    pub http_auth: Option<BasicAuth>,
     /// ACL token (`NOMAD_TOKEN`), sent as `X-Nomad-Token`.
     pub token: Option<Secret>,
     /// Namespace (`NOMAD_NAMESPACE`).
@@ -41,6 +48,8 @@ impl fmt::Debug for NomadConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("NomadConfig")
             .field("address", &self.address.as_str())
+            .field("unix_socket", &self.unix_socket)
+            .field("http_auth", &self.http_auth)
             .field("token", &self.token.as_ref().map(|_| "[redacted]"))
             .field("namespace", &self.namespace)
             .field("region", &self.region)
@@ -52,6 +61,7 @@ impl fmt::Debug for NomadConfig {
 
 const TLS_FIELDS: TlsFields = TlsFields {
     ca_cert: "NOMAD_CACERT",
+    ca_path: "NOMAD_CAPATH",
     client_cert: "NOMAD_CLIENT_CERT",
     client_key: "NOMAD_CLIENT_KEY",
 };
@@ -68,7 +78,10 @@ impl NomadConfig {
     }
 
     /// Reads the `nomad` CLI's environment variables through `lookup` (unset and empty
-    /// values mean the default).
+    /// values mean the default), as hashicorp/nomad `api/api.go` `DefaultConfig` does:
+    /// `NOMAD_ADDR` (`http://`, `https://` or `unix://`), `NOMAD_TOKEN`, `NOMAD_NAMESPACE`,
+    /// `NOMAD_REGION`, `NOMAD_HTTP_AUTH`, `NOMAD_CACERT`, `NOMAD_CAPATH`,
+    /// `NOMAD_CLIENT_CERT`, `NOMAD_CLIENT_KEY`, `NOMAD_TLS_SERVER_NAME`, `NOMAD_SKIP_VERIFY`.
     pub fn from_env_with(lookup: impl Fn(&str) -> Option<String>) -> BackendResult<Self> {
         let lookup: &dyn Fn(&str) -> Option<String> = &lookup;
         let mut b = NomadConfig::builder();
@@ -84,7 +97,11 @@ impl NomadConfig {
         if let Some(r) = var(lookup, "NOMAD_REGION") {
             b = b.region(r);
         }
+        if let Some(auth) = var(lookup, "NOMAD_HTTP_AUTH") {
+            b = b.http_auth(BasicAuth::parse(&auth));
+        }
         b.tls.ca_cert = path_var(lookup, "NOMAD_CACERT");
+        b.tls.ca_path = path_var(lookup, "NOMAD_CAPATH");
         b.tls.client_cert = path_var(lookup, "NOMAD_CLIENT_CERT");
         b.tls.client_key = path_var(lookup, "NOMAD_CLIENT_KEY");
         b.tls.server_name = var(lookup, "NOMAD_TLS_SERVER_NAME");
@@ -100,6 +117,7 @@ pub struct NomadConfigBuilder {
     address: String,
     address_field: &'static str,
     token: Option<Secret>,
+    http_auth: Option<BasicAuth>,
     namespace: Option<String>,
     region: Option<String>,
     tls: TlsConfig,
@@ -111,6 +129,7 @@ impl fmt::Debug for NomadConfigBuilder {
         f.debug_struct("NomadConfigBuilder")
             .field("address", &self.address)
             .field("token", &self.token.as_ref().map(|_| "[redacted]"))
+            .field("http_auth", &self.http_auth)
             .field("namespace", &self.namespace)
             .field("region", &self.region)
             .finish_non_exhaustive()
@@ -123,6 +142,7 @@ impl Default for NomadConfigBuilder {
             address: DEFAULT_ADDRESS.into(),
             address_field: "address",
             token: None,
+            http_auth: None,
             namespace: None,
             region: None,
             tls: TlsConfig::default(),
@@ -132,7 +152,7 @@ impl Default for NomadConfigBuilder {
 }
 
 impl NomadConfigBuilder {
-    /// Server address, `http(s)://host:port`.
+    /// Server address, `http(s)://host:port` or `unix:///path/to/nomad.sock`.
     pub fn address(mut self, address: impl Into<String>) -> Self {
         self.address = address.into();
         self
@@ -152,6 +172,12 @@ impl NomadConfigBuilder {
     /// Namespace of every request.
     pub fn namespace(mut self, ns: impl Into<String>) -> Self {
         self.namespace = Some(ns.into());
+        self
+    }
+
+    /// HTTP basic-auth credentials of every request.
+    pub fn http_auth(mut self, auth: BasicAuth) -> Self {
+        self.http_auth = Some(auth);
         self
     }
 
@@ -175,7 +201,7 @@ impl NomadConfigBuilder {
 
     /// Checks the address and the TLS pairing.
     pub fn build(self) -> BackendResult<NomadConfig> {
-        let address = parse_address(self.address_field, &self.address, "http")?;
+        let parsed = parse_address(self.address_field, &self.address, "http", Some("127.0.0.1"))?;
         if self.tls.client_cert.is_some() != self.tls.client_key.is_some() {
             return Err(crate::backend::BackendError::Tls {
                 field: "NOMAD_CLIENT_CERT/NOMAD_CLIENT_KEY".into(),
@@ -183,7 +209,9 @@ impl NomadConfigBuilder {
             });
         }
         Ok(NomadConfig {
-            address,
+            address: parsed.url,
+            unix_socket: parsed.unix_socket,
+            http_auth: self.http_auth,
             token: self.token,
             namespace: self.namespace,
             region: self.region,
@@ -207,6 +235,10 @@ impl fmt::Debug for HttpNomad {
             .field("namespace", &self.ctx.namespace)
             .field("region", &self.ctx.region)
             .field("token", &self.ctx.token.as_ref().map(|_| "[redacted]"))
+            .field(
+                "http_auth",
+                &self.ctx.http_auth.as_ref().map(|_| "[redacted]"),
+            )
             .finish()
     }
 }
@@ -214,13 +246,20 @@ impl fmt::Debug for HttpNomad {
 impl HttpNomad {
     /// A client for `config` (reads the TLS files).
     pub fn new(config: &NomadConfig) -> BackendResult<Self> {
+        let auth_header = config.http_auth.as_ref().map(BasicAuth::header_value);
+        let mut secrets: Vec<Secret> = config.token.iter().cloned().collect();
+        if let (Some(a), Some(h)) = (&config.http_auth, &auth_header) {
+            secrets.push(a.password.clone());
+            secrets.push(h.clone());
+        }
         let transport = HttpTransport::new(
             Service::Nomad,
             vec![config.address.clone()],
             &config.tls,
             TLS_FIELDS,
             config.options.clone(),
-            config.token.iter().cloned().collect(),
+            secrets,
+            config.unix_socket.clone(),
         )?;
         Ok(HttpNomad {
             transport,
@@ -228,6 +267,7 @@ impl HttpNomad {
                 namespace: config.namespace.clone(),
                 region: config.region.clone(),
                 token: config.token.clone(),
+                http_auth: auth_header,
             },
         })
     }
@@ -428,17 +468,46 @@ mod tests {
             e.to_string(),
             "invalid setting NOMAD_SKIP_VERIFY: \"maybe\" is not a boolean (use true or false)"
         );
-        let e = NomadConfig::from_env_with(env(&[("NOMAD_ADDR", "unix:///var/run/nomad.sock")]))
-            .unwrap_err();
-        assert!(
-            e.to_string()
-                .starts_with("invalid setting NOMAD_ADDR: unix socket"),
-            "{e}"
+        let e = NomadConfig::from_env_with(env(&[("NOMAD_ADDR", "unix://")])).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid setting NOMAD_ADDR: \"unix://\" names no socket path"
         );
         let e = NomadConfig::from_env_with(env(&[("NOMAD_CLIENT_CERT", "/c.pem")])).unwrap_err();
         assert_eq!(
             e.to_string(),
             "TLS setting NOMAD_CLIENT_CERT/NOMAD_CLIENT_KEY: both client cert and client key must be provided"
+        );
+    }
+
+    #[test]
+    fn unix_socket_capath_and_basic_auth() {
+        let c = NomadConfig::from_env_with(env(&[
+            ("NOMAD_ADDR", "unix:///var/run/nomad.sock"),
+            ("NOMAD_HTTP_AUTH", "ops:s3cret"),
+            ("NOMAD_CAPATH", "/etc/nomad/cas"),
+        ]))
+        .unwrap();
+        assert_eq!(c.address.as_str(), "http://127.0.0.1/");
+        assert_eq!(
+            c.unix_socket.as_deref(),
+            Some(std::path::Path::new("/var/run/nomad.sock"))
+        );
+        assert_eq!(c.http_auth, Some(BasicAuth::new("ops", "s3cret")));
+        assert_eq!(
+            c.tls.ca_path.as_deref(),
+            Some(std::path::Path::new("/etc/nomad/cas"))
+        );
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("s3cret"), "{dbg}");
+        assert!(dbg.contains("ops"), "{dbg}");
+        let mut c = c;
+        c.tls.ca_path = None;
+        let client = HttpNomad::new(&c).unwrap();
+        let dbg = format!("{client:?}");
+        assert!(
+            !dbg.contains("s3cret") && !dbg.contains("b3BzOnMzY3JldA"),
+            "{dbg}"
         );
     }
 

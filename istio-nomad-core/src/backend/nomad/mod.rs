@@ -11,7 +11,7 @@ mod types;
 use async_trait::async_trait;
 
 pub use http::{HttpNomad, NomadConfig, NomadConfigBuilder};
-pub use memory::MemoryNomad;
+pub use memory::{MemoryNomad, NomadVersion};
 pub use nodes::{NodeInfo, NodeListStub, NodeNetwork, NodeResources};
 pub use types::{
     deployment_status, AllocDeploymentStatus, AllocationListStub, Deployment, DeploymentState,

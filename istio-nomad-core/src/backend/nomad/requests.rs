@@ -22,6 +22,8 @@ pub struct NomadContext {
     pub region: Option<String>,
     /// `X-Nomad-Token`.
     pub token: Option<Secret>,
+    /// `Authorization: Basic ...` (`NOMAD_HTTP_AUTH`).
+    pub http_auth: Option<Secret>,
 }
 
 impl NomadContext {
@@ -30,15 +32,17 @@ impl NomadContext {
             .query_opt("namespace", self.namespace.as_deref())
             .query_opt("region", self.region.as_deref())
             .secret_header(TOKEN_HEADER, self.token.as_ref())
+            .secret_header("Authorization", self.http_auth.as_ref())
+            .retry_429_always(true)
     }
 
     fn read(&self, path: String, q: &QueryOptions) -> Request {
         let mut r = self.request(Method::Get, path);
-        if let Some(index) = q.index {
+        if let Some(index) = q.index.filter(|_| q.is_blocking()) {
             r = r
                 .query("index", index.to_string())
-                .query("wait", wait_param(q.effective_wait()))
-                .hold(q.server_hold());
+                .query("wait", wait_param(q.effective_wait(Service::Nomad)))
+                .hold(q.server_hold(Service::Nomad));
         }
         if q.stale {
             r = r.query("stale", "");
@@ -51,7 +55,8 @@ fn job_path(id: &str, rest: &str) -> String {
     format!("/v1/job/{}{rest}", encode_segment(id))
 }
 
-/// `POST /v1/jobs` with `{Job, EnforceIndex, JobModifyIndex, ...}`. Not idempotent.
+/// `POST /v1/jobs` with `{Job, EnforceIndex, JobModifyIndex, ...}`. Not idempotent: only a
+/// 429 (refused before it was read) or a connection failure is retried.
 pub fn register(ctx: &NomadContext, req: &RegisterRequest) -> BackendResult<Request> {
     let job = job_json(&req.job)?;
     job_id(&job)?;
@@ -73,18 +78,20 @@ pub fn register(ctx: &NomadContext, req: &RegisterRequest) -> BackendResult<Requ
     Ok(ctx
         .request(Method::Post, "/v1/jobs".into())
         .json(serde_json::Value::Object(body))
-        .idempotent(false))
+        .idempotent(false)
+        .validation_500_final(true))
 }
 
 /// `POST /v1/job/:id/plan` with `{Job, Diff, PolicyOverride}`. Changes nothing, so it may
-/// be retried.
+/// be retried, except after a 500 that carries the job's validation errors.
 pub fn plan(ctx: &NomadContext, job: &JobBody, diff: bool) -> BackendResult<Request> {
     let job = job_json(job)?;
     let id = job_id(&job)?;
     Ok(ctx
         .request(Method::Post, job_path(&id, "/plan"))
         .json(json!({"Job": job, "Diff": diff, "PolicyOverride": false}))
-        .idempotent(true))
+        .idempotent(true)
+        .validation_500_final(true))
 }
 
 /// `POST /v1/validate/job` with `{Job}`. May be retried.
@@ -182,13 +189,14 @@ pub fn decode<T: DeserializeOwned>(req: &Request, resp: &Response) -> BackendRes
     decode_json(req, resp)
 }
 
-/// Decodes a JSON answer of a read with its `X-Nomad-Index` (required).
+/// Decodes a JSON answer of a read with its `X-Nomad-Index` (required; 0 is valid, see
+/// [`crate::backend::Indexed::index`]).
 pub fn decode_indexed<T: DeserializeOwned>(
     req: &Request,
     resp: &Response,
 ) -> BackendResult<Indexed<T>> {
     let value = decode_json(req, resp)?;
-    let index = index_header(req, resp, INDEX_HEADER)?;
+    let index = index_header(req, resp, INDEX_HEADER, true)?;
     Ok(Indexed::new(index, value))
 }
 
@@ -274,6 +282,7 @@ mod tests {
             namespace: Some("mesh".into()),
             region: Some("eu".into()),
             token: Some(Secret::new("t0k")),
+            http_auth: None,
         }
     }
 
@@ -343,6 +352,40 @@ mod tests {
         let r = read_job(&ctx(), "web", &QueryOptions::new());
         assert_eq!(r.query_value("index"), None);
         assert_eq!(r.hold, Duration::ZERO);
+        // Nomad caps a blocking wait at 300 s (MaxBlockingRPCQueryTime).
+        let r = latest_deployment(
+            &ctx(),
+            "web",
+            &QueryOptions::blocking(12, Duration::from_secs(600)),
+        );
+        assert_eq!(r.query_value("wait"), Some("300000ms"));
+        assert_eq!(
+            r.hold,
+            Duration::from_secs(300) + Duration::from_secs(300) / 16
+        );
+        // An index of 0 does not block on the server: sent as a plain read.
+        let r = latest_deployment(
+            &ctx(),
+            "web",
+            &QueryOptions::blocking(0, Duration::from_secs(30)),
+        );
+        assert_eq!(r.query_value("index"), None);
+        assert_eq!(r.hold, Duration::ZERO);
+    }
+
+    #[test]
+    fn index_zero_decodes() {
+        let r = latest_deployment(&ctx(), "web", &QueryOptions::new());
+        let resp = Response::new(200, "null").with_header("X-Nomad-Index", "0");
+        assert_eq!(
+            decode_latest_deployment(&r, &resp).unwrap(),
+            Indexed::new(0, None)
+        );
+        let resp = Response::new(200, "null").with_header("X-Nomad-Index", "zero");
+        assert!(matches!(
+            decode_latest_deployment(&r, &resp).unwrap_err(),
+            BackendError::MalformedIndex { .. }
+        ));
     }
 
     #[test]

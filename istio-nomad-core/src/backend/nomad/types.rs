@@ -389,6 +389,9 @@ pub struct DeploymentState {
     /// Roll back automatically on failure.
     #[serde(rename = "AutoRevert")]
     pub auto_revert: bool,
+    /// Promote healthy canaries without an operator.
+    #[serde(rename = "AutoPromote")]
+    pub auto_promote: bool,
     /// Canaries promoted.
     #[serde(rename = "Promoted")]
     pub promoted: bool,
@@ -418,9 +421,9 @@ pub struct DeploymentState {
     pub placed_canaries: Vec<String>,
 }
 
-/// Deployment statuses Nomad reports.
+/// Deployment statuses Nomad reports (hashicorp/nomad `nomad/structs/deployment.go`).
 pub mod deployment_status {
-    /// Allocations are being placed and checked.
+    /// Allocations are being placed and checked (also while canaries await promotion).
     pub const RUNNING: &str = "running";
     /// Every group reached its healthy count.
     pub const SUCCESSFUL: &str = "successful";
@@ -430,6 +433,37 @@ pub mod deployment_status {
     pub const CANCELLED: &str = "cancelled";
     /// Paused by an operator.
     pub const PAUSED: &str = "paused";
+    /// Multiregion: waiting for a peer region before it starts.
+    pub const PENDING: &str = "pending";
+    /// Multiregion: being set up.
+    pub const INITIALIZING: &str = "initializing";
+    /// Multiregion: complete here, waiting for peer regions.
+    pub const BLOCKED: &str = "blocked";
+    /// Multiregion: unblocking the remaining regions.
+    pub const UNBLOCKING: &str = "unblocking";
+    /// The description of a running deployment whose canaries wait for a manual promotion.
+    pub const DESCRIPTION_NEEDS_PROMOTION: &str =
+        "Deployment is running but requires manual promotion";
+
+    /// `Deployment.Active`: the deployment may still change.
+    pub fn is_active(status: &str) -> bool {
+        matches!(
+            status,
+            RUNNING | PAUSED | BLOCKED | UNBLOCKING | INITIALIZING | PENDING
+        )
+    }
+}
+
+impl Deployment {
+    /// True when a group has canaries that were not promoted while the deployment runs
+    /// (`Deployment.RequiresPromotion`).
+    pub fn requires_promotion(&self) -> bool {
+        self.status == deployment_status::RUNNING
+            && self
+                .task_groups
+                .values()
+                .any(|g| g.desired_canaries > 0 && !g.promoted)
+    }
 }
 
 /// A deployment of one job version.
