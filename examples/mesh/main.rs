@@ -10,11 +10,7 @@
 //!
 //! ```text
 //! cargo run --example mesh -- fmt my-job.nomad.hcl --to json
-//! NOMAD_VAR_image=nginx cargo run --example mesh -- fmt my-job.nomad.hcl --var count=3 --var-file prod.vars.hcl
 //! ```
-//!
-//! (reading is strict, like `nomad job run`: `--allow-unknown` keeps arguments newer than the
-//! schema, `--allow-fs` allows `file()` and the other filesystem functions),
 //!
 //! prints or applies Istio's interception rules:
 //!
@@ -49,10 +45,10 @@
 
 mod inject;
 mod install;
-mod read;
 mod verify;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use istio_nomad_core::nomad::Job;
 use istio_nomad_core::plan::{plan, plan_unverified};
 use istio_nomad_core::spec::MeshSpec;
 use std::path::PathBuf;
@@ -97,9 +93,6 @@ enum Command {
         /// Convert without validating.
         #[arg(long)]
         no_validate: bool,
-        /// How to read an HCL job.
-        #[command(flatten)]
-        read: read::ReadArgs,
     },
     /// Prints, applies or cleans Istio's traffic interception rules.
     Iptables(iptables::IptablesArgs),
@@ -133,8 +126,7 @@ fn main() -> ExitCode {
             job,
             to,
             no_validate,
-            read,
-        } => run_fmt(&job, to, no_validate, &read).map_err(Into::into),
+        } => run_fmt(&job, to, no_validate).map_err(Into::into),
         Command::Iptables(args) => iptables::run(args),
         Command::Inject(args) => inject::run(args),
         Command::Diff(a) => install::run_diff(&a).map_err(Into::into),
@@ -199,12 +191,11 @@ fn run_plan(
 }
 
 fn run_fmt(
-    path: &std::path::Path,
+    path: &PathBuf,
     to: JobFormat,
     no_validate: bool,
-    read: &read::ReadArgs,
 ) -> Result<(), istio_nomad_core::Error> {
-    let job = read.read(path)?;
+    let job = Job::from_file(path)?;
     if !no_validate {
         job.validate()?;
     }
