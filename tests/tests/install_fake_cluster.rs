@@ -192,12 +192,13 @@ async fn apply_again_diff_destroy(state: StateIn, unrelated: bool) {
             .iter()
             .all(|(_, _, q, _)| !q.split('&').any(|kv| kv == "index=0")));
     }
-    // The Consul health gate asked for passing instances only, once per service at least.
+    // The Consul health gate asked for passing instances only, once per service at least:
+    // 12 services (Mixer registers no prometheus service: nothing configures that handler).
     let health: Vec<&(String, String, String, Vec<u8>)> = requests
         .iter()
         .filter(|(_, p, _, _)| p.starts_with("/v1/health/service/"))
         .collect();
-    assert!(health.len() >= 13, "{what}: {} health reads", health.len());
+    assert!(health.len() >= 12, "{what}: {} health reads", health.len());
     for (_, p, q, _) in &health {
         assert!(
             q.split('&')
