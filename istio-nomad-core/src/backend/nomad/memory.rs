@@ -824,10 +824,13 @@ fn schedule(st: &mut State, ns: &str, id: &str, index: u64) -> Option<u64> {
                     && a.stub.job_id == id
                     && a.stub.task_group == *g
                     && a.stub.desired_status == "run"
+                    && a.stub.client_status != "failed"
                     && a.job_create_index == create_index
             })
             .map(|(i, _)| i)
             .collect();
+        // A failed allocation is terminal: the reconciler replaces it instead of updating it
+        // (scheduler/reconcile_util.go `filterByTerminal`, `filterByRescheduleable`, v1.6.9).
         // reconcile_cluster.go createDeployment: hadRunning looks at every allocation of
         // the job, terminal ones included.
         let had_running = st.allocs.iter().any(|a| {
