@@ -8,7 +8,6 @@
 //! ```
 
 use clap::{Args, ValueEnum};
-use istio_nomad_core::nomad::Job;
 use istio_nomad_core::sidecar::{inject, remove_sidecar, NetworkMode, Selection, SidecarOptions};
 use std::path::PathBuf;
 
@@ -69,11 +68,14 @@ pub struct InjectArgs {
     /// Remove an injected sidecar instead (restores the job exactly).
     #[arg(long)]
     pub remove: bool,
+    /// How to read an HCL job.
+    #[command(flatten)]
+    pub read: crate::read::ReadArgs,
 }
 
 /// Runs `mesh inject`.
 pub fn run(args: InjectArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let job = Job::from_file(&args.job)?;
+    let job = args.read.read(&args.job)?;
     let out = if args.remove {
         remove_sidecar(&job)?
     } else {

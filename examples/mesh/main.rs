@@ -10,7 +10,11 @@
 //!
 //! ```text
 //! cargo run --example mesh -- fmt my-job.nomad.hcl --to json
+//! NOMAD_VAR_image=nginx cargo run --example mesh -- fmt my-job.nomad.hcl --var count=3 --var-file prod.vars.hcl
 //! ```
+//!
+//! (reading is strict, like `nomad job run`: `--allow-unknown` keeps arguments newer than the
+//! schema, `--allow-fs` allows `file()` and the other filesystem functions),
 //!
 //! prints or applies Istio's interception rules:
 //!
@@ -45,10 +49,10 @@
 
 mod inject;
 mod install;
+mod read;
 mod verify;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use istio_nomad_core::nomad::Job;
 use istio_nomad_core::plan::{plan, plan_unverified};
 use istio_nomad_core::spec::MeshSpec;
 use std::path::PathBuf;
@@ -93,6 +97,9 @@ enum Command {
         /// Convert without validating.
         #[arg(long)]
         no_validate: bool,
+        /// How to read an HCL job.
+        #[command(flatten)]
+        read: read::ReadArgs,
     },
     /// Prints, applies or cleans Istio's traffic interception rules.
     Iptables(iptables::IptablesArgs),
@@ -126,7 +133,8 @@ fn main() -> ExitCode {
             job,
             to,
             no_validate,
-        } => run_fmt(&job, to, no_validate).map_err(Into::into),
+            read,
+        } => run_fmt(&job, to, no_validate, &read).map_err(Into::into),
         Command::Iptables(args) => iptables::run(args),
         Command::Inject(args) => inject::run(args),
         Command::Diff(a) => install::run_diff(&a).map_err(Into::into),
@@ -191,11 +199,12 @@ fn run_plan(
 }
 
 fn run_fmt(
-    path: &PathBuf,
+    path: &std::path::Path,
     to: JobFormat,
     no_validate: bool,
+    read: &read::ReadArgs,
 ) -> Result<(), istio_nomad_core::Error> {
-    let job = Job::from_file(path)?;
+    let job = read.read(path)?;
     if !no_validate {
         job.validate()?;
     }

@@ -296,3 +296,137 @@ fn inject_puts_groups_on_a_cni_network() {
     assert_eq!(g["Networks"][0]["Mode"], "cni/mesh");
     assert_eq!(g["Services"][0]["AddressMode"], "alloc");
 }
+
+#[test]
+fn fmt_and_inject_take_variables_strictness_and_fs_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = dir.path().join("web.nomad.hcl");
+    std::fs::write(
+        &job,
+        r#"variable "image" { type = string }
+variable "count" { default = 1 }
+variable "dc" { default = "dc1" }
+job "web" {
+  datacenters = [var.dc]
+  group "g" {
+    count = var.count
+    network {
+      mode = "bridge"
+      port "http" { to = 8080 }
+    }
+    service {
+      name = "web"
+      port = "http"
+    }
+    task "t" {
+      driver = "docker"
+      config { image = var.image }
+    }
+  }
+}
+"#,
+    )
+    .unwrap();
+    let vars = dir.path().join("prod.vars.json");
+    std::fs::write(&vars, r#"{"count": 4, "dc": "file-dc"}"#).unwrap();
+    let job_s = job.to_str().unwrap();
+
+    // A variable without a value: the error names it and how to pass it.
+    let o = mesh()
+        .args(["fmt", job_s, "--to", "json"])
+        .env_remove("NOMAD_VAR_image")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        text(&o.stderr),
+        "error (parse): invalid HCL at line 1 in variable[image]: unset variable \"image\": a variable must have a default or be given a value; pass one with -var 'image=...', a -var-file, or the NOMAD_VAR_image environment variable\n"
+    );
+
+    // Environment < var file < --var.
+    let o = mesh()
+        .args(["fmt", job_s, "--to", "json", "--var-file"])
+        .arg(&vars)
+        .args(["--var", "count=2", "--var", "count=3"])
+        .env("NOMAD_VAR_image", "nginx:1.27")
+        .env("NOMAD_VAR_dc", "env-dc")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["Job"]["Datacenters"], serde_json::json!(["file-dc"]));
+    assert_eq!(v["Job"]["TaskGroups"][0]["Count"], 3);
+    assert_eq!(
+        v["Job"]["TaskGroups"][0]["Tasks"][0]["Config"]["image"],
+        "nginx:1.27"
+    );
+
+    // A -var for a variable the job does not declare.
+    let o = run(&["fmt", job_s, "--var", "image=x", "--var", "imgae=y"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr)
+            .contains("a value was given for \"imgae\", which the jobspec does not declare"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = run(&["fmt", job_s, "--var", "no-equals-sign"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("a -var argument must have the form name=value"),
+        "{}",
+        text(&o.stderr)
+    );
+
+    // inject takes the same flags.
+    let o = run(&["inject", job_s, "--format", "json", "--var", "image=nginx"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let tasks: Vec<&str> = v["Job"]["TaskGroups"][0]["Tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["Name"].as_str().unwrap())
+        .collect();
+    assert_eq!(tasks, ["t", "istio-init", "istio-proxy", "istio-ready"]);
+
+    // Strict by default; --allow-unknown keeps the field; --allow-fs allows file().
+    let typo = dir.path().join("typo.nomad.hcl");
+    std::fs::write(&typo, "job \"t\" {\n  group \"g\" {\n    task \"t\" {\n      driver = \"docker\"\n      kill_timout = \"5s\"\n      meta { motd = file(\"motd.txt\") }\n    }\n  }\n}\n").unwrap();
+    std::fs::write(dir.path().join("motd.txt"), "hi").unwrap();
+    let typo_s = typo.to_str().unwrap();
+    let o = run(&["inject", typo_s, "--allow-fs"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        text(&o.stderr),
+        "error (parse): invalid HCL at line 5 in job[t].group[g].task[t]: unknown argument \"kill_timout\" (did you mean \"kill_timeout\"?)\n"
+    );
+    let o = run(&[
+        "fmt",
+        typo_s,
+        "--to",
+        "json",
+        "--no-validate",
+        "--allow-unknown",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("file: reads files"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = run(&[
+        "fmt",
+        typo_s,
+        "--to",
+        "json",
+        "--no-validate",
+        "--allow-unknown",
+        "--allow-fs",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let t = &v["Job"]["TaskGroups"][0]["Tasks"][0];
+    assert_eq!(t["KillTimout"], "5s");
+    assert_eq!(t["Meta"]["motd"], "hi");
+}

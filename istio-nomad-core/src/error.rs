@@ -43,11 +43,83 @@ impl fmt::Display for Format {
     }
 }
 
+/// Which evaluation limit a jobspec exceeded (see `nomad::hcl::HclLimits`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Limit {
+    /// One evaluated value is larger than `max_value_bytes`.
+    ValueSize,
+    /// All evaluated values together are larger than `max_total_bytes`.
+    TotalBytes,
+    /// Evaluation took more than `max_steps` steps.
+    Steps,
+    /// A chain of locals, each using the next, is longer than `max_locals_depth`.
+    LocalsDepth,
+    /// Blocks, expressions or values nest deeper than the parser or evaluator allows.
+    Nesting,
+}
+
+/// What kind of problem a [`ParseError`] reports, for callers that branch on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ParseErrorKind {
+    /// The text is not valid (HCL or JSON syntax, invalid UTF-8) or its structure is wrong
+    /// (a missing `job` block, a block where an attribute belongs).
+    Invalid,
+    /// A value has the wrong type or form (`count = "three"`, `interval = "3 parsecs"`).
+    Type,
+    /// An argument or block the jobspec schema does not know (strict reading).
+    UnknownField,
+    /// A call to a function that does not exist.
+    UnknownFunction,
+    /// A function refused its arguments (wrong number, wrong type) or failed.
+    FunctionCall,
+    /// A filesystem function (`file`, `fileset`, ...) used without permission to read files.
+    FilesystemNotAllowed,
+    /// A reference that cannot be resolved (`var.missing`, `local.nope`) or an operation on
+    /// values that do not support it.
+    Reference,
+    /// A variable without a value, a value for an undeclared variable, a value that does not
+    /// convert to the variable's type, or a failed `validation` rule.
+    Variable,
+    /// Locals that depend on each other in a cycle.
+    Cycle,
+    /// An evaluation or nesting limit was exceeded.
+    Limit(Limit),
+}
+
+impl ParseErrorKind {
+    /// A stable name for the kind (`"invalid"`, `"type"`, `"unknown_field"`,
+    /// `"unknown_function"`, `"function_call"`, `"filesystem_not_allowed"`, `"reference"`,
+    /// `"variable"`, `"cycle"`, `"limit.value_size"`, `"limit.total_bytes"`, `"limit.steps"`,
+    /// `"limit.locals_depth"`, `"limit.nesting"`), as the bindings report it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ParseErrorKind::Invalid => "invalid",
+            ParseErrorKind::Type => "type",
+            ParseErrorKind::UnknownField => "unknown_field",
+            ParseErrorKind::UnknownFunction => "unknown_function",
+            ParseErrorKind::FunctionCall => "function_call",
+            ParseErrorKind::FilesystemNotAllowed => "filesystem_not_allowed",
+            ParseErrorKind::Reference => "reference",
+            ParseErrorKind::Variable => "variable",
+            ParseErrorKind::Cycle => "cycle",
+            ParseErrorKind::Limit(Limit::ValueSize) => "limit.value_size",
+            ParseErrorKind::Limit(Limit::TotalBytes) => "limit.total_bytes",
+            ParseErrorKind::Limit(Limit::Steps) => "limit.steps",
+            ParseErrorKind::Limit(Limit::LocalsDepth) => "limit.locals_depth",
+            ParseErrorKind::Limit(Limit::Nesting) => "limit.nesting",
+        }
+    }
+}
+
 /// Input that could not be read as the expected document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseError {
     /// Which format was being read.
     pub format: Format,
+    /// What kind of problem this is.
+    pub kind: ParseErrorKind,
     /// Path of the field in the document (`job[web].group[api].count`), when known.
     pub path: Option<String>,
     /// 1-based line of the problem, when known.
@@ -76,6 +148,7 @@ impl ParseError {
     pub fn new(format: Format, message: impl Into<String>) -> Self {
         ParseError {
             format,
+            kind: ParseErrorKind::Invalid,
             path: None,
             line: None,
             message: message.into(),
@@ -93,6 +166,13 @@ impl ParseError {
     #[must_use]
     pub fn line(mut self, line: usize) -> Self {
         self.line = Some(line);
+        self
+    }
+
+    /// Sets the kind.
+    #[must_use]
+    pub fn kind(mut self, kind: ParseErrorKind) -> Self {
+        self.kind = kind;
         self
     }
 }

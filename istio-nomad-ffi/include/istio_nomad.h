@@ -215,7 +215,10 @@ const char *istio_nomad_error_message(const struct IstioNomadError *error);
  * `{"code": 2, "name": "VALIDATION", "family": "validation", "message": "...", "line": null,
  * "fields": [{"path": "mesh.service[reviews].port[http].port", "message": "...", "value":
  * "70000"}]}`. `family` is the core error family (null for boundary errors such as
- * `NULL_ARGUMENT`); `line` is the 1-based line of a parse error when known.
+ * `NULL_ARGUMENT`); `line` is the 1-based line of a parse error when known; a parse error
+ * also has `"kind"`: `"invalid"`, `"type"`, `"unknown_field"`, `"unknown_function"`,
+ * `"function_call"`, `"filesystem_not_allowed"`, `"reference"`, `"variable"`, `"cycle"` or
+ * `"limit.<which>"`.
  *
  * # Safety
  * The argument is NULL or a handle returned by this library and not yet freed.
@@ -420,6 +423,39 @@ IstioNomadResult istio_nomad_job_convert(const uint8_t *job,
                                          uint32_t to_format,
                                          struct IstioNomadString **out,
                                          struct IstioNomadError **error);
+
+/**
+ * Like `istio_nomad_job_convert`, reading HCL with options, as `nomad job run` takes them.
+ *
+ * `read_options`: JSON (NULL with length 0 for the defaults: strict, no variables):
+ *
+ * ```text
+ * { "vars": {"image": "nginx:1.27", "count": 3},   // -var name=value; a string is the text
+ *                                                  // after '=', other values their JSON text
+ *   "var_files": ["prod.vars.hcl"],                // -var-file, HCL or JSON, in order
+ *   "env": [["NOMAD_VAR_region", "eu"]],           // NOMAD_VAR_<name> entries, or
+ *   "process_env": false,                          // true: this process's environment
+ *   "allow_unknown": false,                        // keep arguments newer than the schema
+ *   "allow_fs": false,                             // allow file(), fileexists(), ...
+ *   "base_dir": "jobs/" }                          // folder filesystem functions read from
+ * ```
+ *
+ * Precedence (lowest first): a variable's default, `NOMAD_VAR_` entries, var files, `vars`.
+ * A variable without a value, a value for an undeclared variable or one of the wrong type is
+ * `ISTIO_NOMAD_PARSE` with `"kind": "variable"` and the variable's path in the error JSON.
+ *
+ * # Safety
+ * `job` and `read_options` point to their lengths of readable bytes (or are NULL with length
+ * 0); `out` is a writable pointer slot; `error` is NULL or a writable pointer slot.
+ */
+IstioNomadResult istio_nomad_job_convert_with(const uint8_t *job,
+                                              size_t job_len,
+                                              uint32_t from_format,
+                                              uint32_t to_format,
+                                              const uint8_t *read_options,
+                                              size_t read_options_len,
+                                              struct IstioNomadString **out,
+                                              struct IstioNomadError **error);
 
 /**
  * Checks a Nomad job with Nomad's own rules. `ISTIO_NOMAD_OK` when it is valid; otherwise

@@ -89,6 +89,8 @@ struct ErrorDocument<'a> {
     family: Option<&'static str>,
     message: &'a str,
     line: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kind: Option<&'static str>,
     fields: &'a [FieldDetail],
 }
 
@@ -101,13 +103,25 @@ impl IstioNomadError {
         line: Option<usize>,
         fields: Vec<FieldDetail>,
     ) -> Self {
-        let message = message.into();
+        Self::with_kind(code, family, message.into(), line, None, fields)
+    }
+
+    /// An error with a parse error's kind (`"variable"`, `"unknown_field"`, ...).
+    fn with_kind(
+        code: IstioNomadResult,
+        family: Option<&'static str>,
+        message: String,
+        line: Option<usize>,
+        kind: Option<&'static str>,
+        fields: Vec<FieldDetail>,
+    ) -> Self {
         let doc = ErrorDocument {
             code: code as u32,
             name: code.name(),
             family,
             message: &message,
             line,
+            kind,
             fields: &fields,
         };
         // Serializing plain strings and numbers cannot fail; fall back to a minimal document.
@@ -199,8 +213,10 @@ impl From<CoreError> for IstioNomadError {
             })
             .collect();
         let mut line = None;
+        let mut kind = None;
         if let CoreError::Parse(p) = &e {
             line = p.line;
+            kind = Some(p.kind.name());
             if let Some(path) = &p.path {
                 fields.push(FieldDetail {
                     path: path.clone(),
@@ -209,7 +225,7 @@ impl From<CoreError> for IstioNomadError {
                 });
             }
         }
-        Self::new(code, Some(family), e.to_string(), line, fields)
+        Self::with_kind(code, Some(family), e.to_string(), line, kind, fields)
     }
 }
 
@@ -364,7 +380,10 @@ pub unsafe extern "C" fn istio_nomad_error_message(error: *const IstioNomadError
 /// `{"code": 2, "name": "VALIDATION", "family": "validation", "message": "...", "line": null,
 /// "fields": [{"path": "mesh.service[reviews].port[http].port", "message": "...", "value":
 /// "70000"}]}`. `family` is the core error family (null for boundary errors such as
-/// `NULL_ARGUMENT`); `line` is the 1-based line of a parse error when known.
+/// `NULL_ARGUMENT`); `line` is the 1-based line of a parse error when known; a parse error
+/// also has `"kind"`: `"invalid"`, `"type"`, `"unknown_field"`, `"unknown_function"`,
+/// `"function_call"`, `"filesystem_not_allowed"`, `"reference"`, `"variable"`, `"cycle"` or
+/// `"limit.<which>"`.
 ///
 /// # Safety
 /// The argument is NULL or a handle returned by this library and not yet freed.

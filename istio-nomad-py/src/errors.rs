@@ -124,6 +124,7 @@ pub fn parse_error(py: Python<'_>, e: &ParseError) -> PyErr {
             ("path", obj(py, e.path.clone())),
             ("line", obj(py, e.line)),
             ("format", obj(py, format_name(e.format))),
+            ("kind", obj(py, e.kind.name())),
         ],
     )
 }
@@ -148,6 +149,7 @@ pub fn value_error(py: Python<'_>, path: &str, message: String) -> PyErr {
             ("path", obj(py, e.path)),
             ("line", py.None()),
             ("format", obj(py, "python")),
+            ("kind", obj(py, "invalid")),
         ],
     )
 }

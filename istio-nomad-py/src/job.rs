@@ -3,9 +3,12 @@
 use crate::convert::{as_text, mapping_to_value, to_py};
 use crate::errors::IntoPy;
 use istio_nomad_core::nomad;
+use istio_nomad_core::nomad::hcl::HclOptions;
 use istio_nomad_core::plan as core_plan;
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::PyString;
+use serde_json::Value;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -46,16 +49,73 @@ impl PyJob {
     }
 }
 
+/// The reader options of `from_hcl` / `from_file`'s keyword arguments.
+fn read_options(
+    vars: Option<&Bound<'_, PyAny>>,
+    var_files: Option<Vec<PathBuf>>,
+    env: Option<&Bound<'_, PyAny>>,
+    allow_unknown: bool,
+    allow_fs: bool,
+) -> PyResult<HclOptions> {
+    let mut opts = HclOptions::new()
+        .allow_unknown(allow_unknown)
+        .allow_fs(allow_fs);
+    if let Some(vars) = vars {
+        let Value::Object(map) = mapping_to_value(vars, "vars", "the variables")? else {
+            return Err(PyTypeError::new_err(
+                "vars must be a mapping of names to values",
+            ));
+        };
+        for (name, value) in map {
+            let text = match value {
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+            opts = opts.var(name, text);
+        }
+    }
+    for f in var_files.unwrap_or_default() {
+        opts = opts.var_file(f);
+    }
+    if let Some(env) = env {
+        let mut entries = Vec::new();
+        for item in env.call_method0("items")?.try_iter()? {
+            let (k, v): (String, String) = item?.extract()?;
+            entries.push((k, v));
+        }
+        opts = opts.env(entries);
+    }
+    Ok(opts)
+}
+
 /// Stands in for an out-of-range plan index (never handed out).
 static EMPTY: std::sync::LazyLock<nomad::Job> = std::sync::LazyLock::new(nomad::Job::default);
 
 #[pymethods]
 impl PyJob {
-    /// Reads an HCL2 jobspec (`job "id" { group ... }`).
+    /// Reads an HCL2 jobspec (`job "id" { group ... }`), strictly, like `nomad job run`.
+    ///
+    /// `vars` gives `-var` values (a `str` is the text after `name=`, any other value is
+    /// taken as its JSON form), `var_files` the `-var-file` files in order, `env` the
+    /// environment to take `NOMAD_VAR_<name>` values from (pass `os.environ`; none by
+    /// default); `allow_unknown` keeps arguments newer than the schema, `allow_fs` allows
+    /// `file()` and the other filesystem functions.
     #[staticmethod]
-    fn from_hcl(py: Python<'_>, text: &Bound<'_, PyString>) -> PyResult<Self> {
+    #[pyo3(signature = (text, *, vars=None, var_files=None, env=None, allow_unknown=false, allow_fs=false))]
+    fn from_hcl(
+        py: Python<'_>,
+        text: &Bound<'_, PyString>,
+        vars: Option<&Bound<'_, PyAny>>,
+        var_files: Option<Vec<PathBuf>>,
+        env: Option<&Bound<'_, PyAny>>,
+        allow_unknown: bool,
+        allow_fs: bool,
+    ) -> PyResult<Self> {
         let s = as_text(py, text)?;
-        let inner = py.detach(|| nomad::Job::from_hcl(&s)).py_err(py)?;
+        let opts = read_options(vars, var_files, env, allow_unknown, allow_fs)?;
+        let inner = py
+            .detach(|| nomad::Job::from_hcl_with(&s, &opts))
+            .py_err(py)?;
         Ok(Self::new(inner))
     }
 
@@ -77,10 +137,24 @@ impl PyJob {
         Ok(Self::new(inner))
     }
 
-    /// Reads a job file (`str` or `os.PathLike`): JSON when the name ends in `.json`, else HCL.
+    /// Reads a job file (`str` or `os.PathLike`): JSON when the name ends in `.json`, else HCL
+    /// with the options of `from_hcl` (filesystem functions read relative to the file's
+    /// folder; JSON input ignores the options).
     #[staticmethod]
-    fn from_file(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
-        let inner = py.detach(|| nomad::Job::from_file(&path)).py_err(py)?;
+    #[pyo3(signature = (path, *, vars=None, var_files=None, env=None, allow_unknown=false, allow_fs=false))]
+    fn from_file(
+        py: Python<'_>,
+        path: PathBuf,
+        vars: Option<&Bound<'_, PyAny>>,
+        var_files: Option<Vec<PathBuf>>,
+        env: Option<&Bound<'_, PyAny>>,
+        allow_unknown: bool,
+        allow_fs: bool,
+    ) -> PyResult<Self> {
+        let opts = read_options(vars, var_files, env, allow_unknown, allow_fs)?;
+        let inner = py
+            .detach(|| nomad::Job::from_file_with(&path, &opts))
+            .py_err(py)?;
         Ok(Self::new(inner))
     }
 

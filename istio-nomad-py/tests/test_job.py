@@ -177,3 +177,82 @@ def test_invalid_hcl() -> None:
     with pytest.raises(istio_nomad.SpecError) as ei:
         Job.from_hcl('job "web" {\n  group "api" {\n    count = \n}')
     assert ei.value.format == "hcl"
+
+
+VARS_JOB = """
+variable "image" { type = string }
+variable "count" { default = 1 }
+variable "tags" {
+  type    = list(string)
+  default = []
+}
+job "web" {
+  group "g" {
+    count = var.count
+    service {
+      name = "web"
+      tags = var.tags
+    }
+    task "t" {
+      driver = "docker"
+      config { image = var.image }
+    }
+  }
+}
+"""
+
+
+def test_hcl_variables_from_keywords_files_and_env(tmp_path: Path) -> None:
+    var_file = tmp_path / "prod.vars.hcl"
+    var_file.write_text('count = 4\ntags = ["file"]\n')
+    job = Job.from_hcl(
+        VARS_JOB,
+        vars={"image": "nginx:1.27", "tags": ["a", "b"]},
+        var_files=[var_file],
+        env={"NOMAD_VAR_count": "2", "HOME": "/root"},
+    )
+    g = job.to_dict()["TaskGroups"][0]
+    # count: environment < var file; tags: var file < vars; image: vars.
+    assert g["Count"] == 4
+    assert g["Services"][0]["Tags"] == ["a", "b"]
+    assert g["Tasks"][0]["Config"] == {"image": "nginx:1.27"}
+
+    path = tmp_path / "web.nomad.hcl"
+    path.write_text(VARS_JOB)
+    job = Job.from_file(path, env={"NOMAD_VAR_image": "i", "NOMAD_VAR_count": "3"})
+    assert job.to_dict()["TaskGroups"][0]["Count"] == 3
+
+    with pytest.raises(istio_nomad.SpecError) as e:
+        Job.from_hcl(VARS_JOB)
+    assert e.value.kind == "variable"
+    assert e.value.path == "variable[image]"
+    assert "NOMAD_VAR_image" in str(e.value)
+    with pytest.raises(istio_nomad.SpecError) as e:
+        Job.from_hcl(VARS_JOB, vars={"image": "x", "imgae": "y"})
+    assert e.value.kind == "variable"
+    assert e.value.path == "variable[imgae]"
+    with pytest.raises(istio_nomad.SpecError) as e:
+        Job.from_hcl(VARS_JOB, vars={"image": "x", "count": "three"})
+    assert e.value.kind == "variable"
+    assert e.value.path == "variable[count]"
+
+
+def test_hcl_strictness_and_filesystem_keywords(tmp_path: Path) -> None:
+    (tmp_path / "motd.txt").write_text("hello")
+    path = tmp_path / "t.nomad.hcl"
+    path.write_text(
+        'job "t" {\n  group "g" {\n    task "t" {\n      driver = "docker"\n'
+        '      kill_timout = "5s"\n      meta { motd = file("motd.txt") }\n    }\n  }\n}\n'
+    )
+    with pytest.raises(istio_nomad.SpecError) as e:
+        Job.from_file(path)
+    assert e.value.kind == "unknown_field"
+    assert e.value.path == "job[t].group[g].task[t]"
+    assert e.value.line == 5
+    assert 'did you mean "kill_timeout"?' in str(e.value)
+    with pytest.raises(istio_nomad.SpecError) as e:
+        Job.from_file(path, allow_unknown=True)
+    assert e.value.kind == "filesystem_not_allowed"
+    task = Job.from_file(path, allow_unknown=True, allow_fs=True).to_dict()["TaskGroups"][0]["Tasks"][0]
+    assert task["KillTimout"] == "5s"
+    assert task["Meta"] == {"motd": "hello"}

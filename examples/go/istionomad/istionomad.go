@@ -93,6 +93,9 @@ type Error struct {
 	Message string `json:"message"`
 	// Line is the 1-based line of a parse error, 0 when unknown.
 	Line int `json:"line"`
+	// Kind is the kind of a parse error ("variable", "unknown_field", "type",
+	// "unknown_function", "limit.value_size", ...), empty for other errors.
+	Kind string `json:"kind"`
 	// Fields lists the located problems.
 	Fields []FieldError `json:"fields"`
 }
@@ -318,6 +321,45 @@ func ConvertJob(job []byte, from, to Format) (string, error) {
 	var out *C.IstioNomadString
 	var cerr *C.IstioNomadError
 	rc := C.istio_nomad_job_convert(p, n, C.uint32_t(from), C.uint32_t(to), &out, &cerr)
+	if rc != C.ISTIO_NOMAD_OK {
+		return "", takeError(rc, cerr)
+	}
+	return string(takeString(out)), nil
+}
+
+// ReadOptions says how to read an HCL job, as `nomad job run` takes it (JSON input ignores
+// them). The zero value reads strictly with no variables.
+type ReadOptions struct {
+	// Vars are -var values: a string is the text after "name=", any other value is taken
+	// as its JSON text (which reads as the same HCL value).
+	Vars map[string]interface{} `json:"vars,omitempty"`
+	// VarFiles are -var-file files (HCL or JSON), in order.
+	VarFiles []string `json:"var_files,omitempty"`
+	// Env holds NOMAD_VAR_<name> entries as [name, value] pairs.
+	Env [][2]string `json:"env,omitempty"`
+	// ProcessEnv takes the NOMAD_VAR_<name> entries of this process's environment.
+	ProcessEnv bool `json:"process_env,omitempty"`
+	// AllowUnknown keeps arguments and blocks newer than the schema instead of refusing them.
+	AllowUnknown bool `json:"allow_unknown,omitempty"`
+	// AllowFS allows file(), fileexists() and the other filesystem functions.
+	AllowFS bool `json:"allow_fs,omitempty"`
+	// BaseDir is the folder filesystem functions read relative to.
+	BaseDir string `json:"base_dir,omitempty"`
+}
+
+// ConvertJobWith is ConvertJob reading HCL with options. Precedence, lowest first: a
+// variable's default, NOMAD_VAR_ entries, var files, Vars. A variable without a value, an
+// undeclared one or one of the wrong type is an *Error with Kind "variable".
+func ConvertJobWith(job []byte, from, to Format, opts ReadOptions) (string, error) {
+	doc, err := json.Marshal(opts)
+	if err != nil {
+		return "", fmt.Errorf("istio-nomad: encoding the read options: %w", err)
+	}
+	p, n := input(job)
+	op, on := input(doc)
+	var out *C.IstioNomadString
+	var cerr *C.IstioNomadError
+	rc := C.istio_nomad_job_convert_with(p, n, C.uint32_t(from), C.uint32_t(to), op, on, &out, &cerr)
 	if rc != C.ISTIO_NOMAD_OK {
 		return "", takeError(rc, cerr)
 	}

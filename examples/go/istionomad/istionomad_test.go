@@ -2,6 +2,7 @@ package istionomad
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -159,6 +160,53 @@ func TestConvertJobMatchesTheRustRendering(t *testing.T) {
 	_, err = ConvertJob(job, FormatJSON, FormatAuto)
 	if !errors.Is(err, ErrInvalidArgument) {
 		t.Fatalf("want an invalid argument, got %v", err)
+	}
+}
+
+func TestConvertJobWithVariables(t *testing.T) {
+	job := []byte(`variable "image" { type = string }
+variable "count" { default = 1 }
+job "web" {
+  group "g" {
+    count = var.count
+    task "t" {
+      driver = "docker"
+      config { image = var.image }
+    }
+  }
+}
+`)
+	out, err := ConvertJobWith(job, FormatHCL, FormatJSON, ReadOptions{
+		Vars: map[string]interface{}{"image": "nginx:1.27", "count": 3},
+		Env:  [][2]string{{"NOMAD_VAR_count", "2"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Job struct {
+			TaskGroups []struct {
+				Count int
+				Tasks []struct{ Config map[string]string }
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	g := doc.Job.TaskGroups[0]
+	if g.Count != 3 || g.Tasks[0].Config["image"] != "nginx:1.27" {
+		t.Fatalf("count %d, config %v", g.Count, g.Tasks[0].Config)
+	}
+	_, err = ConvertJobWith(job, FormatHCL, FormatJSON, ReadOptions{})
+	var e *Error
+	if !errors.As(err, &e) || e.Code != CodeParse || e.Kind != "variable" ||
+		len(e.Fields) != 1 || e.Fields[0].Path != "variable[image]" {
+		t.Fatalf("want the unset variable named, got %#v", err)
+	}
+	_, err = ConvertJobWith(job, FormatHCL, FormatJSON, ReadOptions{Vars: map[string]interface{}{"image": "x", "imgae": "y"}})
+	if !errors.As(err, &e) || e.Kind != "variable" || e.Fields[0].Path != "variable[imgae]" {
+		t.Fatalf("want the undeclared variable named, got %#v", err)
 	}
 }
 

@@ -147,13 +147,27 @@ impl Job {
         if !value.is_object() {
             return Err(ParseError::new(Format::Json, "a job must be a JSON object").into());
         }
-        serde_path_to_error::deserialize(value).map_err(|e| json_error(&e).into())
+        // Fast path without path tracking (which copies every key it meets); only a value
+        // that does not fit is read again to name the path of the problem.
+        match <Job as serde::Deserialize>::deserialize(&value) {
+            Ok(job) => Ok(job),
+            Err(_) => serde_path_to_error::deserialize(value).map_err(|e| json_error(&e).into()),
+        }
     }
 
     /// Reads a job from an HCL2 jobspec (`job "id" { group ... }`), mapped the way Nomad's
-    /// jobspec2 parser maps it onto the API model. `${...}` interpolations are kept as text.
+    /// jobspec2 parser maps it onto the API model. `${...}` interpolations Nomad resolves at
+    /// run time are kept as text. Reading is strict: an argument or block Nomad does not know
+    /// is an error (see [`Job::from_hcl_with`] for variables and other options).
     pub fn from_hcl(text: &str) -> Result<Job> {
         let value = hcl::jobspec_to_api(text)?;
+        Job::from_json_value(value)
+    }
+
+    /// Reads a job from an HCL2 jobspec with options: variable values (`-var`, `-var-file`,
+    /// `NOMAD_VAR_<name>`), unknown fields kept, filesystem functions, evaluation limits.
+    pub fn from_hcl_with(text: &str, opts: &hcl::HclOptions) -> Result<Job> {
+        let value = hcl::jobspec_to_api_with(text, opts)?;
         Job::from_json_value(value)
     }
 
@@ -165,6 +179,16 @@ impl Job {
     /// Reads a job file: JSON when the name ends in `.json`, else HCL. Invalid UTF-8 is a parse
     /// error naming the byte offset.
     pub fn from_file(path: impl AsRef<std::path::Path>) -> Result<Job> {
+        Job::from_file_with(path, &hcl::HclOptions::default())
+    }
+
+    /// Like [`Job::from_file`], reading an HCL file with `opts`; filesystem functions (when
+    /// allowed) read relative to the job file's folder unless `opts.base_dir` is set. JSON
+    /// input keeps unknown keys and takes no variables.
+    pub fn from_file_with(
+        path: impl AsRef<std::path::Path>,
+        opts: &hcl::HclOptions,
+    ) -> Result<Job> {
         let path = path.as_ref();
         let bytes = std::fs::read(path).map_err(|source| Error::Io {
             op: "read",
@@ -184,8 +208,15 @@ impl Job {
         })?;
         if json {
             Job::from_json(text)
+        } else if opts.allow_fs && opts.base_dir.is_none() {
+            let dir = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."));
+            let opts = opts.clone().base_dir(dir);
+            Job::from_hcl_with(text, &opts)
         } else {
-            Job::from_hcl(text)
+            Job::from_hcl_with(text, opts)
         }
     }
 

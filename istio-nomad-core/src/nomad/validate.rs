@@ -309,8 +309,13 @@ fn group(e: &mut ValidationErrors, gp: &str, g: &TaskGroup, kind: &str) {
         );
     }
 
-    if g.tasks.is_empty() {
-        e.add(format!("{gp}.task"), "a group needs at least one task", 0);
+    let gateways = gateway_services(e, gp, g);
+    if g.tasks.is_empty() && gateways == 0 {
+        e.add(
+            format!("{gp}.task"),
+            "a group needs at least one task (or a Consul Connect gateway service, for which Nomad adds the task)",
+            0,
+        );
     }
     let mut tnames = HashSet::new();
     let mut leaders = 0;
@@ -355,6 +360,66 @@ fn group(e: &mut ValidationErrors, gp: &str, g: &TaskGroup, kind: &str) {
             leaders,
         );
     }
+}
+
+/// The `connect { gateway { ... } }` block of a service, when it has one.
+fn gateway_of(s: &Service) -> Option<&serde_json::Map<String, serde_json::Value>> {
+    s.connect.as_ref()?.get("Gateway")?.as_object()
+}
+
+/// Checks the group's Consul Connect gateway services and returns how many there are.
+///
+/// Nomad's job register hook (`nomad/job_endpoint_hook_connect.go` v1.6.9,
+/// `groupConnectHook`) adds the gateway task to a group with a gateway service and a network,
+/// so such a group needs no task of its own; `groupConnectGatewayValidate` requires exactly
+/// one network in mode `bridge` or `host`, `ConsulGateway.Validate` (`nomad/structs/
+/// services.go`) exactly one of `ingress`, `terminating` and `mesh`, and the hook a port for
+/// a mesh gateway service.
+fn gateway_services(e: &mut ValidationErrors, gp: &str, g: &TaskGroup) -> usize {
+    let mut n = 0;
+    for (i, s) in g.services.iter().enumerate() {
+        let Some(gw) = gateway_of(s) else {
+            continue;
+        };
+        n += 1;
+        let sp = format!("{gp}.service[{i}]");
+        let kinds: Vec<&str> = ["Ingress", "Terminating", "Mesh"]
+            .into_iter()
+            .filter(|k| gw.get(*k).is_some_and(|v| !v.is_null()))
+            .collect();
+        if kinds.len() != 1 {
+            e.add(
+                format!("{sp}.connect.gateway"),
+                "a gateway needs exactly one of ingress, terminating or mesh",
+                kinds.len(),
+            );
+        }
+        if kinds == ["Mesh"] && s.port_label.as_deref().unwrap_or("").is_empty() {
+            e.add(
+                format!("{sp}.port"),
+                "a mesh gateway service needs a port (its WAN address)",
+                "\"\"",
+            );
+        }
+        match g.networks.as_slice() {
+            [net] => {
+                let mode = net.mode.as_deref().unwrap_or("");
+                if mode != "bridge" && mode != "host" {
+                    e.add(
+                        format!("{gp}.network[0].mode"),
+                        "a Consul Connect gateway group needs network mode bridge or host",
+                        mode,
+                    );
+                }
+            }
+            nets => e.add(
+                format!("{gp}.network"),
+                "Consul Connect gateways require exactly 1 network",
+                nets.len(),
+            ),
+        }
+    }
+    n
 }
 
 fn task(e: &mut ValidationErrors, tp: &str, t: &Task, labels: &HashSet<&str>, g: &TaskGroup) {

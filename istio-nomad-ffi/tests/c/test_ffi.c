@@ -216,6 +216,64 @@ static void test_plan_errors(void) {
     buffer_free(&want);
 }
 
+static void test_job_convert_with_variables(void) {
+    buffer job = text(
+        "variable \"image\" { type = string }\n"
+        "variable \"count\" { default = 1 }\n"
+        "job \"web\" {\n"
+        "  group \"g\" {\n"
+        "    count = var.count\n"
+        "    task \"t\" {\n"
+        "      driver = \"docker\"\n"
+        "      config { image = var.image }\n"
+        "    }\n"
+        "  }\n"
+        "}\n");
+    IstioNomadString *out = NULL;
+    IstioNomadError *err = NULL;
+
+    /* -var beats NOMAD_VAR_; a number given as JSON. */
+    buffer opts = text("{\"vars\": {\"image\": \"nginx:1.27\", \"count\": 3},"
+                       " \"env\": [[\"NOMAD_VAR_count\", \"2\"]]}");
+    CHECK_RC(istio_nomad_job_convert_with(job.data, job.len, ISTIO_NOMAD_FORMAT_HCL,
+                                          ISTIO_NOMAD_FORMAT_JSON, opts.data, opts.len, &out,
+                                          &err),
+             ISTIO_NOMAD_OK);
+    const char *json = istio_nomad_string_data(out);
+    CHECK(contains(json, "\"Count\": 3"));
+    CHECK(contains(json, "\"image\": \"nginx:1.27\""));
+    istio_nomad_string_free(&out);
+
+    /* No options: the variable without a value is named, with the way to pass it. */
+    CHECK_RC(istio_nomad_job_convert_with(job.data, job.len, ISTIO_NOMAD_FORMAT_AUTO,
+                                          ISTIO_NOMAD_FORMAT_JSON, NULL, 0, &out, &err),
+             ISTIO_NOMAD_PARSE);
+    CHECK(out == NULL);
+    json = istio_nomad_error_json(err);
+    CHECK(contains(json, "\"kind\":\"variable\""));
+    CHECK(contains(json, "\"path\":\"variable[image]\""));
+    CHECK(contains(json, "NOMAD_VAR_image"));
+    istio_nomad_error_free(&err);
+
+    /* An undeclared variable; an unknown option key. */
+    buffer undeclared = text("{\"vars\": {\"image\": \"x\", \"imgae\": \"y\"}}");
+    CHECK_RC(istio_nomad_job_convert_with(job.data, job.len, 0, ISTIO_NOMAD_FORMAT_JSON,
+                                          undeclared.data, undeclared.len, &out, &err),
+             ISTIO_NOMAD_PARSE);
+    CHECK(contains(istio_nomad_error_json(err), "\"path\":\"variable[imgae]\""));
+    istio_nomad_error_free(&err);
+    buffer unknown = text("{\"allow_unkown\": true}");
+    CHECK_RC(istio_nomad_job_convert_with(job.data, job.len, 0, ISTIO_NOMAD_FORMAT_JSON,
+                                          unknown.data, unknown.len, &out, NULL),
+             ISTIO_NOMAD_PARSE);
+    CHECK(contains(istio_nomad_last_error_message(), "read_options"));
+
+    buffer_free(&undeclared);
+    buffer_free(&unknown);
+    buffer_free(&opts);
+    buffer_free(&job);
+}
+
 static void test_job_convert_and_validate(void) {
     buffer job = read_file("istio-nomad-ffi/tests/data/web.job.json");
     buffer hcl = read_file("istio-nomad-ffi/tests/golden/web.job.hcl");
@@ -739,6 +797,7 @@ static void test_panics_are_caught(void) {
     EXPECT_PANIC(istio_nomad_plan(job.data, job.len, 0, &out, &err));
     EXPECT_PANIC(istio_nomad_job_convert(job.data, job.len, 0, 1, &out, &err));
     EXPECT_PANIC(istio_nomad_job_validate(job.data, job.len, 0, &err));
+    EXPECT_PANIC(istio_nomad_job_convert_with(job.data, job.len, 0, 1, NULL, 0, &out, &err));
     EXPECT_PANIC(istio_nomad_iptables_render((const uint8_t *)"{}", 2, 0, &out, &err));
     EXPECT_PANIC(istio_nomad_sidecar_inject(job.data, job.len, 0, (const uint8_t *)"{}", 2, 1,
                                             &out, &err));
@@ -808,6 +867,7 @@ int main(int argc, char **argv) {
         {"plan_errors", test_plan_errors},
         {"verify_bookinfo", test_verify_bookinfo},
         {"job_convert_and_validate", test_job_convert_and_validate},
+        {"job_convert_with_variables", test_job_convert_with_variables},
         {"iptables_render", test_iptables_render},
         {"sidecar", test_sidecar},
         {"install", test_install},

@@ -51,6 +51,9 @@ class SpecError(MeshError):
     path: Optional[str]
     line: Optional[int]
     format: str
+    kind: str
+    """``invalid``, ``type``, ``unknown_field``, ``unknown_function``, ``function_call``,
+    ``filesystem_not_allowed``, ``reference``, ``variable``, ``cycle`` or ``limit.<which>``."""
 
 class ValidationError(MeshError):
     """The input parsed but breaks rules (family ``validation``)."""
@@ -103,13 +106,29 @@ class Job:
     """A Nomad job in the shape of Nomad's HTTP API."""
 
     @staticmethod
-    def from_hcl(text: str) -> Job: ...
+    def from_hcl(
+        text: str,
+        *,
+        vars: Optional[Mapping[str, Any]] = None,
+        var_files: Optional[Sequence[_PathLike]] = None,
+        env: Optional[Mapping[str, str]] = None,
+        allow_unknown: bool = False,
+        allow_fs: bool = False,
+    ) -> Job: ...
     @staticmethod
     def from_json(text: str) -> Job: ...
     @staticmethod
     def from_dict(d: Mapping[str, Any]) -> Job: ...
     @staticmethod
-    def from_file(path: _PathLike) -> Job: ...
+    def from_file(
+        path: _PathLike,
+        *,
+        vars: Optional[Mapping[str, Any]] = None,
+        var_files: Optional[Sequence[_PathLike]] = None,
+        env: Optional[Mapping[str, str]] = None,
+        allow_unknown: bool = False,
+        allow_fs: bool = False,
+    ) -> Job: ...
     @property
     def id(self) -> str: ...
     @property

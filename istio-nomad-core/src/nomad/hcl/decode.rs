@@ -1,74 +1,208 @@
-//! HCL2 jobspec -> Nomad API JSON.
+//! HCL2 jobspec -> Nomad API JSON: the job body read against the schema tables, with
+//! variables, locals, `dynamic` blocks and strict checking of names, as Nomad's jobspec2
+//! does (hashicorp/nomad v1.6.9 `jobspec2/parse.go`, `types.config.go`).
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
-use hcl::edit::structure::{Block as EditBlock, Body as EditBody, Structure};
-use hcl::edit::Span;
-use hcl::eval::{Context, Evaluate};
-use hcl::expr::{Operation, TemplateExpr, TraversalOperator};
-use hcl::template::{Directive, Element, Template};
-use hcl::{Expression, ObjectKey};
 use serde_json::{Map, Number, Value};
 
+use super::eval::{self, Budget, EvalError, Evaluator, Mode, Scope};
 use super::names::{parse_duration, pascal_case};
-use super::schema::{Kind, Schema, JOB, JOB_TASKS, JOB_VAULT, TASK_SCALING_LABEL};
-use super::MAX_NESTING_DEPTH;
-use crate::error::{Format, ParseError};
+use super::schema::{Field, Kind, Schema, JOB, JOB_TASKS, JOB_VAULT, TASK_SCALING_LABEL};
+use super::syntax::{self, Attr, Block, Body, Item, Span, SyntaxError};
+use super::vars::{bare_name, Variables};
+use super::HclOptions;
+use crate::error::{Format, Limit, ParseError, ParseErrorKind};
 
-/// Reads a jobspec; `vars` gives values for `variable` blocks.
-pub(crate) fn decode(text: &str, vars: &Map<String, Value>) -> Result<Value, ParseError> {
-    let body = hcl::edit::parser::parse_body(text).map_err(|e| {
-        let loc = e.location();
-        ParseError::new(
-            Format::Hcl,
-            format!("{} (column {})", e.message(), loc.column()),
-        )
-        .line(loc.line())
-    })?;
-    let mut dec = Decoder {
-        lines: LineIndex::new(text),
-        ctx: Context::new(),
+/// Byte offset -> line number.
+pub(crate) struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    pub(crate) fn new(text: &str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(memchr_newlines(text.as_bytes()));
+        LineIndex { starts }
+    }
+
+    pub(crate) fn line(&self, offset: usize) -> usize {
+        match self.starts.binary_search(&offset) {
+            Ok(i) => i + 1,
+            Err(i) => i,
+        }
+    }
+
+    fn column(&self, text: &str, offset: usize) -> usize {
+        let line = self.line(offset);
+        let start = self.starts.get(line - 1).copied().unwrap_or(0);
+        text.get(start..offset).map_or(1, |s| s.chars().count() + 1)
+    }
+}
+
+fn memchr_newlines(b: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    b.iter()
+        .enumerate()
+        .filter(|(_, c)| **c == b'\n')
+        .map(|(i, _)| i + 1)
+}
+
+/// A syntax error as a [`ParseError`] with its line and column.
+pub(crate) fn syntax_error(text: &str, e: &SyntaxError) -> ParseError {
+    let lines = LineIndex::new(text);
+    let pos = e.pos.min(text.len());
+    let line = lines.line(pos);
+    let col = lines.column(text, pos);
+    let kind = if e.too_deep {
+        ParseErrorKind::Limit(Limit::Nesting)
+    } else {
+        ParseErrorKind::Invalid
     };
+    ParseError::new(Format::Hcl, format!("{} (column {col})", e.message))
+        .line(line)
+        .kind(kind)
+}
 
-    let mut job_block: Option<&EditBlock> = None;
-    let mut variables: Vec<(&EditBlock, String)> = Vec::new();
-    let mut locals: Vec<&EditBlock> = Vec::new();
-    for s in body.iter() {
-        match s {
-            Structure::Attribute(a) => {
+/// A field path such as `job[web].group[api].task[app]`, rendered only for errors.
+#[derive(Clone, Copy)]
+struct Path<'a> {
+    parent: Option<&'a Path<'a>>,
+    name: &'a str,
+    label: Lbl<'a>,
+}
+
+#[derive(Clone, Copy)]
+enum Lbl<'a> {
+    None,
+    Name(&'a str),
+    Index(usize),
+}
+
+impl<'a> Path<'a> {
+    fn child<'b>(&'b self, name: &'b str, label: Lbl<'b>) -> Path<'b> {
+        Path {
+            parent: Some(self),
+            name,
+            label,
+        }
+    }
+
+    fn render(&self) -> String {
+        let mut segs = Vec::new();
+        let mut p = Some(self);
+        while let Some(x) = p {
+            segs.push(x);
+            p = x.parent;
+        }
+        let mut out = String::new();
+        for (i, s) in segs.iter().rev().enumerate() {
+            if i > 0 {
+                out.push('.');
+            }
+            out.push_str(s.name);
+            match s.label {
+                Lbl::None => {}
+                Lbl::Name(l) => {
+                    out.push('[');
+                    out.push_str(l);
+                    out.push(']');
+                }
+                Lbl::Index(n) => {
+                    out.push('[');
+                    out.push_str(&n.to_string());
+                    out.push(']');
+                }
+            }
+        }
+        out
+    }
+
+    fn attr(&self, name: &str) -> String {
+        format!("{}.{name}", self.render())
+    }
+}
+
+/// One block to decode: written, or generated by a `dynamic` block.
+struct BlockRef<'b, 's> {
+    ident: &'b str,
+    labels: Vec<&'b str>,
+    body: &'b Body<'s>,
+    span: Span,
+}
+
+impl<'b, 's> BlockRef<'b, 's> {
+    fn of(b: &'b Block<'s>) -> Self {
+        BlockRef {
+            ident: b.ident,
+            labels: b.labels.iter().map(|l| l.value.as_ref()).collect(),
+            body: &b.body,
+            span: b.ident_span,
+        }
+    }
+}
+
+/// Reads a jobspec.
+pub(crate) fn decode(text: &str, opts: &HclOptions) -> Result<Value, ParseError> {
+    let body = syntax::parse_body(text).map_err(|e| syntax_error(text, &e))?;
+    let mut dec = Decoder::new(text, opts);
+    let mut job_block: Option<&Block<'_>> = None;
+    let mut variables = Variables::default();
+    let mut locals: Vec<&Attr<'_>> = Vec::new();
+    for item in &body.items {
+        match item {
+            Item::Attr(a) => {
                 return Err(dec.err(
-                    a.key.as_str(),
-                    a.span(),
+                    a.name,
+                    a.name_span,
                     "attributes are not allowed outside the job block",
                 ));
             }
-            Structure::Block(b) => match b.ident.as_str() {
+            Item::Block(b) => match b.ident {
                 "job" => {
                     if job_block.is_some() {
-                        return Err(dec.err("job", b.span(), "only one job block is allowed"));
+                        return Err(dec.err("job", b.ident_span, "only one job block is allowed"));
                     }
+                    dec.one_label(b, "job")?;
                     job_block = Some(b);
                 }
                 "variable" => {
                     let name = dec.one_label(b, "variable")?;
-                    variables.push((b, name));
+                    variables.declare_block(&dec, name, &b.body, b.ident_span)?;
                 }
-                "variables" => variables.push((b, String::new())),
-                "locals" => locals.push(b),
-                "dynamic" => {
-                    return Err(dec.err("dynamic", b.span(), "dynamic blocks are not supported"));
+                "variables" => {
+                    dec.no_labels(b, "variables")?;
+                    variables.declare_variables_block(&dec, &b.body)?;
+                }
+                "locals" => {
+                    dec.no_labels(b, "locals")?;
+                    for li in &b.body.items {
+                        match li {
+                            Item::Attr(a) => locals.push(a),
+                            Item::Block(lb) => {
+                                return Err(dec.err(
+                                    "locals",
+                                    lb.ident_span,
+                                    "only attributes are allowed in a locals block",
+                                ))
+                            }
+                        }
+                    }
                 }
                 other => {
-                    return Err(dec.err(
+                    return Err(dec.unknown_name(
+                        "",
+                        b.ident_span,
+                        "top-level block",
                         other,
-                        b.span(),
-                        "unsupported top-level block: expected job, variable, variables or locals",
+                        ["job", "variable", "variables", "locals"],
                     ));
                 }
             },
         }
     }
-    dec.declare_variables(&variables, vars)?;
+    variables.collect(opts, &dec.budget)?;
+    let vars = variables.finish(&dec)?;
+    dec.vars = vars;
     dec.evaluate_locals(&locals)?;
     let Some(job_block) = job_block else {
         return Err(ParseError::new(
@@ -81,86 +215,64 @@ pub(crate) fn decode(text: &str, vars: &Map<String, Value>) -> Result<Value, Par
 
 /// Evaluates the single attribute of `text` (used to check that rendered strings read back).
 pub(crate) fn eval_single_attribute(text: &str) -> Result<Value, String> {
-    let body = hcl::edit::parser::parse_body(text).map_err(|e| e.message().to_string())?;
-    let mut dec = Decoder {
-        lines: LineIndex::new(text),
-        ctx: Context::new(),
-    };
-    dec.ctx
-        .declare_var("var", hcl::Value::Object(hcl::Map::new()));
-    dec.ctx
-        .declare_var("local", hcl::Value::Object(hcl::Map::new()));
-    let result = match body.iter().next() {
-        Some(Structure::Attribute(a)) => {
-            let e: Expression = a.value.clone().into();
-            dec.eval_expr(&e, 0)
+    let body = syntax::parse_body(text).map_err(|e| e.message)?;
+    let opts = HclOptions::default();
+    let dec = Decoder::new(text, &opts);
+    match body.items.first() {
+        Some(Item::Attr(a)) => {
+            let v = dec
+                .evaluator(Mode::Job)
+                .eval(&a.expr, None)
+                .map_err(|e| e.message)?;
+            hcl_to_json(v)
         }
         _ => Err("expected one attribute".into()),
-    };
-    result
-}
-
-struct LineIndex {
-    starts: Vec<usize>,
-}
-
-impl LineIndex {
-    fn new(text: &str) -> Self {
-        let mut starts = vec![0];
-        starts.extend(
-            text.bytes()
-                .enumerate()
-                .filter(|(_, b)| *b == b'\n')
-                .map(|(i, _)| i + 1),
-        );
-        LineIndex { starts }
-    }
-
-    fn line(&self, offset: usize) -> usize {
-        match self.starts.binary_search(&offset) {
-            Ok(i) => i + 1,
-            Err(i) => i,
-        }
     }
 }
 
-struct Decoder {
+pub(crate) struct Decoder<'s, 'o> {
+    pub(crate) src: &'s str,
     lines: LineIndex,
-    ctx: Context<'static>,
+    opts: &'o HclOptions,
+    pub(crate) budget: Budget,
+    vars: eval::Value,
+    locals: eval::Value,
+}
+
+/// The slots of one body being read.
+struct BodyState {
+    known: Vec<Option<Slot>>,
+    unknown: Unknowns,
 }
 
 enum Slot {
     One(Value),
     Many(Vec<Value>),
     Map(Map<String, Value>),
+    /// Set to null: the same as absent, but set.
+    Null,
 }
 
 impl Slot {
-    fn into_value(self) -> Value {
+    fn into_value(self) -> Option<Value> {
         match self {
-            Slot::One(v) => v,
-            Slot::Many(v) => Value::Array(v),
-            Slot::Map(m) => Value::Object(m),
+            Slot::One(v) => Some(v),
+            Slot::Many(v) => Some(Value::Array(v)),
+            Slot::Map(m) => Some(Value::Object(m)),
+            Slot::Null => None,
         }
     }
 }
 
-/// Keys the tables do not know, in source order, with an index by key.
+/// Keys the tables do not know (kept when unknown names are allowed), in source order.
 #[derive(Default)]
 struct Unknowns {
     items: Vec<(String, Unknown)>,
-    index: std::collections::HashMap<String, usize>,
 }
 
 impl Unknowns {
-    fn get_mut(&mut self, key: &str) -> Option<&mut Unknown> {
-        let i = *self.index.get(key)?;
-        self.items.get_mut(i).map(|(_, u)| u)
-    }
-
-    fn push(&mut self, key: String, u: Unknown) {
-        self.index.insert(key.clone(), self.items.len());
-        self.items.push((key, u));
+    fn position(&self, key: &str) -> Option<usize> {
+        self.items.iter().position(|(k, _)| k == key)
     }
 }
 
@@ -191,190 +303,306 @@ fn show(v: &Value) -> String {
     }
 }
 
-impl Decoder {
-    fn err(
-        &self,
-        path: &str,
-        span: Option<std::ops::Range<usize>>,
-        msg: impl Into<String>,
-    ) -> ParseError {
-        let mut e = ParseError::new(Format::Hcl, msg).at(path);
-        if let Some(span) = span {
-            e = e.line(self.lines.line(span.start));
+/// True for kinds written as attributes.
+fn is_attr_kind(k: Kind) -> bool {
+    matches!(
+        k,
+        Kind::Str
+            | Kind::Int
+            | Kind::Bool
+            | Kind::Duration
+            | Kind::StrList
+            | Kind::IntList
+            | Kind::StrMap { .. }
+            | Kind::StrListMap
+    )
+}
+
+/// True for kinds written as blocks.
+fn is_block_kind(k: Kind) -> bool {
+    !matches!(
+        k,
+        Kind::Str | Kind::Int | Kind::Bool | Kind::Duration | Kind::StrList | Kind::IntList
+    )
+}
+
+/// How many labels a block of this kind takes.
+fn label_count(k: Kind) -> usize {
+    match k {
+        Kind::Labeled(..) | Kind::LabeledMap(..) | Kind::TaskScaling => 1,
+        _ => 0,
+    }
+}
+
+static EMPTY: Schema = Schema {
+    post: None,
+    fields: &[],
+};
+
+impl<'s, 'o> Decoder<'s, 'o> {
+    fn new(src: &'s str, opts: &'o HclOptions) -> Self {
+        Decoder {
+            src,
+            lines: LineIndex::new(src),
+            opts,
+            budget: Budget::new(&opts.limits),
+            vars: eval::Value::Object(hcl::Map::new()),
+            locals: eval::Value::Object(hcl::Map::new()),
+        }
+    }
+
+    fn evaluator(&self, mode: Mode) -> Evaluator<'_> {
+        Evaluator {
+            src: self.src,
+            mode,
+            vars: &self.vars,
+            locals: &self.locals,
+            base_dir: self.opts.fs_dir(),
+            budget: &self.budget,
+        }
+    }
+
+    pub(crate) fn err(&self, path: &str, span: Span, msg: impl Into<String>) -> ParseError {
+        let mut e = ParseError::new(Format::Hcl, msg).line(self.lines.line(span.start()));
+        if !path.is_empty() {
+            e = e.at(path);
         }
         e
     }
 
-    fn one_label(&self, b: &EditBlock, path: &str) -> Result<String, ParseError> {
+    /// An evaluation error at `path`, with the line of the failing expression.
+    pub(crate) fn eval_err(&self, path: &str, span: Span, e: EvalError) -> ParseError {
+        let pos = e.pos.unwrap_or(span.start());
+        ParseError::new(Format::Hcl, e.message)
+            .at(path)
+            .line(self.lines.line(pos))
+            .kind(e.kind)
+    }
+
+    /// An unknown name, with HCL's "did you mean" suggestion.
+    ///
+    /// `nomad job run` parses with `Strict: true` (hashicorp/nomad v1.6.9: the
+    /// `-hcl2-strict` flag defaults to true in `command/job_run.go`, and `JobGetter.Get` in
+    /// `command/helpers.go` passes it to `jobspec2.ParseWithConfig`), so gohcl's
+    /// body decoding refuses a name the struct has no `hcl` tag for ("Unsupported argument;
+    /// An argument named "x" is not expected here. Did you mean "y"?", hashicorp/hcl v2
+    /// `hclsyntax/structure.go` with `nameSuggestion` in `didyoumean.go`).
+    pub(crate) fn unknown_name<'n>(
+        &self,
+        path: &str,
+        span: Span,
+        what: &str,
+        name: &str,
+        known: impl IntoIterator<Item = &'n str>,
+    ) -> ParseError {
+        let hint = eval::suggest(name, known)
+            .map(|s| format!(" (did you mean {s:?}?)"))
+            .unwrap_or_default();
+        self.err(path, span, format!("unknown {what} {name:?}{hint}"))
+            .kind(ParseErrorKind::UnknownField)
+    }
+
+    /// A plain value (no references, no calls): variable defaults and descriptions.
+    pub(crate) fn literal(
+        &self,
+        expr: &syntax::Expr<'_>,
+        path: &str,
+    ) -> Result<eval::Value, ParseError> {
+        let v = self
+            .evaluator(Mode::Literal)
+            .eval(expr, None)
+            .map_err(|e| self.eval_err(path, expr.span, e))?;
+        self.budget
+            .check_value(&v)
+            .map_err(|e| self.eval_err(path, expr.span, e))?;
+        Ok(v)
+    }
+
+    fn one_label<'b>(&self, b: &'b Block<'_>, path: &str) -> Result<&'b str, ParseError> {
         match b.labels.as_slice() {
-            [l] => Ok(l.as_str().to_string()),
+            [l] => Ok(l.value.as_ref()),
             _ => Err(self.err(
                 path,
-                b.span(),
+                b.ident_span,
                 format!(
                     "a {} block needs exactly one label, found {}",
-                    b.ident.as_str(),
+                    b.ident,
                     b.labels.len()
                 ),
             )),
         }
     }
 
-    fn no_labels(&self, b: &EditBlock, path: &str) -> Result<(), ParseError> {
+    fn no_labels(&self, b: &Block<'_>, path: &str) -> Result<(), ParseError> {
         if b.labels.is_empty() {
             Ok(())
         } else {
             Err(self.err(
                 path,
-                b.span(),
-                format!("a {} block takes no labels", b.ident.as_str()),
+                b.ident_span,
+                format!("a {} block takes no labels", b.ident),
             ))
         }
     }
 
     // -----------------------------------------------------------------------------------
-    // variables and locals
+    // locals
 
-    fn declare_variables(
-        &mut self,
-        blocks: &[(&EditBlock, String)],
-        provided: &Map<String, Value>,
-    ) -> Result<(), ParseError> {
-        let mut values = hcl::Map::new();
-        for (b, name) in blocks {
-            if name.is_empty() {
-                // `variables { a = 1 }`
-                for s in b.body.iter() {
-                    let Structure::Attribute(a) = s else {
-                        return Err(self.err(
-                            "variables",
-                            s.span(),
-                            "only attributes are allowed in a variables block",
-                        ));
-                    };
-                    let path = format!("variables.{}", a.key.as_str());
-                    let v = self.eval_attr(&a.value, &path, a.span())?;
-                    values.insert(a.key.as_str().to_string(), json_to_hcl(v));
-                }
-                continue;
-            }
-            let path = format!("variable[{name}]");
-            if values.contains_key(name.as_str()) {
+    /// Evaluates the locals in dependency order (a topological sort, linear in their number),
+    /// refusing cycles, references to undefined locals and chains deeper than the limit.
+    fn evaluate_locals(&mut self, locals: &[&Attr<'_>]) -> Result<(), ParseError> {
+        let n = locals.len();
+        if n == 0 {
+            return Ok(());
+        }
+        let mut index: HashMap<&str, usize> = HashMap::with_capacity(n);
+        for (i, a) in locals.iter().enumerate() {
+            if index.insert(a.name, i).is_some() {
                 return Err(self.err(
-                    &path,
-                    b.span(),
-                    format!("variable {name:?} is declared twice"),
+                    &format!("locals.{}", a.name),
+                    a.name_span,
+                    format!("duplicate local: {:?} is defined twice", a.name),
                 ));
             }
-            let mut default = None;
-            for s in b.body.iter() {
-                if let Structure::Attribute(a) = s {
-                    if a.key.as_str() == "default" {
-                        default =
-                            Some(self.eval_attr(&a.value, &format!("{path}.default"), a.span())?);
+        }
+        let mut deps: Vec<Vec<usize>> = Vec::with_capacity(n);
+        for (i, a) in locals.iter().enumerate() {
+            let mut refs = Vec::new();
+            let specific = eval::local_refs(&a.expr, &mut refs);
+            let mut d = Vec::new();
+            if specific {
+                // A reference to an undefined local adds no edge: evaluating it fails (or
+                // `try` catches it).
+                for r in refs {
+                    if let Some(&j) = index.get(r) {
+                        if !d.contains(&j) {
+                            d.push(j);
+                        }
                     }
                 }
+            } else {
+                d.extend((0..n).filter(|j| *j != i));
             }
-            let value = match (provided.get(name.as_str()), default) {
-                (Some(v), _) => v.clone(),
-                (None, Some(d)) => d,
-                (None, None) => {
-                    return Err(self.err(
-                        &path,
-                        b.span(),
-                        format!("variable {name:?} has no default and no value was given"),
-                    ))
+            deps.push(d);
+        }
+        // Kahn's algorithm; `depth` is the longest chain of locals ending at each one.
+        let mut users: Vec<Vec<usize>> = vec![Vec::new(); n];
+        let mut pending: Vec<usize> = vec![0; n];
+        for (i, d) in deps.iter().enumerate() {
+            pending[i] = d.len();
+            for &j in d {
+                users[j].push(i);
+            }
+        }
+        let mut order = Vec::with_capacity(n);
+        let mut queue: std::collections::VecDeque<usize> =
+            (0..n).filter(|i| pending[*i] == 0).collect();
+        let mut depth = vec![1usize; n];
+        while let Some(i) = queue.pop_front() {
+            order.push(i);
+            for &u in &users[i] {
+                depth[u] = depth[u].max(depth[i] + 1);
+                pending[u] -= 1;
+                if pending[u] == 0 {
+                    queue.push_back(u);
                 }
-            };
-            values.insert(name.clone(), json_to_hcl(value));
-        }
-        for (k, v) in provided {
-            if !values.contains_key(k.as_str()) {
-                return Err(ParseError::new(
-                    Format::Hcl,
-                    format!(
-                        "a value was given for variable {k:?}, which the jobspec does not declare"
-                    ),
-                )
-                .at(format!("variable[{k}]")));
             }
-            values.insert(k.clone(), json_to_hcl(v.clone()));
         }
-        self.ctx.declare_var("var", hcl::Value::Object(values));
-        self.ctx
-            .declare_var("local", hcl::Value::Object(hcl::Map::new()));
+        if order.len() < n {
+            return Err(self.cycle_error(locals, &deps, &pending));
+        }
+        let max_depth = self.budget.limits().max_locals_depth;
+        for i in order {
+            let a = locals[i];
+            let path = format!("locals.{}", a.name);
+            if depth[i] > max_depth {
+                return Err(self
+                    .err(
+                        &path,
+                        a.name_span,
+                        format!(
+                            "local.{} is at the end of a chain of {} locals, each using the next; at most {max_depth} are allowed (the limit on locals' dependency depth)",
+                            a.name, depth[i]
+                        ),
+                    )
+                    .kind(ParseErrorKind::Limit(Limit::LocalsDepth)));
+            }
+            let v = self
+                .evaluator(Mode::Job)
+                .eval(&a.expr, None)
+                .map_err(|e| self.eval_err(&path, a.expr.span, e))?;
+            self.budget
+                .check_value(&v)
+                .map_err(|e| self.eval_err(&path, a.expr.span, e))?;
+            if let eval::Value::Object(m) = &mut self.locals {
+                m.insert(a.name.to_string(), v);
+            }
+        }
         Ok(())
     }
 
-    fn evaluate_locals(&mut self, blocks: &[&EditBlock]) -> Result<(), ParseError> {
-        let mut pending = Vec::new();
-        let mut seen = HashSet::new();
-        for b in blocks {
-            for s in b.body.iter() {
-                let Structure::Attribute(a) = s else {
-                    return Err(self.err(
-                        "locals",
-                        s.span(),
-                        "only attributes are allowed in a locals block",
-                    ));
-                };
-                let name = a.key.as_str();
-                if !seen.insert(name.to_string()) {
-                    return Err(self.err(
-                        &format!("locals.{name}"),
-                        a.span(),
-                        format!("local {name:?} is defined twice"),
-                    ));
-                }
-                pending.push(a);
+    fn cycle_error(
+        &self,
+        locals: &[&Attr<'_>],
+        deps: &[Vec<usize>],
+        pending: &[usize],
+    ) -> ParseError {
+        // Walk from an unresolved local along unresolved dependencies until one repeats.
+        let start = (0..locals.len()).find(|i| pending[*i] > 0).unwrap_or(0);
+        let mut seen = vec![usize::MAX; locals.len()];
+        let mut chain = Vec::new();
+        let mut cur = start;
+        while seen[cur] == usize::MAX {
+            seen[cur] = chain.len();
+            chain.push(cur);
+            match deps[cur].iter().find(|j| pending[**j] > 0) {
+                Some(&j) => cur = j,
+                None => break,
             }
         }
-        let mut locals = hcl::Map::new();
-        // Locals may refer to each other in any order: evaluate until nothing progresses.
-        while !pending.is_empty() {
-            let before = pending.len();
-            let mut left = Vec::new();
-            let mut last_err = None;
-            for a in pending.drain(..) {
-                let path = format!("locals.{}", a.key.as_str());
-                match self.eval_attr(&a.value, &path, a.span()) {
-                    Ok(v) => {
-                        locals.insert(a.key.as_str().to_string(), json_to_hcl(v));
-                        self.ctx
-                            .declare_var("local", hcl::Value::Object(locals.clone()));
-                    }
-                    Err(e) => {
-                        last_err = Some(e);
-                        left.push(a);
-                    }
-                }
-            }
-            if left.len() == before {
-                if let Some(e) = last_err {
-                    return Err(e);
-                }
-            }
-            pending = left;
-        }
-        Ok(())
+        let from = if seen[cur] == usize::MAX {
+            0
+        } else {
+            seen[cur]
+        };
+        let mut names: Vec<String> = chain[from..]
+            .iter()
+            .map(|i| format!("local.{}", locals[*i].name))
+            .collect();
+        names.push(format!("local.{}", locals[chain[from]].name));
+        let first = locals[chain[from]];
+        let msg = if chain.len() - from == 1 {
+            format!("local.{} refers to itself", first.name)
+        } else {
+            format!(
+                "locals refer to each other in a cycle: {}",
+                names.join(" -> ")
+            )
+        };
+        self.err(&format!("locals.{}", first.name), first.name_span, msg)
+            .kind(ParseErrorKind::Cycle)
     }
 
     // -----------------------------------------------------------------------------------
     // the job
 
-    fn decode_job(&self, b: &EditBlock) -> Result<Map<String, Value>, ParseError> {
+    fn decode_job(&self, b: &Block<'_>) -> Result<Map<String, Value>, ParseError> {
         let label = self.one_label(b, "job")?;
-        let path = format!("job[{label}]");
-        let body = self.decode_body(&b.body, &JOB, &path, 1, None)?;
+        let path = Path {
+            parent: None,
+            name: "job",
+            label: Lbl::Name(label),
+        };
+        let body = self.decode_body(&b.body, &JOB, &path, 1, None, None)?;
         let mut job = Map::new();
         let id = body
             .get("ID")
             .cloned()
-            .unwrap_or_else(|| Value::String(label.clone()));
+            .unwrap_or_else(|| Value::String(label.to_string()));
         let name = body
             .get("Name")
             .cloned()
-            .unwrap_or_else(|| Value::String(label.clone()));
+            .unwrap_or_else(|| Value::String(label.to_string()));
         job.insert("ID".into(), id);
         job.insert("Name".into(), name);
         let mut vault = None;
@@ -423,233 +651,56 @@ impl Decoder {
         Ok(job)
     }
 
+    fn too_deep(&self, path: &Path<'_>, span: Span) -> ParseError {
+        self.err(
+            &path.render(),
+            span,
+            format!(
+                "blocks are nested deeper than {} levels",
+                super::MAX_NESTING_DEPTH
+            ),
+        )
+        .kind(ParseErrorKind::Limit(Limit::Nesting))
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn decode_body(
         &self,
-        body: &EditBody,
+        body: &Body<'_>,
         schema: &'static Schema,
-        path: &str,
+        path: &Path<'_>,
         depth: usize,
-        label: Option<(&str, String)>,
+        label: Option<(&str, &str)>,
+        scope: Option<&Scope<'_>>,
     ) -> Result<Map<String, Value>, ParseError> {
-        if depth > MAX_NESTING_DEPTH {
-            return Err(ParseError::new(
-                Format::Hcl,
-                format!("blocks are nested deeper than {MAX_NESTING_DEPTH} levels"),
-            )
-            .at(path));
+        if depth > super::MAX_NESTING_DEPTH {
+            return Err(self.too_deep(path, Span::default()));
         }
-        let mut known: Vec<Option<Slot>> = schema.fields.iter().map(|_| None).collect();
-        let mut unknown = Unknowns::default();
-        let mut attr_names: HashSet<&str> = HashSet::new();
-
-        for s in body.iter() {
-            match s {
-                Structure::Attribute(a) => {
-                    let name = a.key.as_str();
-                    let apath = format!("{path}.{name}");
-                    if !attr_names.insert(name) {
-                        return Err(self.err(
-                            &apath,
-                            a.span(),
-                            format!("attribute {name:?} is set twice"),
-                        ));
-                    }
-                    let Some(field) = schema.read_field(name) else {
-                        let v = self.eval_attr(&a.value, &apath, a.span())?;
-                        self.push_unknown_attr(&mut unknown, name, v, &apath, a.span())?;
-                        continue;
-                    };
-                    let idx = field_index(schema, field);
-                    match field.kind {
-                        Kind::Str
-                        | Kind::Int
-                        | Kind::Bool
-                        | Kind::Duration
-                        | Kind::StrList
-                        | Kind::IntList
-                        | Kind::StrMap { .. }
-                        | Kind::StrListMap => {
-                            if known[idx].is_some() {
-                                return Err(self.err(
-                                    &apath,
-                                    a.span(),
-                                    format!("{name} is set both as a block and as an attribute"),
-                                ));
-                            }
-                            let v = self.eval_attr(&a.value, &apath, a.span())?;
-                            if let Some(v) =
-                                coerce(field.kind, v).map_err(|m| self.err(&apath, a.span(), m))?
-                            {
-                                known[idx] = Some(Slot::One(v));
-                            }
-                        }
-                        _ => {
-                            return Err(self.err(
-                                &apath,
-                                a.span(),
-                                format!("{name} must be written as a block: {name} {{ ... }}"),
-                            ));
-                        }
-                    }
+        let mut st = BodyState {
+            known: schema.fields.iter().map(|_| None).collect(),
+            unknown: Unknowns::default(),
+        };
+        for item in &body.items {
+            match item {
+                Item::Attr(a) => self.attr(&mut st, a, schema, path, scope)?,
+                Item::Block(b) if b.ident == "dynamic" => {
+                    self.dynamic(&mut st, b, schema, path, depth, scope)?;
                 }
-                Structure::Block(b) => {
-                    let name = b.ident.as_str();
-                    if name == "dynamic" {
-                        return Err(self.err(
-                            &format!("{path}.dynamic"),
-                            b.span(),
-                            "dynamic blocks are not supported",
-                        ));
-                    }
-                    let Some(field) = schema.read_field(name) else {
-                        self.push_unknown_block(&mut unknown, b, path, depth)?;
-                        continue;
-                    };
-                    let idx = field_index(schema, field);
-                    let slot = &mut known[idx];
-                    match field.kind {
-                        Kind::Block(sub) => {
-                            let bpath = format!("{path}.{name}");
-                            self.no_labels(b, &bpath)?;
-                            if slot.is_some() {
-                                return Err(self.err(
-                                    &bpath,
-                                    b.span(),
-                                    format!("only one {name} block is allowed here"),
-                                ));
-                            }
-                            let v = self.decode_body(&b.body, sub, &bpath, depth + 1, None)?;
-                            *slot = Some(Slot::One(Value::Object(v)));
-                        }
-                        Kind::List(sub) => {
-                            let bpath = format!("{path}.{name}[{}]", len_many(slot));
-                            self.no_labels(b, &bpath)?;
-                            let v = self.decode_body(&b.body, sub, &bpath, depth + 1, None)?;
-                            push_many(slot, Value::Object(v));
-                        }
-                        Kind::Labeled(sub, key) => {
-                            let label = self.one_label(b, &format!("{path}.{name}"))?;
-                            let bpath = format!("{path}.{name}[{label}]");
-                            let v = self.decode_body(
-                                &b.body,
-                                sub,
-                                &bpath,
-                                depth + 1,
-                                Some((key, label)),
-                            )?;
-                            push_many(slot, Value::Object(v));
-                        }
-                        Kind::TaskScaling => {
-                            let label = self.one_label(b, &format!("{path}.{name}"))?;
-                            let bpath = format!("{path}.{name}[{label}]");
-                            let v = self.decode_body(
-                                &b.body,
-                                &super::schema::SCALING,
-                                &bpath,
-                                depth + 1,
-                                Some((TASK_SCALING_LABEL, label)),
-                            )?;
-                            push_many(slot, Value::Object(v));
-                        }
-                        Kind::LabeledMap(sub, key) => {
-                            let label = self.one_label(b, &format!("{path}.{name}"))?;
-                            let bpath = format!("{path}.{name}[{label}]");
-                            let v = self.decode_body(
-                                &b.body,
-                                sub,
-                                &bpath,
-                                depth + 1,
-                                Some((key, label.clone())),
-                            )?;
-                            if slot.is_none() {
-                                *slot = Some(Slot::Map(Map::new()));
-                            }
-                            if let Some(Slot::Map(m)) = slot {
-                                if m.contains_key(&label) {
-                                    return Err(self.err(
-                                        &bpath,
-                                        b.span(),
-                                        format!("{name} {label:?} is defined twice"),
-                                    ));
-                                }
-                                m.insert(label, Value::Object(v));
-                            }
-                        }
-                        Kind::StrMap { .. } | Kind::StrListMap => {
-                            let bpath = format!("{path}.{name}");
-                            self.no_labels(b, &bpath)?;
-                            if slot.is_some() {
-                                return Err(self.err(
-                                    &bpath,
-                                    b.span(),
-                                    format!("only one {name} block is allowed here"),
-                                ));
-                            }
-                            let mut m = Map::new();
-                            for s in b.body.iter() {
-                                let Structure::Attribute(a) = s else {
-                                    return Err(self.err(
-                                        &bpath,
-                                        s.span(),
-                                        format!("a {name} block holds only attributes"),
-                                    ));
-                                };
-                                let k = a.key.as_str();
-                                let kpath = format!("{bpath}.{k}");
-                                let v = self.eval_attr(&a.value, &kpath, a.span())?;
-                                let elem = if matches!(field.kind, Kind::StrListMap) {
-                                    Kind::StrList
-                                } else {
-                                    Kind::Str
-                                };
-                                if let Some(v) =
-                                    coerce(elem, v).map_err(|m| self.err(&kpath, a.span(), m))?
-                                {
-                                    m.insert(k.to_string(), v);
-                                }
-                            }
-                            *slot = Some(Slot::One(Value::Object(m)));
-                        }
-                        Kind::Open => {
-                            let bpath = format!("{path}.{name}");
-                            self.no_labels(b, &bpath)?;
-                            if slot.is_some() {
-                                return Err(self.err(
-                                    &bpath,
-                                    b.span(),
-                                    format!("only one {name} block is allowed here"),
-                                ));
-                            }
-                            let v = self.decode_open(&b.body, &bpath, depth + 1)?;
-                            *slot = Some(Slot::One(Value::Object(v)));
-                        }
-                        Kind::Str
-                        | Kind::Int
-                        | Kind::Bool
-                        | Kind::Duration
-                        | Kind::StrList
-                        | Kind::IntList => {
-                            return Err(self.err(
-                                &format!("{path}.{name}"),
-                                b.span(),
-                                format!("{name} is an attribute: write {name} = ..."),
-                            ));
-                        }
-                    }
+                Item::Block(b) => {
+                    self.block(&mut st, BlockRef::of(b), schema, path, depth, scope)?;
                 }
             }
         }
-
         let mut out = Map::new();
         if let Some((key, label)) = label {
-            out.insert(key.to_string(), Value::String(label));
+            out.insert(key.to_string(), Value::String(label.to_string()));
         }
-        for (field, slot) in schema.fields.iter().zip(known) {
-            if let Some(slot) = slot {
-                out.insert(field.json.to_string(), slot.into_value());
+        for (field, slot) in schema.fields.iter().zip(st.known) {
+            if let Some(v) = slot.and_then(Slot::into_value) {
+                out.insert(field.json.to_string(), v);
             }
         }
-        for (k, u) in unknown.items {
+        for (k, u) in st.unknown.items {
             let v = match u {
                 Unknown::Attr(v) => v,
                 Unknown::Blocks { mut items, labeled } => {
@@ -663,9 +714,514 @@ impl Decoder {
             out.insert(k, v);
         }
         if let Some(post) = schema.post {
-            post(&mut out).map_err(|m| ParseError::new(Format::Hcl, m).at(path))?;
+            post(&mut out).map_err(|m| {
+                ParseError::new(Format::Hcl, m)
+                    .at(path.render())
+                    .kind(ParseErrorKind::Invalid)
+            })?;
         }
         Ok(out)
+    }
+
+    /// The names a body may hold, for suggestions.
+    fn known_names(schema: &Schema, attrs: bool) -> impl Iterator<Item = &'static str> + '_ {
+        schema
+            .fields
+            .iter()
+            .filter(move |f| {
+                f.dir != super::schema::Dir::Write
+                    && if attrs {
+                        is_attr_kind(f.kind)
+                    } else {
+                        is_block_kind(f.kind)
+                    }
+            })
+            .map(|f| f.hcl)
+    }
+
+    fn attr(
+        &self,
+        st: &mut BodyState,
+        a: &Attr<'_>,
+        schema: &'static Schema,
+        path: &Path<'_>,
+        scope: Option<&Scope<'_>>,
+    ) -> Result<(), ParseError> {
+        let name = a.name;
+        let Some((idx, field)) = read_field(schema, name) else {
+            if !self.opts.allow_unknown {
+                return Err(self.unknown_name(
+                    &path.render(),
+                    a.name_span,
+                    "argument",
+                    name,
+                    Self::known_names(schema, true),
+                ));
+            }
+            if st.unknown.position(&pascal_case(name)).is_some() {
+                return Err(self.redefined(path, a));
+            }
+            let v = self.eval_attr(a, path, scope)?;
+            return self.push_unknown_attr(&mut st.unknown, name, v, path, a.name_span);
+        };
+        if !is_attr_kind(field.kind) {
+            return Err(self.err(
+                &path.attr(name),
+                a.name_span,
+                format!("{name} must be written as a block: {name} {{ ... }}"),
+            ));
+        }
+        if st.known[idx].is_some() {
+            return Err(self.redefined(path, a));
+        }
+        let v = self.eval_attr(a, path, scope)?;
+        st.known[idx] = Some(match coerce(field.kind, v) {
+            Ok(Some(v)) => Slot::One(v),
+            Ok(None) => Slot::Null,
+            Err(m) => {
+                return Err(self
+                    .err(&path.attr(name), a.expr.span, m)
+                    .kind(ParseErrorKind::Type))
+            }
+        });
+        Ok(())
+    }
+
+    fn redefined(&self, path: &Path<'_>, a: &Attr<'_>) -> ParseError {
+        self.err(
+            &path.attr(a.name),
+            a.name_span,
+            format!(
+                "attribute redefined: {:?} is set twice in this block",
+                a.name
+            ),
+        )
+    }
+
+    /// Evaluates an attribute's value as JSON.
+    fn eval_attr(
+        &self,
+        a: &Attr<'_>,
+        path: &Path<'_>,
+        scope: Option<&Scope<'_>>,
+    ) -> Result<Value, ParseError> {
+        self.eval_json(&a.expr, scope)
+            .map_err(|e| self.eval_err(&path.attr(a.name), a.expr.span, e))
+    }
+
+    fn eval_json(
+        &self,
+        e: &syntax::Expr<'_>,
+        scope: Option<&Scope<'_>>,
+    ) -> Result<Value, EvalError> {
+        let v = self.evaluator(Mode::Job).eval(e, scope)?;
+        if matches!(v, hcl::Value::Array(_) | hcl::Value::Object(_)) {
+            self.budget.check_value(&v)?;
+        }
+        hcl_to_json(v).map_err(|m| EvalError::new(ParseErrorKind::Type, m))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn block(
+        &self,
+        st: &mut BodyState,
+        b: BlockRef<'_, '_>,
+        schema: &'static Schema,
+        path: &Path<'_>,
+        depth: usize,
+        scope: Option<&Scope<'_>>,
+    ) -> Result<(), ParseError> {
+        let name = b.ident;
+        let Some((idx, field)) = read_field(schema, name) else {
+            if !self.opts.allow_unknown {
+                return Err(self.unknown_name(
+                    &path.render(),
+                    b.span,
+                    "block",
+                    name,
+                    Self::known_names(schema, false),
+                ));
+            }
+            return self.push_unknown_block(&mut st.unknown, b, path, depth, scope);
+        };
+        let slot = &mut st.known[idx];
+        let want = label_count(field.kind);
+        if is_block_kind(field.kind) && b.labels.len() != want {
+            let p = path.child(name, Lbl::None).render();
+            return Err(self.err(
+                &p,
+                b.span,
+                if want == 0 {
+                    format!("a {name} block takes no labels")
+                } else {
+                    format!(
+                        "a {name} block needs exactly one label, found {}",
+                        b.labels.len()
+                    )
+                },
+            ));
+        }
+        match field.kind {
+            Kind::Block(sub) => {
+                let bpath = path.child(name, Lbl::None);
+                if slot.is_some() {
+                    return Err(self.err(
+                        &bpath.render(),
+                        b.span,
+                        format!("only one {name} block is allowed here"),
+                    ));
+                }
+                let v = self.decode_body(b.body, sub, &bpath, depth + 1, None, scope)?;
+                *slot = Some(Slot::One(Value::Object(v)));
+            }
+            Kind::List(sub) => {
+                let n = match slot {
+                    Some(Slot::Many(items)) => items.len(),
+                    _ => 0,
+                };
+                let bpath = path.child(name, Lbl::Index(n));
+                let v = self.decode_body(b.body, sub, &bpath, depth + 1, None, scope)?;
+                push_many(slot, Value::Object(v));
+            }
+            Kind::Labeled(sub, key) => {
+                let label = b.labels[0];
+                let bpath = path.child(name, Lbl::Name(label));
+                let v =
+                    self.decode_body(b.body, sub, &bpath, depth + 1, Some((key, label)), scope)?;
+                push_many(slot, Value::Object(v));
+            }
+            Kind::TaskScaling => {
+                let label = b.labels[0];
+                let bpath = path.child(name, Lbl::Name(label));
+                let v = self.decode_body(
+                    b.body,
+                    &super::schema::SCALING,
+                    &bpath,
+                    depth + 1,
+                    Some((TASK_SCALING_LABEL, label)),
+                    scope,
+                )?;
+                push_many(slot, Value::Object(v));
+            }
+            Kind::LabeledMap(sub, key) => {
+                let label = b.labels[0];
+                let bpath = path.child(name, Lbl::Name(label));
+                let v =
+                    self.decode_body(b.body, sub, &bpath, depth + 1, Some((key, label)), scope)?;
+                if slot.is_none() {
+                    *slot = Some(Slot::Map(Map::new()));
+                }
+                if let Some(Slot::Map(m)) = slot {
+                    if m.contains_key(label) {
+                        return Err(self.err(
+                            &bpath.render(),
+                            b.span,
+                            format!("{name} {label:?} is defined twice"),
+                        ));
+                    }
+                    m.insert(label.to_string(), Value::Object(v));
+                }
+            }
+            Kind::StrMap { .. } | Kind::StrListMap => {
+                let bpath = path.child(name, Lbl::None);
+                if slot.is_some() {
+                    return Err(self.err(
+                        &bpath.render(),
+                        b.span,
+                        format!("only one {name} block is allowed here"),
+                    ));
+                }
+                let elem = if matches!(field.kind, Kind::StrListMap) {
+                    Kind::StrList
+                } else {
+                    Kind::Str
+                };
+                let mut m = Map::new();
+                for item in &b.body.items {
+                    let Item::Attr(a) = item else {
+                        let span = match item {
+                            Item::Block(x) => x.ident_span,
+                            Item::Attr(x) => x.name_span,
+                        };
+                        return Err(self.err(
+                            &bpath.render(),
+                            span,
+                            format!("a {name} block holds only attributes"),
+                        ));
+                    };
+                    if m.contains_key(a.name) {
+                        return Err(self.redefined(&bpath, a));
+                    }
+                    let v = self.eval_attr(a, &bpath, scope)?;
+                    match coerce(elem, v) {
+                        Ok(Some(v)) => {
+                            m.insert(a.name.to_string(), v);
+                        }
+                        Ok(None) => {}
+                        Err(msg) => {
+                            return Err(self
+                                .err(&bpath.attr(a.name), a.expr.span, msg)
+                                .kind(ParseErrorKind::Type))
+                        }
+                    }
+                }
+                *slot = Some(Slot::One(Value::Object(m)));
+            }
+            Kind::Open => {
+                let bpath = path.child(name, Lbl::None);
+                if slot.is_some() {
+                    return Err(self.err(
+                        &bpath.render(),
+                        b.span,
+                        format!("only one {name} block is allowed here"),
+                    ));
+                }
+                let v = self.decode_open(b.body, &bpath, depth + 1, scope)?;
+                *slot = Some(Slot::One(Value::Object(v)));
+            }
+            Kind::Str | Kind::Int | Kind::Bool | Kind::Duration | Kind::StrList | Kind::IntList => {
+                return Err(self.err(
+                    &path.attr(name),
+                    b.span,
+                    format!("{name} is an attribute: write {name} = ..."),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// A `dynamic "type"` block: one `type` block per element of `for_each`, built from
+    /// `content` with the iterator (`type`, or the name given by `iterator`) bound to
+    /// `{key, value}`; labels come from `labels` (hashicorp/hcl v2 `ext/dynblock`:
+    /// `expand_body.go`, `expand_spec.go`, `schema.go`).
+    #[allow(clippy::too_many_arguments)]
+    fn dynamic(
+        &self,
+        st: &mut BodyState,
+        b: &Block<'_>,
+        schema: &'static Schema,
+        path: &Path<'_>,
+        depth: usize,
+        scope: Option<&Scope<'_>>,
+    ) -> Result<(), ParseError> {
+        let ty = match b.labels.as_slice() {
+            [l] => l.value.as_ref(),
+            _ => {
+                return Err(self.err(
+                    &path.attr("dynamic"),
+                    b.ident_span,
+                    format!(
+                        "a dynamic block needs exactly one label, the type of the blocks it generates (found {})",
+                        b.labels.len()
+                    ),
+                ))
+            }
+        };
+        let dpath = path.child("dynamic", Lbl::Name(ty));
+        // How many labels the generated blocks take; `None` when any number is accepted.
+        let want: Option<usize> = match read_field(schema, ty) {
+            Some((_, f)) if is_block_kind(f.kind) => Some(label_count(f.kind)),
+            Some(_) => {
+                return Err(self.err(
+                    &dpath.render(),
+                    b.ident_span,
+                    format!("{ty} is an attribute, not a block; a dynamic block generates blocks"),
+                ))
+            }
+            None if self.opts.allow_unknown => None,
+            None => {
+                return Err(self.unknown_name(
+                    &path.render(),
+                    b.ident_span,
+                    "block",
+                    ty,
+                    Self::known_names(schema, false),
+                ))
+            }
+        };
+        let mut for_each = None;
+        let mut iterator = None;
+        let mut labels = None;
+        let mut content: Option<&Block<'_>> = None;
+        for item in &b.body.items {
+            match item {
+                Item::Attr(a) => {
+                    let slot = match a.name {
+                        "for_each" => &mut for_each,
+                        "iterator" => &mut iterator,
+                        "labels" if want != Some(0) => &mut labels,
+                        other => {
+                            let known: &[&str] = if want == Some(0) {
+                                &["for_each", "iterator", "content"]
+                            } else {
+                                &["for_each", "iterator", "labels", "content"]
+                            };
+                            return Err(self.unknown_name(
+                                &dpath.render(),
+                                a.name_span,
+                                "argument",
+                                other,
+                                known.iter().copied(),
+                            ));
+                        }
+                    };
+                    if slot.is_some() {
+                        return Err(self.redefined(&dpath, a));
+                    }
+                    *slot = Some(a);
+                }
+                Item::Block(c) if c.ident == "content" => {
+                    if content.is_some() {
+                        return Err(self.err(
+                            &dpath.render(),
+                            c.ident_span,
+                            "extraneous dynamic content block: only one content block is allowed in a dynamic block",
+                        ));
+                    }
+                    self.no_labels(c, &dpath.attr("content"))?;
+                    content = Some(c);
+                }
+                Item::Block(c) => {
+                    return Err(self.unknown_name(
+                        &dpath.render(),
+                        c.ident_span,
+                        "block",
+                        c.ident,
+                        ["content"],
+                    ))
+                }
+            }
+        }
+        let Some(for_each) = for_each else {
+            return Err(self.err(
+                &dpath.render(),
+                b.ident_span,
+                "missing required argument: a dynamic block needs for_each",
+            ));
+        };
+        let Some(content) = content else {
+            return Err(self.err(
+                &dpath.render(),
+                b.ident_span,
+                "missing dynamic content block: a dynamic block needs a content block describing each generated block",
+            ));
+        };
+        let iter_name = match iterator {
+            Some(a) => bare_name(&a.expr).ok_or_else(|| {
+                self.err(
+                    &dpath.attr("iterator"),
+                    a.expr.span,
+                    "invalid dynamic iterator name: it must be a single variable name",
+                )
+            })?,
+            None => ty,
+        };
+        let label_exprs: Vec<&syntax::Expr<'_>> = match labels {
+            Some(a) => match &a.expr.kind {
+                syntax::ExprKind::Tuple(items) => items.iter().collect(),
+                _ => {
+                    return Err(self.err(
+                        &dpath.attr("labels"),
+                        a.expr.span,
+                        "labels must be a list expression such as [each.key]",
+                    ))
+                }
+            },
+            None => Vec::new(),
+        };
+        if let Some(w) = want {
+            if label_exprs.len() != w {
+                return Err(self.err(
+                    &dpath.render(),
+                    labels.map_or(b.ident_span, |a| a.expr.span),
+                    format!(
+                        "blocks of type {ty:?} require {w} label(s); the dynamic block gives {}",
+                        label_exprs.len()
+                    ),
+                ));
+            }
+        }
+        let coll = self
+            .evaluator(Mode::Job)
+            .eval(&for_each.expr, scope)
+            .map_err(|e| self.eval_err(&dpath.attr("for_each"), for_each.expr.span, e))?;
+        let elements: Vec<(eval::Value, &eval::Value)> = match &coll {
+            hcl::Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (hcl::Value::Number((i as u64).into()), v))
+                .collect(),
+            hcl::Value::Object(m) => {
+                let mut keyed: Vec<(&String, &eval::Value)> = m.iter().collect();
+                keyed.sort_by(|x, y| x.0.cmp(y.0));
+                keyed
+                    .into_iter()
+                    .map(|(k, v)| (hcl::Value::String(k.clone()), v))
+                    .collect()
+            }
+            hcl::Value::Null => {
+                return Err(self
+                    .err(
+                        &dpath.attr("for_each"),
+                        for_each.expr.span,
+                        "invalid dynamic for_each value: cannot use a null value in for_each",
+                    )
+                    .kind(ParseErrorKind::Type))
+            }
+            other => {
+                return Err(self
+                    .err(
+                        &dpath.attr("for_each"),
+                        for_each.expr.span,
+                        format!(
+                            "invalid dynamic for_each value: cannot use a {} value in for_each; an iterable collection is required",
+                            type_name(&hcl_to_json(other.clone()).unwrap_or(Value::Null))
+                        ),
+                    )
+                    .kind(ParseErrorKind::Type))
+            }
+        };
+        for (k, v) in elements {
+            self.budget
+                .check_step()
+                .map_err(|e| self.eval_err(&dpath.render(), b.ident_span, e))?;
+            let mut it = hcl::Map::new();
+            it.insert("key".to_string(), k);
+            it.insert("value".to_string(), v.clone());
+            let it = hcl::Value::Object(it);
+            let s = Scope {
+                parent: scope,
+                name: iter_name,
+                value: &it,
+            };
+            let mut label_vals = Vec::with_capacity(label_exprs.len());
+            for le in &label_exprs {
+                let lv = self
+                    .evaluator(Mode::Job)
+                    .eval(le, Some(&s))
+                    .map_err(|e| self.eval_err(&dpath.attr("labels"), le.span, e))?;
+                let text = match &lv {
+                    hcl::Value::Null => {
+                        Err("cannot use a null value as a dynamic block label".to_string())
+                    }
+                    other => eval::to_text(other)
+                        .map_err(|m| format!("invalid dynamic block label: {m}")),
+                }
+                .map_err(|m| {
+                    self.err(&dpath.attr("labels"), le.span, m)
+                        .kind(ParseErrorKind::Type)
+                })?;
+                label_vals.push(text);
+            }
+            let br = BlockRef {
+                ident: ty,
+                labels: label_vals.iter().map(String::as_str).collect(),
+                body: &content.body,
+                span: b.ident_span,
+            };
+            self.block(st, br, schema, path, depth, Some(&s))?;
+        }
+        Ok(())
     }
 
     fn push_unknown_attr(
@@ -673,19 +1229,19 @@ impl Decoder {
         unknown: &mut Unknowns,
         name: &str,
         v: Value,
-        path: &str,
-        span: Option<std::ops::Range<usize>>,
+        path: &Path<'_>,
+        span: Span,
     ) -> Result<(), ParseError> {
         let key = pascal_case(name);
-        if unknown.index.contains_key(&key) {
+        if unknown.position(&key).is_some() {
             return Err(self.err(
-                path,
+                &path.attr(name),
                 span,
                 format!("{name} is set twice (or clashes with another key spelled {key})"),
             ));
         }
         if !v.is_null() {
-            unknown.push(key, Unknown::Attr(v));
+            unknown.items.push((key, Unknown::Attr(v)));
         }
         Ok(())
     }
@@ -693,145 +1249,106 @@ impl Decoder {
     fn push_unknown_block(
         &self,
         unknown: &mut Unknowns,
-        b: &EditBlock,
-        path: &str,
+        b: BlockRef<'_, '_>,
+        path: &Path<'_>,
         depth: usize,
+        scope: Option<&Scope<'_>>,
     ) -> Result<(), ParseError> {
-        let name = b.ident.as_str();
+        let name = b.ident;
         let key = pascal_case(name);
-        let (label, bpath) = match b.labels.as_slice() {
-            [] => (None, format!("{path}.{name}")),
-            [l] => (
-                Some(l.as_str().to_string()),
-                format!("{path}.{name}[{}]", l.as_str()),
-            ),
+        let label = match b.labels.as_slice() {
+            [] => None,
+            [l] => Some(*l),
             _ => {
                 return Err(self.err(
-                    &format!("{path}.{name}"),
-                    b.span(),
+                    &path.attr(name),
+                    b.span,
                     format!("{name} blocks take at most one label"),
                 ))
             }
         };
-        let inner = self.decode_generic(&b.body, &bpath, depth + 1)?;
-        let value = match &label {
+        let bpath = path.child(name, label.map_or(Lbl::None, Lbl::Name));
+        let inner = self.decode_body(b.body, &EMPTY, &bpath, depth + 1, None, scope)?;
+        let value = match label {
             Some(l) => {
                 let mut m = Map::new();
-                m.insert("Name".into(), Value::String(l.clone()));
+                m.insert("Name".into(), Value::String(l.to_string()));
                 m.extend(inner);
                 m
             }
             None => inner,
         };
-        match unknown.get_mut(&key) {
-            Some(Unknown::Blocks { items, labeled }) => {
-                items.push(Value::Object(value));
-                *labeled |= label.is_some();
-            }
-            Some(Unknown::Attr(_)) => {
-                return Err(self.err(
-                    &bpath,
-                    b.span(),
-                    format!("{name} is set both as an attribute and as a block"),
-                ));
-            }
-            None => unknown.push(
+        match unknown.position(&key) {
+            Some(i) => match &mut unknown.items[i].1 {
+                Unknown::Blocks { items, labeled } => {
+                    items.push(Value::Object(value));
+                    *labeled |= label.is_some();
+                }
+                Unknown::Attr(_) => {
+                    return Err(self.err(
+                        &bpath.render(),
+                        b.span,
+                        format!("{name} is set both as an attribute and as a block"),
+                    ));
+                }
+            },
+            None => unknown.items.push((
                 key,
                 Unknown::Blocks {
                     items: vec![Value::Object(value)],
                     labeled: label.is_some(),
                 },
-            ),
+            )),
         }
         Ok(())
-    }
-
-    /// A block of a name no table knows: attributes get the generic PascalCase key.
-    fn decode_generic(
-        &self,
-        body: &EditBody,
-        path: &str,
-        depth: usize,
-    ) -> Result<Map<String, Value>, ParseError> {
-        if depth > MAX_NESTING_DEPTH {
-            return Err(ParseError::new(
-                Format::Hcl,
-                format!("blocks are nested deeper than {MAX_NESTING_DEPTH} levels"),
-            )
-            .at(path));
-        }
-        let mut unknown = Unknowns::default();
-        for s in body.iter() {
-            match s {
-                Structure::Attribute(a) => {
-                    let name = a.key.as_str();
-                    let apath = format!("{path}.{name}");
-                    let v = self.eval_attr(&a.value, &apath, a.span())?;
-                    self.push_unknown_attr(&mut unknown, name, v, &apath, a.span())?;
-                }
-                Structure::Block(b) => self.push_unknown_block(&mut unknown, b, path, depth)?,
-            }
-        }
-        let mut out = Map::new();
-        for (k, u) in unknown.items {
-            let v = match u {
-                Unknown::Attr(v) => v,
-                Unknown::Blocks { mut items, labeled } => {
-                    if items.len() == 1 && !labeled {
-                        items.pop().unwrap_or(Value::Null)
-                    } else {
-                        Value::Array(items)
-                    }
-                }
-            };
-            out.insert(k, v);
-        }
-        Ok(out)
     }
 
     /// Driver `config` and other open maps: keys as written; nested blocks become lists of
     /// objects (labels nest as `{label: [body]}`), as jobspec2 does.
     fn decode_open(
         &self,
-        body: &EditBody,
-        path: &str,
+        body: &Body<'_>,
+        path: &Path<'_>,
         depth: usize,
+        scope: Option<&Scope<'_>>,
     ) -> Result<Map<String, Value>, ParseError> {
-        if depth > MAX_NESTING_DEPTH {
-            return Err(ParseError::new(
-                Format::Hcl,
-                format!("blocks are nested deeper than {MAX_NESTING_DEPTH} levels"),
-            )
-            .at(path));
+        if depth > super::MAX_NESTING_DEPTH {
+            return Err(self.too_deep(path, Span::default()));
         }
         let mut out = Map::new();
-        let mut block_names: HashSet<&str> = HashSet::new();
-        for s in body.iter() {
-            match s {
-                Structure::Attribute(a) => {
-                    let name = a.key.as_str();
-                    let apath = format!("{path}.{name}");
-                    if out.contains_key(name) {
-                        return Err(self.err(&apath, a.span(), format!("{name} is set twice")));
+        let mut block_names: Vec<&str> = Vec::new();
+        for item in &body.items {
+            match item {
+                Item::Attr(a) => {
+                    if out.contains_key(a.name) {
+                        return Err(self.redefined(path, a));
                     }
-                    let v = self.eval_attr(&a.value, &apath, a.span())?;
-                    out.insert(name.to_string(), v);
+                    let v = self.eval_attr(a, path, scope)?;
+                    out.insert(a.name.to_string(), v);
                 }
-                Structure::Block(b) => {
-                    let name = b.ident.as_str();
-                    let bpath = format!("{path}.{name}");
-                    if out.contains_key(name) && !block_names.contains(name) {
+                Item::Block(b) => {
+                    let name = b.ident;
+                    if name == "dynamic" {
                         return Err(self.err(
-                            &bpath,
-                            b.span(),
+                            &path.attr("dynamic"),
+                            b.ident_span,
+                            "dynamic blocks are not expanded inside a driver config or other free-form block (Nomad passes them to the driver unchanged); build the value with a for expression instead",
+                        ));
+                    }
+                    let bpath = path.child(name, Lbl::None);
+                    if out.contains_key(name) && !block_names.contains(&name) {
+                        return Err(self.err(
+                            &bpath.render(),
+                            b.ident_span,
                             format!("{name} is set both as an attribute and as a block"),
                         ));
                     }
-                    block_names.insert(name);
-                    let mut v = Value::Object(self.decode_open(&b.body, &bpath, depth + 1)?);
+                    block_names.push(name);
+                    let mut v =
+                        Value::Object(self.decode_open(&b.body, &bpath, depth + 1, scope)?);
                     for l in b.labels.iter().rev() {
                         let mut m = Map::new();
-                        m.insert(l.as_str().to_string(), Value::Array(vec![v]));
+                        m.insert(l.value.to_string(), Value::Array(vec![v]));
                         v = Value::Object(m);
                     }
                     match out
@@ -841,8 +1358,8 @@ impl Decoder {
                         Value::Array(items) => items.push(v),
                         _ => {
                             return Err(self.err(
-                                &bpath,
-                                b.span(),
+                                &bpath.render(),
+                                b.ident_span,
                                 format!("{name} is set both as an attribute and as a block"),
                             ))
                         }
@@ -852,295 +1369,20 @@ impl Decoder {
         }
         Ok(out)
     }
+}
 
-    // -----------------------------------------------------------------------------------
-    // expressions
-
-    fn eval_attr(
-        &self,
-        expr: &hcl::edit::expr::Expression,
-        path: &str,
-        span: Option<std::ops::Range<usize>>,
-    ) -> Result<Value, ParseError> {
-        let e: Expression = expr.clone().into();
-        self.eval_expr(&e, 0).map_err(|m| self.err(path, span, m))
-    }
-
-    fn eval_expr(&self, e: &Expression, depth: usize) -> Result<Value, String> {
-        if depth > MAX_NESTING_DEPTH {
-            return Err(format!(
-                "expression is nested deeper than {MAX_NESTING_DEPTH} levels"
-            ));
-        }
-        match e {
-            Expression::Null => Ok(Value::Null),
-            Expression::Bool(b) => Ok(Value::Bool(*b)),
-            Expression::Number(n) => number(n),
-            Expression::String(s) => Ok(Value::String(s.clone())),
-            Expression::Array(items) => items
-                .iter()
-                .map(|i| self.eval_expr(i, depth + 1))
-                .collect::<Result<Vec<_>, _>>()
-                .map(Value::Array),
-            Expression::Object(obj) => {
-                let mut out = Map::new();
-                for (k, v) in obj.iter() {
-                    let key = match k {
-                        ObjectKey::Identifier(id) => id.to_string(),
-                        ObjectKey::Expression(ke) => match self.eval_expr(ke, depth + 1)? {
-                            Value::String(s) => s,
-                            Value::Number(n) => n.to_string(),
-                            Value::Bool(b) => b.to_string(),
-                            other => {
-                                return Err(format!(
-                                    "an object key must be a string, got {}",
-                                    type_name(&other)
-                                ))
-                            }
-                        },
-                        _ => return Err("unsupported object key".into()),
-                    };
-                    out.insert(key, self.eval_expr(v, depth + 1)?);
-                }
-                Ok(Value::Object(out))
-            }
-            Expression::TemplateExpr(t) => self.eval_template(t, depth),
-            Expression::Parenthesis(inner) => self.eval_expr(inner, depth + 1),
-            Expression::Variable(v) if !is_scope(v.as_str()) => {
-                Ok(Value::String(format!("${{{}}}", v.as_str())))
-            }
-            Expression::Traversal(t) => match &t.expr {
-                Expression::Variable(v) if !is_scope(v.as_str()) => {
-                    Ok(Value::String(format!("${{{}}}", source(e))))
-                }
-                _ => self.eval_complex(e, depth),
-            },
-            _ => self.eval_complex(e, depth),
-        }
-    }
-
-    fn eval_template(&self, t: &TemplateExpr, depth: usize) -> Result<Value, String> {
-        let tpl = Template::from_expr(t).map_err(|e| format!("invalid template: {e}"))?;
-        let elems = tpl.elements();
-        let simple = elems.iter().all(|el| match el {
-            Element::Literal(_) => true,
-            Element::Interpolation(i) => i.strip == hcl::template::Strip::None,
-            Element::Directive(_) => false,
-        });
-        if !simple {
-            return self.eval_complex(&Expression::TemplateExpr(Box::new(t.clone())), depth);
-        }
-        if let [Element::Interpolation(i)] = elems {
-            return self.eval_expr(&i.expr, depth + 1);
-        }
-        let mut out = String::new();
-        for el in elems {
-            match el {
-                Element::Literal(l) => out.push_str(l),
-                Element::Interpolation(i) => match self.eval_expr(&i.expr, depth + 1)? {
-                    Value::String(s) => out.push_str(&s),
-                    Value::Number(n) => out.push_str(&n.to_string()),
-                    Value::Bool(b) => out.push_str(if b { "true" } else { "false" }),
-                    other => {
-                        return Err(format!(
-                            "`${{{}}}` is a {} and cannot be part of a string",
-                            source(&i.expr),
-                            type_name(&other)
-                        ))
-                    }
-                },
-                Element::Directive(_) => {}
-            }
-        }
-        Ok(Value::String(out))
-    }
-
-    /// Expressions that need evaluation: references to `var.*` / `local.*` are evaluated,
-    /// any other reference is left as the `${...}` text Nomad interpolates at run time.
-    fn eval_complex(&self, e: &Expression, depth: usize) -> Result<Value, String> {
-        let mut bound = Vec::new();
-        let rewritten = rewrite(e.clone(), &mut bound, depth)?;
-        match rewritten.evaluate(&self.ctx) {
-            Ok(v) => hcl_to_json(v),
-            Err(err) => Err(format!("cannot evaluate `{}`: {}", source(e), err)),
-        }
-    }
+fn read_field(schema: &'static Schema, hcl: &str) -> Option<(usize, &'static Field)> {
+    schema
+        .fields
+        .iter()
+        .enumerate()
+        .find(|(_, f)| f.hcl == hcl && f.dir != super::schema::Dir::Write)
 }
 
 fn push_many(slot: &mut Option<Slot>, v: Value) {
     if let Slot::Many(items) = slot.get_or_insert_with(|| Slot::Many(Vec::new())) {
         items.push(v);
     }
-}
-
-fn len_many(slot: &Option<Slot>) -> usize {
-    match slot {
-        Some(Slot::Many(items)) => items.len(),
-        _ => 0,
-    }
-}
-
-fn field_index(schema: &Schema, field: &super::schema::Field) -> usize {
-    schema
-        .fields
-        .iter()
-        .position(|f| std::ptr::eq(f, field))
-        .unwrap_or(0)
-}
-
-fn is_scope(name: &str) -> bool {
-    name == "var" || name == "local"
-}
-
-fn source(e: &Expression) -> String {
-    hcl::format::to_string(e).unwrap_or_else(|_| "<expression>".to_string())
-}
-
-/// Replaces references outside `var`/`local` (and not bound by a `for`) with their
-/// `${...}` text, so that evaluation keeps them for Nomad's run-time interpolation.
-fn rewrite(e: Expression, bound: &mut Vec<String>, depth: usize) -> Result<Expression, String> {
-    if depth > MAX_NESTING_DEPTH {
-        return Err(format!(
-            "expression is nested deeper than {MAX_NESTING_DEPTH} levels"
-        ));
-    }
-    let d = depth + 1;
-    Ok(match e {
-        Expression::Variable(v)
-            if !is_scope(v.as_str()) && !bound.iter().any(|b| b == v.as_str()) =>
-        {
-            Expression::String(format!("${{{}}}", v.as_str()))
-        }
-        Expression::Traversal(mut t) => {
-            if let Expression::Variable(v) = &t.expr {
-                if !is_scope(v.as_str()) && !bound.iter().any(|b| b == v.as_str()) {
-                    let src = source(&Expression::Traversal(t));
-                    return Ok(Expression::String(format!("${{{src}}}")));
-                }
-            }
-            t.expr = rewrite(t.expr, bound, d)?;
-            for op in t.operators.iter_mut() {
-                if let TraversalOperator::Index(ix) = op {
-                    *ix = rewrite(std::mem::replace(ix, Expression::Null), bound, d)?;
-                }
-            }
-            Expression::Traversal(t)
-        }
-        Expression::Array(items) => Expression::Array(
-            items
-                .into_iter()
-                .map(|i| rewrite(i, bound, d))
-                .collect::<Result<_, _>>()?,
-        ),
-        Expression::Object(obj) => {
-            let mut out = hcl::Object::new();
-            for (k, v) in obj {
-                let k = match k {
-                    ObjectKey::Expression(ke) => ObjectKey::Expression(rewrite(ke, bound, d)?),
-                    other => other,
-                };
-                out.insert(k, rewrite(v, bound, d)?);
-            }
-            Expression::Object(out)
-        }
-        Expression::TemplateExpr(t) => {
-            let mut tpl = Template::from_expr(&t).map_err(|e| format!("invalid template: {e}"))?;
-            rewrite_template(&mut tpl, bound, d)?;
-            Expression::TemplateExpr(Box::new(TemplateExpr::QuotedString(tpl.to_string())))
-        }
-        Expression::Parenthesis(inner) => {
-            Expression::Parenthesis(Box::new(rewrite(*inner, bound, d)?))
-        }
-        Expression::FuncCall(mut fc) => {
-            fc.args = std::mem::take(&mut fc.args)
-                .into_iter()
-                .map(|a| rewrite(a, bound, d))
-                .collect::<Result<_, _>>()?;
-            Expression::FuncCall(fc)
-        }
-        Expression::Conditional(mut c) => {
-            c.cond_expr = rewrite(c.cond_expr, bound, d)?;
-            c.true_expr = rewrite(c.true_expr, bound, d)?;
-            c.false_expr = rewrite(c.false_expr, bound, d)?;
-            Expression::Conditional(c)
-        }
-        Expression::Operation(op) => match *op {
-            Operation::Unary(mut u) => {
-                u.expr = rewrite(u.expr, bound, d)?;
-                Expression::Operation(Box::new(Operation::Unary(u)))
-            }
-            Operation::Binary(mut b) => {
-                b.lhs_expr = rewrite(b.lhs_expr, bound, d)?;
-                b.rhs_expr = rewrite(b.rhs_expr, bound, d)?;
-                Expression::Operation(Box::new(Operation::Binary(b)))
-            }
-        },
-        Expression::ForExpr(mut fe) => {
-            fe.collection_expr = rewrite(fe.collection_expr, bound, d)?;
-            let n = bound.len();
-            bound.push(fe.value_var.to_string());
-            if let Some(k) = &fe.key_var {
-                bound.push(k.to_string());
-            }
-            if let Some(k) = fe.key_expr.take() {
-                fe.key_expr = Some(rewrite(k, bound, d)?);
-            }
-            fe.value_expr = rewrite(fe.value_expr, bound, d)?;
-            if let Some(c) = fe.cond_expr.take() {
-                fe.cond_expr = Some(rewrite(c, bound, d)?);
-            }
-            bound.truncate(n);
-            Expression::ForExpr(fe)
-        }
-        other => other,
-    })
-}
-
-fn rewrite_template(
-    tpl: &mut Template,
-    bound: &mut Vec<String>,
-    depth: usize,
-) -> Result<(), String> {
-    for el in tpl.elements_mut() {
-        match el {
-            Element::Literal(_) => {}
-            Element::Interpolation(i) => {
-                i.expr = rewrite(
-                    std::mem::replace(&mut i.expr, Expression::Null),
-                    bound,
-                    depth + 1,
-                )?;
-            }
-            Element::Directive(dir) => match dir.as_mut() {
-                Directive::If(ifd) => {
-                    ifd.cond_expr = rewrite(
-                        std::mem::replace(&mut ifd.cond_expr, Expression::Null),
-                        bound,
-                        depth + 1,
-                    )?;
-                    rewrite_template(&mut ifd.true_template, bound, depth + 1)?;
-                    if let Some(f) = ifd.false_template.as_mut() {
-                        rewrite_template(f, bound, depth + 1)?;
-                    }
-                }
-                Directive::For(fd) => {
-                    fd.collection_expr = rewrite(
-                        std::mem::replace(&mut fd.collection_expr, Expression::Null),
-                        bound,
-                        depth + 1,
-                    )?;
-                    let n = bound.len();
-                    bound.push(fd.value_var.to_string());
-                    if let Some(k) = &fd.key_var {
-                        bound.push(k.to_string());
-                    }
-                    rewrite_template(&mut fd.template, bound, depth + 1)?;
-                    bound.truncate(n);
-                }
-            },
-        }
-    }
-    Ok(())
 }
 
 fn number(n: &hcl::Number) -> Result<Value, String> {

@@ -61,19 +61,31 @@
 //! defaults (`ChangeMode: "restart"`, `Perms: "0644"`, `Splay: 5s`, `ErrMissingKey: false`),
 //! `change_script` defaults, ports split into reserved and dynamic.
 //!
-//! # Expressions
+//! # Expressions, variables and functions
 //!
-//! References to `var.*` and `local.*` are evaluated (`variable` blocks with a `default`, or
-//! values passed to [`jobspec_to_api_with_vars`]; `variables {}` and `locals {}` blocks).
-//! Every other reference is kept as the text Nomad interpolates at run time, exactly as
-//! jobspec2 does: `"${NOMAD_PORT_http}"`, `"http://${attr.unique.network.ip-address}:80"`
-//! and even a bare `attr.kernel.name` become those strings. Conditionals, arithmetic and
-//! `for` expressions over variables are evaluated; function calls (`upper(...)`,
-//! `file(...)`) and `dynamic` blocks are not supported and give a [`ParseError`].
+//! References to `var.*` and `local.*` are evaluated: `variable` blocks (with `type`,
+//! `default`, `validation`), `variables {}` and `locals {}` blocks, and values from outside
+//! given in [`HclOptions`] as `nomad job run` takes them (`-var`, `-var-file`,
+//! `NOMAD_VAR_<name>`, with Nomad's precedence and type conversion). Every other reference
+//! is kept as the text Nomad interpolates at run time, exactly as jobspec2 does:
+//! `"${NOMAD_PORT_http}"`, `"http://${attr.unique.network.ip-address}:80"` and even a bare
+//! `attr.kernel.name` become those strings. Operators, conditionals, `for` expressions,
+//! splats, template directives, `dynamic` blocks (`for_each`, `iterator`, `labels`,
+//! `content`) and Nomad's function table (go-cty's stdlib, hashes, uuids, cidr, encodings,
+//! dates, `try`/`can`/`convert`) are evaluated; the filesystem functions only when
+//! [`HclOptions::allow_fs`] allows them. An unknown function is an error naming it.
+//!
+//! Evaluation is bounded ([`HclLimits`]): the size of any value, the sum of all values, the
+//! number of steps and the depth of locals using locals (ordered by a topological sort). An
+//! input over a limit is refused quickly with an error naming the local or attribute.
 //!
 //! # Unknown keys
 //!
-//! Attributes and blocks the table does not know are kept under a generic name:
+//! Reading is strict by default, as `nomad job run` is: an argument or block the table does
+//! not know is a [`ParseError`] of kind [`ParseErrorKind::UnknownField`] naming its path and
+//! the closest known name (`job[x].group[g].task[t]: unknown argument "kill_timout" (did you
+//! mean "kill_timeout"?)`). Driver `config`, `meta`, `env` and the other open maps stay open.
+//! With [`HclOptions::allow_unknown`] unknown names are kept under a generic name:
 //! `snake_case` -> `PascalCase` with Go initialisms (`ID`, `CPU`, `MB`, `TLS`, `DNS`, `URL`,
 //! `HTTP`, `GRPC`, `TTL`, `IP`, `UID`, `GID`, `CIDR`, ... see [`pascal_case`]). One block
 //! becomes an object, repeated or labeled blocks a list (a label is stored as `Name`).
@@ -127,13 +139,18 @@
 
 mod decode;
 mod encode;
+mod eval;
 pub(crate) mod functions;
 mod names;
 mod schema;
+mod syntax;
+mod vars;
+
+use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use crate::error::{Format, ParseError};
+use crate::error::{Format, ParseError, ParseErrorKind};
 
 #[doc(hidden)]
 pub use functions::test_hook as functions_test_hook;
@@ -163,28 +180,244 @@ pub const SERVER_ONLY_FIELDS: &[&str] = &[
     "NomadTokenID",
 ];
 
-/// Reads an HCL2 jobspec into Nomad API JSON (the bare `Job` object).
+/// Bounds on reading one jobspec, so that no input can make the reader run long or use much
+/// memory. Exceeding one is a [`ParseError`] of kind [`ParseErrorKind::Limit`] naming the
+/// local or attribute being evaluated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HclLimits {
+    /// Largest single evaluated value, measured as the memory it takes (its strings and keys
+    /// plus the size of every value and object entry) (4 MiB). Function results and files
+    /// read by `file()` count too.
+    pub max_value_bytes: usize,
+    /// Largest sum of all values evaluated while reading the jobspec (64 MiB).
+    pub max_total_bytes: usize,
+    /// Most evaluation steps: references, operators, function calls, and each iteration of a
+    /// `for` expression, template `for` directive, splat or `dynamic` block (1,000,000).
+    pub max_steps: u64,
+    /// Longest chain of locals each using the next (100).
+    pub max_locals_depth: usize,
+}
+
+impl Default for HclLimits {
+    fn default() -> Self {
+        HclLimits {
+            max_value_bytes: 4 << 20,
+            max_total_bytes: 64 << 20,
+            max_steps: 1_000_000,
+            max_locals_depth: 100,
+        }
+    }
+}
+
+/// How to read a jobspec: the choices `nomad job run` offers (`-var`, `-var-file`,
+/// `NOMAD_VAR_<name>`, strict parsing, filesystem functions) and the evaluation limits.
+///
+/// ```
+/// use istio_nomad_core::nomad::hcl::{jobspec_to_api_with, HclOptions};
+///
+/// let text = r#"
+/// variable "image" { type = string }
+/// variable "count" { default = 1 }
+/// job "web" {
+///   group "g" {
+///     count = var.count
+///     task "t" {
+///       driver = "docker"
+///       config { image = var.image }
+///     }
+///   }
+/// }"#;
+/// let opts = HclOptions::new()
+///     .var("image", "nginx:1.27")
+///     .env([("NOMAD_VAR_count", "3")]);
+/// let job = jobspec_to_api_with(text, &opts).unwrap();
+/// assert_eq!(job["TaskGroups"][0]["Count"], 3);
+/// assert_eq!(job["TaskGroups"][0]["Tasks"][0]["Config"]["image"], "nginx:1.27");
+/// ```
+#[derive(Clone, Default)]
+pub struct HclOptions {
+    /// Keep arguments and blocks the schema does not know (for fields newer than it) under
+    /// a generic PascalCase key instead of refusing them.
+    pub allow_unknown: bool,
+    /// `-var name=value` values, in order (a later one for the same name wins).
+    pub variables: Vec<(String, String)>,
+    /// `-var-file` files (HCL, or JSON when the text starts with `{`), in order.
+    pub var_files: Vec<PathBuf>,
+    /// Environment entries; those named `NOMAD_VAR_<name>` give variable values. Empty unless
+    /// set: the process environment is read only through [`HclOptions::process_env`].
+    pub env: Vec<(String, String)>,
+    /// Allow the filesystem functions (`file`, `fileexists`, `fileset`, `filebase64`,
+    /// `abspath`, `basename`, `dirname`, `pathexpand`).
+    pub allow_fs: bool,
+    /// The folder relative paths of filesystem functions start from (the job file's folder
+    /// when read with [`crate::nomad::Job::from_file_with`]; else the current folder).
+    pub base_dir: Option<PathBuf>,
+    /// Evaluation limits.
+    pub limits: HclLimits,
+}
+
+impl std::fmt::Debug for HclOptions {
+    // Variable values and the environment may hold secrets: only names are shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HclOptions")
+            .field("allow_unknown", &self.allow_unknown)
+            .field(
+                "variables",
+                &self.variables.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
+            .field("var_files", &self.var_files)
+            .field("env", &format_args!("[{} entries]", self.env.len()))
+            .field("allow_fs", &self.allow_fs)
+            .field("base_dir", &self.base_dir)
+            .field("limits", &self.limits)
+            .finish()
+    }
+}
+
+impl HclOptions {
+    /// Strict reading, no variables, no filesystem functions, default limits.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Keeps unknown arguments and blocks instead of refusing them.
+    #[must_use]
+    pub fn allow_unknown(mut self, yes: bool) -> Self {
+        self.allow_unknown = yes;
+        self
+    }
+
+    /// A `-var name=value` value.
+    #[must_use]
+    pub fn var(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.variables.push((name.into(), value.into()));
+        self
+    }
+
+    /// A `-var` argument as written on the command line: `name=value`.
+    ///
+    /// # Errors
+    ///
+    /// A [`ParseError`] of kind [`ParseErrorKind::Variable`] when there is no `=` or no name.
+    pub fn var_arg(self, arg: &str) -> Result<Self, ParseError> {
+        match arg.split_once('=') {
+            Some((name, value)) if !name.is_empty() => Ok(self.var(name, value)),
+            _ => Err(ParseError::new(
+                Format::Hcl,
+                format!("a -var argument must have the form name=value (got {arg:?})"),
+            )
+            .kind(ParseErrorKind::Variable)),
+        }
+    }
+
+    /// A `-var-file`.
+    #[must_use]
+    pub fn var_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.var_files.push(path.into());
+        self
+    }
+
+    /// Environment entries to take `NOMAD_VAR_<name>` values from (replacing earlier ones).
+    #[must_use]
+    pub fn env<I, K, V>(mut self, entries: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        self.env = entries
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        self
+    }
+
+    /// Takes the `NOMAD_VAR_<name>` entries of this process's environment, as the nomad CLI
+    /// does (entries that are not UTF-8 are skipped).
+    #[must_use]
+    pub fn process_env(mut self) -> Self {
+        self.env = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .filter(|(k, _)| k.starts_with(vars::ENV_PREFIX))
+            .collect();
+        self
+    }
+
+    /// Allows the filesystem functions.
+    #[must_use]
+    pub fn allow_fs(mut self, yes: bool) -> Self {
+        self.allow_fs = yes;
+        self
+    }
+
+    /// The folder filesystem functions read relative to.
+    #[must_use]
+    pub fn base_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.base_dir = Some(dir.into());
+        self
+    }
+
+    /// Evaluation limits.
+    #[must_use]
+    pub fn limits(mut self, limits: HclLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The folder filesystem functions use, when they are allowed.
+    fn fs_dir(&self) -> Option<&Path> {
+        if !self.allow_fs {
+            return None;
+        }
+        Some(self.base_dir.as_deref().unwrap_or(Path::new(".")))
+    }
+}
+
+/// Reads an HCL2 jobspec into Nomad API JSON (the bare `Job` object), strictly and without
+/// variable values from outside (see [`jobspec_to_api_with`]).
 ///
 /// # Errors
 ///
 /// A [`ParseError`] (format HCL) for invalid HCL (with its line), a value of the wrong type
-/// (with the field path, e.g. `job[web].group[api].count`, and line), a missing or second
-/// `job` block, an unset variable, or an expression that cannot be evaluated.
+/// (with the field path, e.g. `job[web].group[api].count`, and line), an unknown argument or
+/// block, a missing or second `job` block, an unset variable, or an expression that cannot
+/// be evaluated; its [`ParseErrorKind`] tells which.
 pub fn jobspec_to_api(text: &str) -> Result<Value, ParseError> {
-    decode::decode(text, &Map::new())
+    decode::decode(text, &HclOptions::default())
 }
 
-/// Like [`jobspec_to_api`], with values for the jobspec's `variable` blocks (what
-/// `nomad job run -var name=value` gives).
+/// Reads an HCL2 jobspec with options: variable values, strictness, filesystem functions,
+/// limits.
 ///
 /// # Errors
 ///
-/// As [`jobspec_to_api`]; also a value given for a variable the jobspec does not declare.
+/// As [`jobspec_to_api`]; also a `-var` or var-file value for a variable the jobspec does not
+/// declare, a value that does not convert to its variable's type, or a var file that cannot
+/// be read.
+pub fn jobspec_to_api_with(text: &str, opts: &HclOptions) -> Result<Value, ParseError> {
+    decode::decode(text, opts)
+}
+
+/// Like [`jobspec_to_api`], with values for the jobspec's `variable` blocks given as JSON
+/// values: a string is taken as `-var name=value` text, any other value as its JSON text
+/// (which reads as the same HCL value).
+///
+/// # Errors
+///
+/// As [`jobspec_to_api_with`].
 pub fn jobspec_to_api_with_vars(
     text: &str,
     vars: &Map<String, Value>,
 ) -> Result<Value, ParseError> {
-    decode::decode(text, vars)
+    let mut opts = HclOptions::default();
+    for (k, v) in vars {
+        let text = match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        opts.variables.push((k.clone(), text));
+    }
+    decode::decode(text, &opts)
 }
 
 /// Like [`jobspec_to_api`] for raw bytes.

@@ -69,13 +69,6 @@ pub(crate) struct Schema {
 }
 
 impl Schema {
-    /// The field read from HCL name `hcl`.
-    pub fn read_field(&self, hcl: &str) -> Option<&'static Field> {
-        self.fields
-            .iter()
-            .find(|f| f.hcl == hcl && f.dir != Dir::Write)
-    }
-
     /// True when `hcl` names a field of this block in either direction.
     pub fn knows_hcl(&self, hcl: &str) -> bool {
         self.fields.iter().any(|f| f.hcl == hcl)
@@ -179,7 +172,7 @@ pub(crate) static GROUP: Schema = Schema {
         f("ephemeral_disk", "EphemeralDisk", Block(&EPHEMERAL_DISK)),
         f("update", "Update", Block(&UPDATE)),
         f("migrate", "Migrate", Block(&MIGRATE)),
-        f("scaling", "Scaling", Block(&SCALING)),
+        f("scaling", "Scaling", Block(&GROUP_SCALING)),
         f("consul", "Consul", Block(&CONSUL)),
         f("network", "Networks", List(&NETWORK)),
         f("service", "Services", List(&SERVICE)),
@@ -496,7 +489,14 @@ static GATEWAY: Schema = Schema {
         f("proxy", "Proxy", Block(&GATEWAY_PROXY)),
         f("ingress", "Ingress", Block(&INGRESS)),
         f("terminating", "Terminating", Block(&TERMINATING)),
+        f("mesh", "Mesh", Block(&MESH_CONFIG)),
     ],
+};
+
+/// `mesh {}`: api.ConsulMeshConfigEntry has no fields (api/consul.go, v1.6.9).
+static MESH_CONFIG: Schema = Schema {
+    post: None,
+    fields: &[],
 };
 
 static GATEWAY_PROXY: Schema = Schema {
@@ -938,13 +938,24 @@ static CSI_PLUGIN: Schema = Schema {
 
 pub(crate) static SCALING: Schema = Schema {
     post: None,
-    fields: &[
-        f("enabled", "Enabled", Bool),
-        f("type", "Type", Str),
-        f("min", "Min", Int),
-        f("max", "Max", Int),
-        f("policy", "Policy", Open),
-    ],
+    fields: SCALING_FIELDS,
+};
+
+const SCALING_FIELDS: &[Field] = &[
+    f("enabled", "Enabled", Bool),
+    f("type", "Type", Str),
+    f("min", "Min", Int),
+    f("max", "Max", Int),
+    f("policy", "Policy", Open),
+];
+
+/// A group's `scaling` block: jobspec2's `decodeTaskGroup` sets `Type: "horizontal"` when
+/// empty and `validateGroupScalingPolicy` requires `max` and refuses another type
+/// (jobspec2/hcl_conversions.go, v1.6.9). A second `scaling` block in a group is refused
+/// like any repeated single block (gohcl: "Duplicate scaling block").
+static GROUP_SCALING: Schema = Schema {
+    post: Some(post_group_scaling),
+    fields: SCALING_FIELDS,
 };
 
 static IDENTITY: Schema = Schema {
@@ -1001,8 +1012,11 @@ fn post_constraint(obj: &mut Map<String, Value>) -> Result<(), String> {
             obj.insert("RTarget".into(), Value::String(v));
         }
     }
-    if let Some(Value::Bool(true)) = obj.remove(" distinct_hosts") {
+    // jobspec2's decodeConstraint (jobspec2/hcl_conversions.go, v1.6.9): any distinct_hosts
+    // value sets the operator, and RTarget is the value as text ("true" or "false").
+    if let Some(Value::Bool(b)) = obj.remove(" distinct_hosts") {
         obj.insert("Operand".into(), Value::String("distinct_hosts".into()));
+        obj.insert("RTarget".into(), Value::String(b.to_string()));
     }
     if let Some(v) = take_str(obj, " distinct_property") {
         obj.insert("Operand".into(), Value::String("distinct_property".into()));
@@ -1095,12 +1109,29 @@ fn post_periodic(obj: &mut Map<String, Value>) -> Result<(), String> {
     Ok(())
 }
 
-fn post_group(obj: &mut Map<String, Value>) -> Result<(), String> {
-    if let Some(Value::Object(scaling)) = obj.get_mut("Scaling") {
-        if scaling.get("Type").is_none_or(|t| t.as_str() == Some("")) {
-            scaling.insert("Type".into(), Value::String("horizontal".into()));
+fn post_group_scaling(obj: &mut Map<String, Value>) -> Result<(), String> {
+    let explicit = obj.get("Type").and_then(Value::as_str).map(str::to_string);
+    match explicit.as_deref() {
+        None | Some("") => {
+            obj.insert("Type".into(), Value::String("horizontal".into()));
+        }
+        Some("horizontal") => {}
+        Some(t) => {
+            return Err(format!(
+                "invalid group scaling type: task group scaling policy had invalid type {t:?} (only \"horizontal\")"
+            ))
         }
     }
+    if obj.get("Max").is_none_or(Value::is_null) {
+        return Err(
+            "missing required argument: the argument \"max\" is required in a group scaling block"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+fn post_group(obj: &mut Map<String, Value>) -> Result<(), String> {
     if let Some(vault) = obj.remove(GROUP_VAULT) {
         if let Some(Value::Array(tasks)) = obj.get_mut("Tasks") {
             for task in tasks.iter_mut().filter_map(Value::as_object_mut) {
@@ -1133,10 +1164,21 @@ fn post_task(obj: &mut Map<String, Value>) -> Result<(), String> {
         }
     }
     if let Some(Value::Array(policies)) = obj.get_mut("ScalingPolicies") {
+        let mut seen: Vec<String> = Vec::new();
         for p in policies.iter_mut().filter_map(Value::as_object_mut) {
             let label = p
                 .remove(TASK_SCALING_LABEL)
                 .and_then(|v| v.as_str().map(str::to_lowercase));
+            // jobspec2's decodeTaskScalingPolicies (hcl_conversions.go, v1.6.9): labels are
+            // compared lower-cased; a second block with the same one is an error.
+            if let Some(l) = &label {
+                if seen.contains(l) {
+                    return Err(format!(
+                        "duplicate scaling {l:?} block: only one scaling {l} block is allowed"
+                    ));
+                }
+                seen.push(l.clone());
+            }
             let ty = match label.as_deref() {
                 Some("cpu") => "vertical_cpu",
                 Some("mem") => "vertical_mem",

@@ -69,8 +69,114 @@ use std::path::Path;
 
 use value::{convert, Ty, Val};
 
-#[allow(unused_imports)] // for the HCL reader's own size limit
+#[allow(unused_imports)] // the measure the reader's own size limit follows
 pub(crate) use value::value_size;
+
+// ---------------------------------------------------------------------------------------
+// cty rules the HCL reader shares with the functions (types, conversion, equality).
+
+/// A cty type constraint: a variable's `type = ...`, or the type of a value.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct TypeConstraint(Ty);
+
+impl TypeConstraint {
+    /// Parses a type expression's source text (`list(string)`, `object({a = number})`).
+    pub(crate) fn parse(src: &str) -> Result<Self, String> {
+        let t = typeexpr::parse_type(src)?;
+        if has_optional(&t) {
+            return Err("optional attributes are not allowed in a variable type".into());
+        }
+        Ok(TypeConstraint(t))
+    }
+
+    /// The type of a value as HCL types a literal (arrays are tuples, objects are objects,
+    /// `null` is `any`), as Nomad types a variable declared with only a default.
+    pub(crate) fn of_value(v: &hcl::Value) -> Result<Self, String> {
+        Ok(TypeConstraint(Val::from_hcl(v)?.ty()))
+    }
+
+    /// `string` or `number`: the types for which Nomad reads a `-var` or `NOMAD_VAR_` value
+    /// as literal text rather than as an HCL expression.
+    pub(crate) fn is_string_or_number(&self) -> bool {
+        matches!(self.0, Ty::Str | Ty::Num)
+    }
+
+    /// Converts a value to this type with cty's conversion rules.
+    pub(crate) fn convert(&self, v: &hcl::Value) -> Result<hcl::Value, String> {
+        let val = Val::from_hcl(v)?;
+        convert(val, &self.0)?.to_hcl()
+    }
+
+    /// cty's friendly name of the type (`string`, `list of number`, `object`).
+    pub(crate) fn friendly(&self) -> String {
+        self.0.friendly()
+    }
+}
+
+fn has_optional(t: &Ty) -> bool {
+    match t {
+        Ty::Optional(_) => true,
+        Ty::List(e) | Ty::Set(e) | Ty::Map(e) => has_optional(e),
+        Ty::Tuple(ts) => ts.iter().any(has_optional),
+        Ty::Object(m) => m.values().any(has_optional),
+        _ => false,
+    }
+}
+
+/// cty's `Value.Equals` on two HCL values (`1 == 1.0`; values of different types differ).
+pub(crate) fn values_equal(a: &hcl::Value, b: &hcl::Value) -> Result<bool, String> {
+    Ok(value::equals(&Val::from_hcl(a)?, &Val::from_hcl(b)?))
+}
+
+/// The value of `cond ? t : f` (the chosen one, `pick_true`), converted to the type both
+/// results unify to, as `hclsyntax.ConditionalExpr` does; an error when they do not unify.
+pub(crate) fn conditional_result(
+    t: &hcl::Value,
+    f: &hcl::Value,
+    pick_true: bool,
+) -> Result<hcl::Value, String> {
+    let tv = Val::from_hcl(t)?;
+    let fv = Val::from_hcl(f)?;
+    let ty = match (&tv, &fv) {
+        (Val::Null(Ty::Dyn), other) | (other, Val::Null(Ty::Dyn)) => other.ty(),
+        _ => value::unify(&[tv.ty(), fv.ty()]).ok_or_else(|| {
+            format!(
+                "inconsistent conditional result types: the true and false result expressions must have consistent types ({} and {})",
+                tv.ty().friendly(),
+                fv.ty().friendly()
+            )
+        })?,
+    };
+    let chosen = if pick_true { tv } else { fv };
+    convert(chosen, &ty)?.to_hcl()
+}
+
+/// cty's number-to-string conversion (all digits, no exponent).
+pub(crate) fn number_text(n: &hcl::Number) -> String {
+    value::Num::from_hcl(n).to_text()
+}
+
+/// cty's string-to-number conversion; `None` when the text is not a number.
+pub(crate) fn parse_number_text(s: &str) -> Option<hcl::Number> {
+    match value::parse_number(s)? {
+        value::Num::Int(i) => {
+            if let Ok(v) = i64::try_from(i) {
+                Some(hcl::Number::from(v))
+            } else if let Ok(v) = u64::try_from(i) {
+                Some(hcl::Number::from(v))
+            } else {
+                #[allow(clippy::cast_precision_loss)]
+                hcl::Number::from_f64(i as f64)
+            }
+        }
+        value::Num::Float(f) => hcl::Number::from_f64(f),
+    }
+}
+
+/// NFC-normalizes a string, as every cty string value is.
+pub(crate) fn normalize(s: String) -> String {
+    value::nfc(s)
+}
 
 /// What a function call may use.
 pub(crate) struct FunctionEnv<'a> {
@@ -531,7 +637,6 @@ fn lookup_spec(name: &str) -> Option<&'static Spec> {
 }
 
 /// Whether `name` is a known function.
-#[allow(dead_code)] // for the HCL reader
 pub(crate) fn exists(name: &str) -> bool {
     lookup_spec(name).is_some()
 }
