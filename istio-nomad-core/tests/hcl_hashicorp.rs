@@ -16,7 +16,8 @@
 //!   and numbers).
 //!
 //! A file it rejects fails the test; so does a file that hclsyntax evaluates to other values
-//! than hcl-rs does (the checker's `-dump` output against the same dump made here). The
+//! than this project's HCL reader does (the checker's `-dump` output against
+//! `dump_body_for_tests`). The
 //! known-bad samples in `tests/data/hcl_check/` (the productpage jobspec `mesh plan` used to
 //! write, with `args = [<<EOT ... EOT]`; a heredoc inside a list; an `\f` escape)
 //! must be rejected, so the checker cannot silently pass everything.
@@ -32,10 +33,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use hcl::expr::TraversalOperator;
-use hcl::template::{Element, Template};
-use hcl::{Expression, ObjectKey, Structure};
-use istio_nomad_core::nomad::hcl::{api_to_jobspec, is_hcl_name, jobspec_to_api};
+use istio_nomad_core::error::ParseErrorKind;
+use istio_nomad_core::nomad::hcl::{
+    api_to_jobspec, dump_body_for_tests, is_hcl_name, jobspec_to_api, jobspec_to_api_with,
+    HclOptions,
+};
 use istio_nomad_core::nomad::Job;
 use istio_nomad_core::plan::plan;
 use istio_nomad_core::sidecar::{inject, remove_sidecar, NetworkMode, SidecarOptions};
@@ -254,92 +256,6 @@ fn fmt_and_inject() -> Vec<Rendered> {
     out
 }
 
-// ---------------------------------------------------------------------------------------
-// hcl-rs's reading of a file, in the checker's `-dump` form
-
-fn dump_body(body: &hcl::Body) -> Value {
-    let mut attrs = Map::new();
-    let mut blocks = Vec::new();
-    for s in body.iter() {
-        match s {
-            Structure::Attribute(a) => {
-                attrs.insert(a.key.to_string(), dump_expr(&a.expr));
-            }
-            Structure::Block(b) => blocks.push(json!({
-                "type": b.identifier.to_string(),
-                "labels": b.labels.iter().map(|l| l.as_str().to_string()).collect::<Vec<_>>(),
-                "body": dump_body(&b.body),
-            })),
-        }
-    }
-    json!({"attrs": attrs, "blocks": blocks})
-}
-
-/// A reference Nomad interpolates at run time, as the text jobspec2 keeps for it.
-fn runtime_ref(e: &Expression) -> Option<String> {
-    let simple = match e {
-        Expression::Variable(_) => true,
-        Expression::Traversal(t) => {
-            matches!(t.expr, Expression::Variable(_))
-                && t.operators.iter().all(|op| {
-                    matches!(
-                        op,
-                        TraversalOperator::GetAttr(_)
-                            | TraversalOperator::LegacyIndex(_)
-                            | TraversalOperator::Index(Expression::Number(_))
-                            | TraversalOperator::Index(Expression::String(_))
-                    )
-                })
-        }
-        _ => false,
-    };
-    simple.then(|| format!("${{{}}}", hcl::format::to_string(e).unwrap()))
-}
-
-fn dump_expr(e: &Expression) -> Value {
-    if let Some(text) = runtime_ref(e) {
-        return Value::String(text);
-    }
-    match e {
-        Expression::Null => Value::Null,
-        Expression::Bool(b) => Value::Bool(*b),
-        Expression::Number(n) => Value::String(format!("{NUM}{n}")),
-        Expression::String(s) => Value::String(s.clone()),
-        Expression::Array(items) => Value::Array(items.iter().map(dump_expr).collect()),
-        Expression::Object(obj) => {
-            let mut m = Map::new();
-            for (k, v) in obj {
-                let key = match k {
-                    ObjectKey::Identifier(id) => id.to_string(),
-                    ObjectKey::Expression(ke) => match dump_expr(ke) {
-                        Value::String(s) => s,
-                        other => panic!("object key {other}"),
-                    },
-                    other => panic!("object key {other:?}"),
-                };
-                m.insert(key, dump_expr(v));
-            }
-            Value::Object(m)
-        }
-        Expression::TemplateExpr(t) => {
-            let tpl = Template::from_expr(t).unwrap();
-            let mut out = String::new();
-            for el in tpl.elements() {
-                match el {
-                    Element::Literal(l) => out.push_str(l),
-                    Element::Interpolation(i) => out.push_str(
-                        &runtime_ref(&i.expr)
-                            .unwrap_or_else(|| panic!("unexpected interpolation in {t}")),
-                    ),
-                    Element::Directive(_) => panic!("unexpected template directive in {t}"),
-                }
-            }
-            Value::String(out)
-        }
-        other => panic!("unexpected expression in rendered HCL: {other:?}"),
-    }
-}
-
 /// How the dumps carry a number: `"\0num:TEXT"` (see `tests/hcl-check/main.go`).
 const NUM: &str = "\0num:";
 
@@ -423,10 +339,10 @@ fn check_all(checker: &Path, texts: &[Rendered]) {
         .collect();
     assert_eq!(dumps.len(), texts.len(), "one dump per file");
     for (r, d) in texts.iter().zip(&dumps) {
-        let ours = dump_body(&hcl::parse(&r.text).unwrap_or_else(|e| panic!("{}: {e}", r.what)));
+        let ours = dump_body_for_tests(&r.text).unwrap_or_else(|e| panic!("{}: {e}", r.what));
         assert!(
             same(&d["body"], &ours),
-            "{}: hclsyntax and hcl-rs read different values\nhclsyntax: {}\nhcl-rs:    {}\n{}",
+            "{}: hclsyntax and this project's reader read different values\nhclsyntax: {}\nours:      {}\n{}",
             r.what,
             d["body"],
             ours,
@@ -461,8 +377,10 @@ fn checker_rejects_the_known_bad_samples() {
             old.display()
         )
     );
-    // hcl-rs reads the same text: agreeing with our own parser proves nothing.
-    assert!(jobspec_to_api(&old_text).is_ok());
+    // This project's reader refuses it too, at the same line, with a typed syntax error.
+    let err = jobspec_to_api(&old_text).unwrap_err();
+    assert_eq!(err.kind, ParseErrorKind::Invalid, "{err}");
+    assert_eq!(err.line, Some(161), "{err}");
     // The same job as written today parses.
     let today = bookinfo_plan("ha")
         .into_iter()
@@ -480,8 +398,9 @@ fn checker_rejects_the_known_bad_samples() {
         "{}",
         run.stderr
     );
-    // hcl-rs reads the same text: agreeing with our own parser proves nothing.
-    assert!(jobspec_to_api(&std::fs::read_to_string(&heredoc).unwrap()).is_ok());
+    let err = jobspec_to_api(&std::fs::read_to_string(&heredoc).unwrap()).unwrap_err();
+    assert_eq!(err.kind, ParseErrorKind::Invalid, "{err}");
+    assert_eq!(err.line, Some(18), "{err}");
 
     let escape = dir.join("escape-form-feed.nomad.hcl");
     let run = run_checker(checker, &[], std::slice::from_ref(&escape));
@@ -493,6 +412,9 @@ fn checker_rejects_the_known_bad_samples() {
         "{}",
         run.stderr
     );
+    let err = jobspec_to_api(&std::fs::read_to_string(&escape).unwrap()).unwrap_err();
+    assert_eq!(err.kind, ParseErrorKind::Invalid, "{err}");
+    assert_eq!(err.line, Some(3), "{err}");
 
     // One bad file among good ones still fails the run, naming only the bad one.
     let good = manifest().join("tests/golden/jobs/multi-service.nomad.hcl");
@@ -634,7 +556,16 @@ fn every_job_goes_json_hcl_json_unchanged_and_the_hcl_parses_with_hashicorp_hcl(
     let mut texts = Vec::new();
     for (name, api) in &jobs {
         let hcl = api_to_jobspec(api).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let back = jobspec_to_api(&hcl).unwrap_or_else(|e| panic!("{name}: {e}\n{hcl}"));
+        let back = if name == "unknown-keys.json" {
+            // Keys outside Nomad's schema render as themselves; reading them back needs the
+            // opt-out from strict reading, as `nomad job run` refuses them.
+            let err = jobspec_to_api(&hcl).unwrap_err();
+            assert_eq!(err.kind, ParseErrorKind::UnknownField, "{err}");
+            jobspec_to_api_with(&hcl, &HclOptions::new().allow_unknown(true))
+        } else {
+            jobspec_to_api(&hcl)
+        }
+        .unwrap_or_else(|e| panic!("{name}: {e}\n{hcl}"));
         let want = expected(name, api);
         let (w, b) = if name == "nomad-api-example-job.json" {
             (common::normalize(&want), common::normalize(&back))
@@ -742,7 +673,12 @@ fn unknown_capitalized_keys_render_back_as_themselves() {
         "{hcl}"
     );
     assert!(hcl.contains("    A__B = 1\n"), "{hcl}");
-    assert_eq!(jobspec_to_api(&hcl).unwrap(), api);
+    // Strict reading names the first key outside the schema; the opt-out keeps them all.
+    let err = jobspec_to_api(&hcl).unwrap_err();
+    assert_eq!(err.kind, ParseErrorKind::UnknownField, "{err}");
+    assert_eq!(err.path.as_deref(), Some("job[j].group[g]"), "{err}");
+    let lenient = HclOptions::new().allow_unknown(true);
+    assert_eq!(jobspec_to_api_with(&hcl, &lenient).unwrap(), api);
 }
 
 #[test]

@@ -169,15 +169,15 @@ func dumpBody(body *hclsyntax.Body, src []byte) (map[string]interface{}, hcl.Dia
 	return map[string]interface{}{"attrs": attrs, "blocks": blocks}, diags
 }
 
-// runtimeRefs binds every reference of expr to the text "${<reference>}", built into nested
-// values along its steps: attr.unique.network.ip-address becomes
+// runtimeRefs binds every reference of expr to the text Nomad keeps for it (nomadRefText),
+// built into nested values along its steps: attr.unique.network.ip-address becomes
 // {unique = {network = {ip-address = "${attr.unique.network.ip-address}"}}} under attr, and
 // NOMAD_META[0] a one-element tuple under NOMAD_META.
 func runtimeRefs(expr hclsyntax.Expression, src []byte) *hcl.EvalContext {
 	root := &node{}
 	for _, t := range expr.Variables() {
 		rng := t.SourceRange()
-		text := "${" + string(src[rng.Start.Byte:rng.End.Byte]) + "}"
+		text := nomadRefText(src, rng.Start.Byte, rng.End.Byte)
 		n := root.child(t.RootName())
 		for _, step := range t[1:] {
 			switch s := step.(type) {
@@ -200,6 +200,41 @@ func runtimeRefs(expr hclsyntax.Expression, src []byte) *hcl.EvalContext {
 		vars[k] = v.value()
 	}
 	return &hcl.EvalContext{Variables: vars}
+}
+
+// nomadRefText is the text Nomad's jobspec2 keeps for a reference it does not define, from
+// the source bytes of the reference (jobspec2/types.config.go, the UndefinedVariable callback
+// of jobConfig's EvalContext, v1.6.9): when only spaces stand between the reference and a
+// preceding "${", the text starts at that "${"; it then takes each "}" after the byte that
+// follows the reference (with what lies between), skipping spaces, and ends with one more
+// "}" at the first other byte. A reference with no "${" before it becomes "${" + ref + "}".
+// Where one reference occurs more than once in an expression, the first occurrence's text
+// stands for all of them.
+func nomadRefText(src []byte, start, end int) string {
+	text := string(src[start:end])
+	bracketed := false
+	for i := start - 1; i >= 1; i-- {
+		if src[i] == '{' && src[i-1] == '$' {
+			text = string(src[i-1:start]) + text
+			bracketed = true
+			break
+		}
+		if src[i] != ' ' {
+			break
+		}
+	}
+	if !bracketed {
+		return "${" + text + "}"
+	}
+	for i := end + 1; i < len(src); i++ {
+		if src[i] == '}' {
+			text += string(src[end:i])
+		} else if src[i] != ' ' {
+			text += "}"
+			break
+		}
+	}
+	return text
 }
 
 type node struct {

@@ -230,6 +230,58 @@ pub(crate) fn eval_single_attribute(text: &str) -> Result<Value, String> {
     }
 }
 
+/// The whole body of `text` as this reader evaluates it, in the form HashiCorp's HCL
+/// library is dumped by the test checker (`tests/hcl-check`): each body is
+/// `{"attrs": {name: value}, "blocks": [{"type", "labels", "body"}]}`, a number is the string
+/// `"\u{0}num:"` followed by its text. Attributes are evaluated as in a job (no variables;
+/// Nomad's run-time references kept as text).
+pub(crate) fn dump_body(text: &str) -> Result<Value, String> {
+    fn body_value(dec: &Decoder<'_, '_>, body: &syntax::Body<'_>) -> Result<Value, String> {
+        let mut attrs = Map::new();
+        let mut blocks = Vec::new();
+        for item in &body.items {
+            match item {
+                Item::Attr(a) => {
+                    let v = dec
+                        .evaluator(Mode::Job)
+                        .eval(&a.expr, None)
+                        .map_err(|e| format!("{}: {}", a.name, e.message))?;
+                    attrs.insert(a.name.to_string(), dump_value(v));
+                }
+                Item::Block(b) => {
+                    let labels: Vec<Value> = b
+                        .labels
+                        .iter()
+                        .map(|l| Value::String(l.value.to_string()))
+                        .collect();
+                    blocks.push(serde_json::json!({
+                        "type": b.ident,
+                        "labels": labels,
+                        "body": body_value(dec, &b.body)?,
+                    }));
+                }
+            }
+        }
+        Ok(serde_json::json!({"attrs": attrs, "blocks": blocks}))
+    }
+    fn dump_value(v: hcl::Value) -> Value {
+        match v {
+            hcl::Value::Null => Value::Null,
+            hcl::Value::Bool(b) => Value::Bool(b),
+            hcl::Value::Number(n) => Value::String(format!("\u{0}num:{n}")),
+            hcl::Value::String(s) => Value::String(s),
+            hcl::Value::Array(items) => Value::Array(items.into_iter().map(dump_value).collect()),
+            hcl::Value::Object(obj) => {
+                Value::Object(obj.into_iter().map(|(k, v)| (k, dump_value(v))).collect())
+            }
+        }
+    }
+    let body = syntax::parse_body(text).map_err(|e| e.message)?;
+    let opts = HclOptions::default();
+    let dec = Decoder::new(text, &opts);
+    body_value(&dec, &body)
+}
+
 pub(crate) struct Decoder<'s, 'o> {
     pub(crate) src: &'s str,
     lines: LineIndex,
