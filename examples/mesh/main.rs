@@ -190,7 +190,7 @@ fn run_plan(
         println!(
             "  {:<24} {:<10} {}",
             pj.job.id(),
-            format!("{:?}", pj.role).to_lowercase(),
+            pj.role.as_str(),
             groups.join(" ")
         );
     }

@@ -16,12 +16,19 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// What a job does in the mesh; the installer orders and gates on it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
+///
+/// Each role has one name ([`Role::as_str`]): the `istio-nomad.role` job meta, the suffix of a
+/// control-plane job ID (`<mesh>-apiserver`), the serde form (plans, reports and state records),
+/// and what the command line and the bindings print.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Role {
     /// The etcd cluster that stores the Istio API server's data.
     Etcd,
-    /// The Istio API server (kube-apiserver).
+    /// The Istio API server (kube-apiserver); named `apiserver`.
+    #[serde(alias = "api-server")]
     ApiServer,
     /// Pilot (service discovery and proxy configuration).
     Pilot,
@@ -33,6 +40,67 @@ pub enum Role {
     Zipkin,
     /// A meshed application.
     App,
+}
+
+impl Role {
+    /// Every role.
+    pub const ALL: [Role; 7] = [
+        Role::Etcd,
+        Role::ApiServer,
+        Role::Pilot,
+        Role::Mixer,
+        Role::Citadel,
+        Role::Zipkin,
+        Role::App,
+    ];
+
+    /// The role's one name: `etcd`, `apiserver`, `pilot`, `mixer`, `citadel`, `zipkin`, `app`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Etcd => "etcd",
+            Role::ApiServer => "apiserver",
+            Role::Pilot => "pilot",
+            Role::Mixer => "mixer",
+            Role::Citadel => "citadel",
+            Role::Zipkin => "zipkin",
+            Role::App => "app",
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = Error;
+
+    /// Reads a role name; `api-server`, an earlier spelling kept in existing state records,
+    /// reads as [`Role::ApiServer`].
+    fn from_str(s: &str) -> Result<Role> {
+        if s == "api-server" {
+            return Ok(Role::ApiServer);
+        }
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| {
+                let mut errs = crate::error::ValidationErrors::new();
+                errs.push(
+                    crate::error::FieldError::new(
+                        "role",
+                        format!(
+                            "unknown role (one of {})",
+                            Role::ALL.map(Role::as_str).join(", ")
+                        ),
+                    )
+                    .value(s),
+                );
+                errs.into()
+            })
+    }
 }
 
 /// One job of the plan with its place in the dependency graph.

@@ -415,10 +415,6 @@ fn action_name(a: JobAction) -> &'static str {
     }
 }
 
-fn role_name(role: istio_nomad_core::plan::Role) -> Value {
-    serde_json::to_value(role).unwrap_or(Value::Null)
-}
-
 fn writes_value(w: &Writes) -> Value {
     json!({
         "registers": w.registers,
@@ -436,7 +432,7 @@ fn diff_value(d: &Diff) -> Value {
         .map(|j| {
             json!({
                 "job_id": j.job_id,
-                "role": role_name(j.role),
+                "role": j.role.as_str(),
                 "stage": j.stage,
                 "change": change_name(j.change),
                 "job_modify_index": j.job_modify_index,

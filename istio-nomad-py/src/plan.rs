@@ -76,13 +76,6 @@ pub struct PyVmBundle {
     files: BTreeMap<String, String>,
 }
 
-fn role_name(role: core_plan::Role) -> String {
-    serde_json::to_value(role)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
 impl PyPlan {
     /// The plan, shared.
     pub fn shared(&self) -> Arc<core_plan::Plan> {
@@ -205,11 +198,11 @@ impl PyPlannedJob {
         self.planned().map_or("", |pj| pj.job.id())
     }
 
-    /// Its role: `etcd`, `api-server`, `pilot`, `mixer`, `citadel`, `zipkin` or `app`.
+    /// Its role: `etcd`, `apiserver`, `pilot`, `mixer`, `citadel`, `zipkin` or `app`.
     #[getter]
     fn role(&self) -> String {
         self.planned()
-            .map_or_else(String::new, |pj| role_name(pj.role))
+            .map_or_else(String::new, |pj| pj.role.as_str().to_string())
     }
 
     /// IDs of the jobs that must be healthy before this one is applied.

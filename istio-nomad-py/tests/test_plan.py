@@ -15,7 +15,7 @@ from istio_nomad import MeshSpec, Plan, plan
 from conftest import GOLDEN
 
 
-CONTROL_ROLES = {"etcd", "api-server", "pilot", "mixer", "citadel", "zipkin"}
+CONTROL_ROLES = {"etcd", "apiserver", "pilot", "mixer", "citadel", "zipkin"}
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,7 @@ def test_bookinfo_stages_and_roles(bookinfo_plan: Plan) -> None:
     ]
     assert [(pj.id, pj.role, pj.depends_on) for pj in bookinfo_plan.planned[:6]] == [
         ("bookinfo-etcd", "etcd", []),
-        ("bookinfo-apiserver", "api-server", ["bookinfo-etcd"]),
+        ("bookinfo-apiserver", "apiserver", ["bookinfo-etcd"]),
         ("bookinfo-pilot", "pilot", ["bookinfo-apiserver"]),
         ("bookinfo-mixer", "mixer", ["bookinfo-apiserver"]),
         ("bookinfo-citadel", "citadel", ["bookinfo-apiserver"]),

@@ -207,7 +207,7 @@ func PlanJSON(spec []byte, format Format) ([]byte, error) {
 type PlannedJob struct {
 	// ID is the Nomad job ID.
 	ID string `json:"id"`
-	// Role is etcd, api-server, pilot, mixer, citadel, zipkin or app.
+	// Role is etcd, apiserver, pilot, mixer, citadel, zipkin or app.
 	Role string `json:"role"`
 	// DependsOn lists the jobs that must be healthy first.
 	DependsOn []string `json:"depends_on"`

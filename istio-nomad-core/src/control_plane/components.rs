@@ -55,11 +55,7 @@ fn with_tls(
 }
 
 fn with_kubeconfig(mut t: Task, ctx: &MeshContext, r: &ResolvedControlPlane, role: Role) -> Task {
-    t = t.template(kubeconfig_template(
-        ctx,
-        r,
-        super::templates::role_name(role),
-    ));
+    t = t.template(kubeconfig_template(ctx, r, role.as_str()));
     t = t.config("volumes", Value::from(vec![kubeconfig_volume()]));
     with_tls(t, ctx, r, role, false)
 }

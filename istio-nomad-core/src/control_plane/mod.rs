@@ -440,16 +440,7 @@ impl MeshContext {
 
 /// Job ID of a component: `<mesh>-etcd`, `<mesh>-apiserver`, `<mesh>-pilot`, ...
 pub fn job_id(mesh: &str, role: Role) -> String {
-    let suffix = match role {
-        Role::Etcd => "etcd",
-        Role::ApiServer => "apiserver",
-        Role::Pilot => "pilot",
-        Role::Mixer => "mixer",
-        Role::Citadel => "citadel",
-        Role::Zipkin => "zipkin",
-        Role::App => "app",
-    };
-    format!("{mesh}-{suffix}")
+    format!("{mesh}-{}", role.as_str())
 }
 
 /// The control-plane jobs of a mesh, with their roles and dependencies:

@@ -27,7 +27,7 @@ pub(crate) fn base_job(
         .job_type("service")
         .datacenters(res.datacenters.clone())
         .meta("istio-nomad.mesh", ctx.name.clone())
-        .meta("istio-nomad.role", role_name(role))
+        .meta("istio-nomad.role", role.as_str())
         .meta("istio-nomad.profile", r.profile.as_str())
         .meta(super::opens::VERSION_META, ctx.istio_version.to_string());
     job.region = Some(ctx.region.clone());
@@ -57,19 +57,6 @@ pub(crate) fn base_job(
         });
     }
     job
-}
-
-/// The role's name in job meta.
-pub(crate) fn role_name(role: Role) -> &'static str {
-    match role {
-        Role::Etcd => "etcd",
-        Role::ApiServer => "apiserver",
-        Role::Pilot => "pilot",
-        Role::Mixer => "mixer",
-        Role::Citadel => "citadel",
-        Role::Zipkin => "zipkin",
-        Role::App => "app",
-    }
 }
 
 /// A group of a stateless component: count, restart and reschedule policies, and in `ha`

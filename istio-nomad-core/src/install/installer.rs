@@ -492,13 +492,6 @@ pub(crate) fn content_hash(job: &serde_json::Value) -> String {
         .collect()
 }
 
-fn role_name(role: Role) -> String {
-    serde_json::to_value(role)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_else(|| format!("{role:?}").to_lowercase())
-}
-
 /// Consul services a job registers, with how many instances it places of each.
 fn job_services(job: &Job) -> Vec<(String, u64)> {
     let mut out: BTreeMap<String, u64> = BTreeMap::new();
@@ -1251,7 +1244,7 @@ impl Installer {
         });
         let new = JobRecord {
             job_id: id.clone(),
-            role: role_name(pj.role),
+            role: pj.role.as_str().to_string(),
             stage,
             content_hash: hash,
             version: placed.version,

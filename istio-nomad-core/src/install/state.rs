@@ -169,7 +169,8 @@ pub struct Lock {
 pub struct JobRecord {
     /// Job ID.
     pub job_id: String,
-    /// Role in the mesh (`etcd`, `api-server`, `pilot`, ..., `app`).
+    /// Role in the mesh (`etcd`, `apiserver`, `pilot`, ..., `app`: [`crate::plan::Role::as_str`]);
+    /// the earlier spelling `api-server` still reads as that role through `Role`'s `FromStr`.
     pub role: String,
     /// 0-based stage in the dependency order.
     pub stage: usize,

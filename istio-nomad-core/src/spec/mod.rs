@@ -16,6 +16,10 @@
 //! problem names the field path (`mesh.service[reviews].port[http].port`), the value and, for HCL
 //! and JSON text, the line.
 
+mod builder;
+
+pub use builder::MeshSpecBuilder;
+
 use crate::control_plane::ControlPlaneSpec;
 use crate::error::{Error, FieldError, Format, ParseError, Result, ValidationErrors};
 use crate::istio::IstioVersion;
