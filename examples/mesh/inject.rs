@@ -8,7 +8,9 @@
 //! ```
 
 use clap::{Args, ValueEnum};
-use istio_nomad_core::sidecar::{inject, remove_sidecar, NetworkMode, Selection, SidecarOptions};
+use istio_nomad_core::plan::sidecar::{
+    inject, remove_sidecar, NetworkMode, Selection, SidecarOptions,
+};
 use std::path::PathBuf;
 
 /// Output format of the injected job.

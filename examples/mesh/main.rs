@@ -85,7 +85,7 @@ enum Command {
         no_verify: bool,
     },
     /// Checks that a mesh spec's plan carries traffic: what Nomad registers in Consul and
-    /// what Istio's Pilot makes of it (see `istio_nomad_core::verify`).
+    /// what Istio's Pilot makes of it (see `istio_nomad_core::plan::verify`).
     Verify(verify::VerifyArgs),
     /// Converts a Nomad job between HCL and JSON (validating it first).
     Fmt {
@@ -161,7 +161,7 @@ fn run_plan(
     let spec = MeshSpec::from_file(spec_path)?;
     let plan = if no_verify {
         let plan = plan_unverified(&spec)?;
-        let report = istio_nomad_core::verify::verify(&plan);
+        let report = istio_nomad_core::plan::verify::verify(&plan);
         if report.has_errors() {
             eprintln!("writing a plan that does not carry traffic (--no-verify):\n{report}");
         }

@@ -7,10 +7,11 @@
 //! nothing live to read.
 
 use clap::Args;
+use istio_nomad_core::install::verify_live;
 use istio_nomad_core::install::Backends;
 use istio_nomad_core::plan::plan_unverified;
+use istio_nomad_core::plan::verify::verify;
 use istio_nomad_core::spec::MeshSpec;
-use istio_nomad_core::verify::{verify, verify_live};
 use istio_nomad_core::Error;
 use std::path::PathBuf;
 

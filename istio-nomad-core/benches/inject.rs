@@ -8,7 +8,7 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use istio_nomad_core::nomad::{Job, NetworkResource, Port, Service, Task, TaskGroup};
-use istio_nomad_core::sidecar::{inject, remove_sidecar, SidecarOptions};
+use istio_nomad_core::plan::sidecar::{inject, remove_sidecar, SidecarOptions};
 
 fn job(groups: usize) -> Job {
     let mut j = Job::new("big").datacenters(["dc1"]);

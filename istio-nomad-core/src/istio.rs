@@ -1,7 +1,7 @@
 //! The Istio releases a mesh can run, and what differs between them.
 //!
 //! [`IstioVersion`] is the validated release number of a mesh (`mesh { istio_version = "1.0.6" }`,
-//! [`crate::sidecar::SidecarOptions::istio_version`]). The supported range is **1.0.x to 1.7.x**:
+//! [`crate::spec::sidecar::SidecarOptions::istio_version`]). The supported range is **1.0.x to 1.7.x**:
 //! the releases whose Pilot still has the Consul service registry (it was removed in 1.8,
 //! istio/istio PR #25521). Anything else is refused with an error that names the field and the
 //! value.

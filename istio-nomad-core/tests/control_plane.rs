@@ -4,11 +4,12 @@
 
 mod common;
 
-use istio_nomad_core::control_plane::{
-    ApiServerJob, CitadelJob, EtcdJob, MixerJob, PilotJob, Profile, TlsSource, TlsSpec, ZipkinJob,
-};
 use istio_nomad_core::nomad::{Job, Task, TaskGroup, SECOND};
+use istio_nomad_core::plan::control_plane::{
+    ApiServerJob, CitadelJob, EtcdJob, MixerJob, PilotJob, ZipkinJob,
+};
 use istio_nomad_core::plan::{plan, Plan, Role};
+use istio_nomad_core::spec::control_plane::{Profile, TlsSource, TlsSpec};
 use istio_nomad_core::spec::MeshSpec;
 use istio_nomad_core::Error;
 use std::path::Path;
@@ -851,7 +852,7 @@ fn json_spec_uses_the_same_names() {
         "etcd": {"storage": {"type": "host_volume", "volume": "etcd"}},
         "mixer": {"enabled": true}}}}"#;
     let spec = MeshSpec::from_json(text).unwrap();
-    let jobs = istio_nomad_core::control_plane::jobs(&spec).unwrap();
+    let jobs = istio_nomad_core::plan::control_plane::jobs(&spec).unwrap();
     let ids: Vec<&str> = jobs.iter().map(|j| j.job.id()).collect();
     assert_eq!(
         ids,
@@ -895,7 +896,7 @@ fn spec_with_control_plane_settings_round_trips_through_json() {
     let spec = MeshSpec::from_hcl(text).unwrap();
     let back = MeshSpec::from_value(spec.to_value()).unwrap();
     assert_eq!(back, spec);
-    let jobs = istio_nomad_core::control_plane::jobs(&spec).unwrap();
+    let jobs = istio_nomad_core::plan::control_plane::jobs(&spec).unwrap();
     let ids: Vec<&str> = jobs.iter().map(|j| j.job.id()).collect();
     assert_eq!(
         ids,

@@ -40,7 +40,7 @@ use istio_nomad_core::nomad::hcl::{
 };
 use istio_nomad_core::nomad::Job;
 use istio_nomad_core::plan::plan;
-use istio_nomad_core::sidecar::{inject, remove_sidecar, NetworkMode, SidecarOptions};
+use istio_nomad_core::plan::sidecar::{inject, remove_sidecar, NetworkMode, SidecarOptions};
 use istio_nomad_core::spec::MeshSpec;
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};

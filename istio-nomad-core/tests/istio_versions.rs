@@ -8,11 +8,11 @@
 mod common;
 
 use istio_nomad_core::backend::{Consul, QueryOptions};
-use istio_nomad_core::control_plane::{check_health, CheckHealth};
 use istio_nomad_core::install::{ApplyOptions, InMemoryCluster, InstallError, Installer};
 use istio_nomad_core::nomad::{Job, NetworkResource, Port, Service, ServiceCheck, Task, SECOND};
+use istio_nomad_core::plan::control_plane::{check_health, CheckHealth};
+use istio_nomad_core::plan::sidecar::SidecarOptions;
 use istio_nomad_core::plan::{plan, Plan, Role};
-use istio_nomad_core::sidecar::SidecarOptions;
 use istio_nomad_core::spec::MeshSpec;
 use istio_nomad_core::Error;
 use serde_json::{json, Value};
@@ -166,12 +166,12 @@ fn dns_servers_come_from_the_spec_and_user_dns_is_kept() {
         .dns_servers(["10.9.9.9"])
         .build()
         .unwrap();
-    let meshed = istio_nomad_core::sidecar::inject(&user, &opts).unwrap();
+    let meshed = istio_nomad_core::plan::sidecar::inject(&user, &opts).unwrap();
     let dns = meshed.task_groups[0].networks[0].dns.clone().unwrap();
     assert_eq!(dns.servers, ["10.0.0.2"]);
     assert_eq!(dns.searches, ["corp.example", "service.consul"]);
     assert_eq!(
-        istio_nomad_core::sidecar::remove_sidecar(&meshed).unwrap(),
+        istio_nomad_core::plan::sidecar::remove_sidecar(&meshed).unwrap(),
         user
     );
 }

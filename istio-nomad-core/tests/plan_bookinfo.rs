@@ -113,7 +113,7 @@ fn ipv6_interception_writes_v6_rules_files_equal_to_the_plan_rendering() {
         ]
     );
     let opts = spec.sidecar.options(&spec);
-    let cfg = istio_nomad_core::sidecar::group_rules(&opts)
+    let cfg = istio_nomad_core::plan::sidecar::group_rules(&opts)
         .unwrap()
         .config;
     let p = IptablesPlan::new(&cfg).unwrap();

@@ -7,7 +7,7 @@ use istio_nomad_core::iptables::{Family, InterceptConfig, IptablesPlan, PortSele
 use istio_nomad_core::nomad::openapi::OpenApiSchema;
 use istio_nomad_core::nomad::{Job, NetworkResource, Port, Service, Task, TaskGroup};
 use istio_nomad_core::plan::plan;
-use istio_nomad_core::sidecar::{
+use istio_nomad_core::plan::sidecar::{
     self, inject, meta, remove_sidecar, rules_files, NetworkMode, Selection, SidecarOptions,
 };
 use istio_nomad_core::spec::MeshSpec;
@@ -742,7 +742,7 @@ fn vm_bundle_golden_files_read_back_by_the_iptables_module() {
         .unwrap()
         .bypass_root(true);
     let opts = spec.sidecar.options(&spec);
-    let vm_cfg = istio_nomad_core::vm::vm_config(&opts, &spec.services[0]);
+    let vm_cfg = istio_nomad_core::plan::vm::vm_config(&opts, &spec.services[0]);
     assert_eq!(from_env, vm_cfg);
     assert_eq!(vm_cfg.inbound_ports, PortSelection::List(vec![3306]));
     assert_eq!(

@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used)]
 
 use istio_nomad_core::nomad::{Job, NetworkResource, Port, Service, Task, TaskGroup};
-use istio_nomad_core::sidecar::{inject, remove_sidecar, NetworkMode, SidecarOptions};
+use istio_nomad_core::plan::sidecar::{inject, remove_sidecar, NetworkMode, SidecarOptions};
 use proptest::prelude::*;
 
 /// App ports that never collide with the proxy's (15000-15090).

@@ -2,8 +2,8 @@
 //! same errors; role names have one spelling.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use istio_nomad_core::control_plane::{job_id, ControlPlaneSpec, Profile};
 use istio_nomad_core::plan::{plan, Role};
+use istio_nomad_core::spec::control_plane::{job_id, ControlPlaneSpec, Profile};
 use istio_nomad_core::spec::{MeshSpec, PortSpec, ServiceSpec, VersionSpec};
 
 fn manifest() -> std::path::PathBuf {

@@ -10,15 +10,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use istio_nomad_core::backend::QueryOptions;
+use istio_nomad_core::install::verify_live;
 use istio_nomad_core::install::{
     dynamic_port, ApplyOptions, Backends, InMemoryCluster, Installer, NODE_ADDRESS,
 };
+use istio_nomad_core::nomad::registration::{AddressSource, Endpoint, PortSource};
 use istio_nomad_core::nomad::Job;
+use istio_nomad_core::plan::sidecar::{inject, NetworkMode, SidecarOptions};
+use istio_nomad_core::plan::verify::{verify, FindingKind, Report, Severity};
 use istio_nomad_core::plan::{plan, plan_unverified, Plan};
-use istio_nomad_core::sidecar::{inject, NetworkMode, SidecarOptions};
 use istio_nomad_core::spec::MeshSpec;
-use istio_nomad_core::verify::nomad::{AddressSource, Endpoint, PortSource};
-use istio_nomad_core::verify::{verify, verify_live, FindingKind, Report, Severity};
 use serde_json::{json, Value};
 
 fn bookinfo_spec() -> MeshSpec {

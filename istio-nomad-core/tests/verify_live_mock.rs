@@ -5,10 +5,11 @@
 //! fixed cluster of two nodes.
 #![allow(clippy::unwrap_used)]
 
+use istio_nomad_core::install::verify_live;
 use istio_nomad_core::install::Backends;
 use istio_nomad_core::plan::plan;
+use istio_nomad_core::plan::verify::{FindingKind, Severity};
 use istio_nomad_core::spec::MeshSpec;
-use istio_nomad_core::verify::{verify_live, FindingKind, Severity};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use wiremock::matchers::{header, method, path};

@@ -5,7 +5,9 @@ use crate::format::DocFormat;
 use crate::job::{parse_job, render_job};
 use crate::json::from_json;
 use crate::string::{input_str, out_slot, put_string, IstioNomadString};
-use istio_nomad_core::sidecar::{inject, remove_sidecar, Selection, SidecarOptions, SidecarSpec};
+use istio_nomad_core::plan::sidecar::{
+    inject, remove_sidecar, Selection, SidecarOptions, SidecarSpec,
+};
 use istio_nomad_core::Result;
 use serde::Deserialize;
 

@@ -5,7 +5,7 @@ use crate::format::DocFormat;
 use crate::plan::parse_spec;
 use crate::string::{input_str, out_slot, put_string, IstioNomadString};
 use istio_nomad_core::plan::plan_unverified;
-use istio_nomad_core::verify::verify;
+use istio_nomad_core::plan::verify::verify;
 use istio_nomad_core::Result;
 
 /// The verify report of a spec text, pretty-printed with a final newline: what

@@ -96,7 +96,7 @@ fn bookinfo_verify_document_matches_the_core_report() {
     let text = verify_via_ffi(&spec, ISTIO_NOMAD_FORMAT_HCL).unwrap();
     let plan =
         istio_nomad_core::plan::plan_unverified(&MeshSpec::from_hcl(&spec).unwrap()).unwrap();
-    let report = istio_nomad_core::verify::verify(&plan);
+    let report = istio_nomad_core::plan::verify::verify(&plan);
     assert_eq!(text, report.to_json().unwrap() + "\n");
     let doc: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(doc["mode"], "predicted");
@@ -377,7 +377,7 @@ fn remove_via_ffi(job: &str, to: u32) -> Result<String, (IstioNomadResult, Value
 
 #[test]
 fn sidecar_injection_matches_the_core_and_is_reversible() {
-    use istio_nomad_core::sidecar::{inject, SidecarOptions, SidecarSpec};
+    use istio_nomad_core::plan::sidecar::{inject, SidecarOptions, SidecarSpec};
     let json = std::fs::read_to_string(crate_dir().join("tests/data/web.job.json")).unwrap();
     let options =
         std::fs::read_to_string(crate_dir().join("tests/data/sidecar-options.json")).unwrap();

@@ -9,12 +9,12 @@ use crate::errors::IntoPy;
 use crate::plan::PyPlan;
 use crate::spec::PyMeshSpec;
 use istio_nomad_core::error::Error;
+use istio_nomad_core::install::verify_live as core_verify_live;
 use istio_nomad_core::install::{
     ApplyOptions, ApplyReport, Backends, Change, DestroyReport, Diff, Event, InMemoryCluster,
     Installer, JobAction, StateBackend, Writes,
 };
 use istio_nomad_core::plan::{plan as make_plan, plan_unverified, Plan};
-use istio_nomad_core::verify::verify_live as core_verify_live;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::PyBool;

@@ -3,7 +3,7 @@
 use crate::errors::{value_error, IntoPy};
 use crate::iptables::PyInterceptConfig;
 use crate::job::PyJob;
-use istio_nomad_core::sidecar::{self, Selection, SidecarOptions, SidecarSpec};
+use istio_nomad_core::plan::sidecar::{self, Selection, SidecarOptions, SidecarSpec};
 use pyo3::prelude::*;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};

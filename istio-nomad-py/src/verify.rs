@@ -5,7 +5,7 @@ use crate::errors::IntoPy;
 use crate::plan::PyPlan;
 use crate::spec::PyMeshSpec;
 use istio_nomad_core::plan::plan_unverified;
-use istio_nomad_core::verify as core_verify;
+use istio_nomad_core::plan::verify as core_verify;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 

@@ -3,8 +3,8 @@
 //! `istio_nomad_tests::etcd_members`), run as real etcd processes on loopback.
 #![allow(clippy::unwrap_used)]
 
-use istio_nomad_core::control_plane::Profile;
 use istio_nomad_core::plan::plan;
+use istio_nomad_core::spec::control_plane::Profile;
 use istio_nomad_core::spec::MeshSpec;
 use istio_nomad_tests::etcd_members::{
     alloc_slots, etcd_binary, free_port, get, member_names, put, retry, task_command, Member,

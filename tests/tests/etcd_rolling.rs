@@ -24,10 +24,10 @@ use std::time::{Duration, Instant};
 
 use istio_nomad_core::backend::etcd::{PutRequest, RangeRequest};
 use istio_nomad_core::backend::{ClientOptions, Etcd, EtcdConfig, HttpEtcd, RetryPolicy};
-use istio_nomad_core::control_plane::Profile;
 use istio_nomad_core::install::{EtcdGate, StaticEtcdEndpoints};
 use istio_nomad_core::nomad::Job;
 use istio_nomad_core::plan::plan;
+use istio_nomad_core::spec::control_plane::Profile;
 use istio_nomad_core::spec::MeshSpec;
 use istio_nomad_tests::etcd_members::{
     alloc_slots, etcd_binary, free_port, health, member_names, rolling_batches, Member,

@@ -25,10 +25,10 @@ use std::net::{SocketAddr, TcpListener};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use istio_nomad_core::nomad::registration::{AddressSource, PortSource};
+use istio_nomad_core::plan::verify::verify;
 use istio_nomad_core::plan::{plan, Plan};
 use istio_nomad_core::spec::MeshSpec;
-use istio_nomad_core::verify::nomad::{AddressSource, PortSource};
-use istio_nomad_core::verify::verify;
 use istio_nomad_tests::netns::{require_netns, veth_pair, Netns};
 
 const PROBE: &str = env!("CARGO_BIN_EXE_netns-probe");

@@ -18,13 +18,13 @@ use crate::backend::{
     BackendResult, Consul, ConsulConfig, Etcd, EtcdConfig, HttpConsul, HttpEtcd, HttpNomad,
     Indexed, JobBody, MemoryConsul, MemoryEtcd, MemoryNomad, Nomad, NomadConfig, QueryOptions,
 };
-use crate::control_plane::CheckHealth;
 use crate::error::Result;
-use crate::nomad::Job;
-use crate::spec::MeshSpec;
-use crate::verify::nomad::{
+use crate::nomad::registration::{
     group_registrations, AddressSource, Endpoint, GroupNetwork, PortSource, Registration,
 };
+use crate::nomad::Job;
+use crate::plan::control_plane::CheckHealth;
+use crate::spec::MeshSpec;
 use sha1::{Digest, Sha1};
 
 /// Consul service IDs registered for each (namespace, job).
@@ -274,7 +274,7 @@ const FOLLOW_FOR: Duration = Duration::from_secs(120);
 pub const NODE_ADDRESS: &str = "127.0.0.1";
 
 /// The first allocation address of Nomad's bridge network on the in-memory node: the network
-/// is [`crate::verify::nomad::DEFAULT_BRIDGE_SUBNET`], whose first address is the bridge's
+/// is [`crate::nomad::registration::DEFAULT_BRIDGE_SUBNET`], whose first address is the bridge's
 /// own (`client/allocrunner/networking_bridge_linux.go`, v1.6.9: host-local IPAM over
 /// `bridge_network_subnet`).
 const BRIDGE_FIRST: [u8; 4] = [172, 26, 64, 2];
@@ -358,7 +358,7 @@ impl ClusterNomad {
     /// What Nomad's client registers in Consul for one service of a running allocation
     /// (`command/agent/consul/service_client.go` `serviceRegs`, `checkRegs`,
     /// `createCheckReg`, v1.6.9); a check passes unless `health` says it probes a port its group
-    /// does not open ([`crate::control_plane::check_health`]).
+    /// does not open ([`crate::plan::control_plane::check_health`]).
     /// Tags and check names get the allocation's index for `${NOMAD_ALLOC_INDEX}`, as the
     /// client interpolates them with the task environment (`client/taskenv/services.go`
     /// `InterpolateService`, v1.11.3; the index is the number in the allocation's name,
@@ -448,7 +448,7 @@ impl ClusterNomad {
 
     /// Makes Consul hold exactly the services of the job's running allocations, registered
     /// the way Nomad's client does: addresses and ports by network mode and `address_mode`
-    /// ([`crate::verify::nomad`]), tags, meta (with `external-source = nomad`) and checks.
+    /// ([`crate::nomad::registration`]), tags, meta (with `external-source = nomad`) and checks.
     async fn sync_services(&self, job_id: &str) -> BackendResult<Vec<AllocationListStub>> {
         let _one_at_a_time = self.sync.lock().await;
         let allocs = self
@@ -465,7 +465,7 @@ impl ClusterNomad {
         let health = job
             .as_ref()
             .and_then(|j| j.to_json_value().ok())
-            .map(|j| crate::control_plane::check_health(&j))
+            .map(|j| crate::plan::control_plane::check_health(&j))
             .unwrap_or_default();
         let mut want: BTreeMap<String, ServiceRegistration> = BTreeMap::new();
         for a in allocs
@@ -505,12 +505,12 @@ impl ClusterNomad {
 
     /// A job with a check on a port nothing in its group opens never becomes healthy: its
     /// deployment fails, as a Nomad deployment with `health_check = "checks"` does
-    /// ([`crate::control_plane::check_health`]). A later version without such a check heals.
+    /// ([`crate::plan::control_plane::check_health`]). A later version without such a check heals.
     fn model_health(&self, req: &RegisterRequest) {
         let Some(id) = req.job.get("ID").and_then(Value::as_str) else {
             return;
         };
-        let sick = crate::control_plane::check_health(&req.job)
+        let sick = crate::plan::control_plane::check_health(&req.job)
             .iter()
             .any(|h| !h.passing);
         let Ok(mut set) = self.unhealthy.lock() else {

@@ -2,7 +2,7 @@
 //! member's `/health` true.
 //!
 //! The etcd job rolls its members one at a time (one group, `count` members, `update {
-//! max_parallel = 1 }`, see [`crate::control_plane`]), and Nomad itself holds each member
+//! max_parallel = 1 }`, see [`crate::plan::control_plane`]), and Nomad itself holds each member
 //! back until the previous one is healthy. The installer adds two checks around that:
 //!
 //! * before it registers a *change* of the etcd job, the cluster must be whole (every
@@ -63,7 +63,7 @@ impl ConsulEtcdEndpoints {
 #[async_trait]
 impl EtcdEndpoints for ConsulEtcdEndpoints {
     async fn endpoints(&self, mesh: &str, members: &[String]) -> Result<BTreeMap<String, String>> {
-        let service = crate::control_plane::client_service(mesh);
+        let service = crate::plan::control_plane::client_service(mesh);
         let instances = self
             .consul
             .catalog_service(&service, &QueryOptions::new())
@@ -133,7 +133,7 @@ pub fn member_names(job: &Job) -> Vec<String> {
             let command = config
                 .and_then(|c| c.get("command"))
                 .and_then(serde_json::Value::as_str);
-            if command != Some(crate::control_plane::ETCD_BINARY) {
+            if command != Some(crate::plan::control_plane::ETCD_BINARY) {
                 continue;
             }
             let name = config

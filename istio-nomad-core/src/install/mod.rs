@@ -77,6 +77,7 @@ mod events;
 pub mod fault;
 mod installer;
 pub mod state;
+mod verify_live;
 
 pub use cluster::{
     dynamic_port, BackendSource, Backends, ClusterNomad, InMemoryCluster, ADDRESS_VARIABLES,
@@ -90,7 +91,8 @@ pub use installer::{
     InstallerBuilder, JobAction, JobChange, JobOutcome, StateBackend, Writes,
 };
 pub use state::{ConsulStateStore, EtcdStateStore, StateStore};
+pub use verify_live::verify_live;
 
 /// Group meta key that marks a group whose proxy runs in the node's network namespace (set by
-/// [`crate::sidecar::inject`] in host mode).
-pub const HOST_MODE_META: &str = crate::sidecar::meta::HOST_MODE;
+/// [`crate::plan::sidecar::inject`] in host mode).
+pub const HOST_MODE_META: &str = crate::plan::sidecar::meta::HOST_MODE;

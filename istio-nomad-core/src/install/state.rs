@@ -169,7 +169,7 @@ pub struct Lock {
 pub struct JobRecord {
     /// Job ID.
     pub job_id: String,
-    /// Role in the mesh (`etcd`, `apiserver`, `pilot`, ..., `app`: [`crate::plan::Role::as_str`]);
+    /// Role in the mesh (`etcd`, `apiserver`, `pilot`, ..., `app`: [`crate::spec::control_plane::Role::as_str`]);
     /// the earlier spelling `api-server` still reads as that role through `Role`'s `FromStr`.
     pub role: String,
     /// 0-based stage in the dependency order.

@@ -14,6 +14,7 @@
 pub mod hcl;
 mod model;
 pub mod openapi;
+pub mod registration;
 mod validate;
 
 pub use model::*;

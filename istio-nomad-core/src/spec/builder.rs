@@ -7,10 +7,10 @@ use super::{
     default_namespace, default_protocol, default_region, one, Endpoint, EtcdEndpoints, MeshSpec,
     PortSpec, ServiceSpec, VersionSpec,
 };
-use crate::control_plane::ControlPlaneSpec;
 use crate::error::{Error, Result, ValidationErrors};
 use crate::istio::IstioVersion;
-use crate::sidecar::{SidecarOptions, SidecarSpec};
+use crate::spec::control_plane::ControlPlaneSpec;
+use crate::spec::sidecar::{SidecarOptions, SidecarSpec};
 
 /// A consuming builder of a [`MeshSpec`]; [`MeshSpecBuilder::build`] validates it with the
 /// rules a spec document is checked against and reports every problem with its field path.

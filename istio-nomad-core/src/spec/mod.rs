@@ -17,12 +17,14 @@
 //! and JSON text, the line.
 
 mod builder;
+pub mod control_plane;
+pub mod sidecar;
 
 pub use builder::MeshSpecBuilder;
 
-use crate::control_plane::ControlPlaneSpec;
 use crate::error::{Error, FieldError, Format, ParseError, Result, ValidationErrors};
 use crate::istio::IstioVersion;
+use crate::spec::control_plane::ControlPlaneSpec;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::HashSet;
@@ -68,7 +70,7 @@ pub struct MeshSpec {
     pub control_plane: ControlPlaneSpec,
     /// How the app jobs get their Istio sidecar (`sidecar { ... }`).
     #[serde(default)]
-    pub sidecar: crate::sidecar::SidecarSpec,
+    pub sidecar: sidecar::SidecarSpec,
     /// The meshed services.
     #[serde(default, rename = "service")]
     pub services: Vec<ServiceSpec>,

@@ -129,7 +129,7 @@ impl NodeInfo {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
-        for p in crate::verify::nomad::BRIDGE_CNI_PLUGINS {
+        for p in crate::nomad::registration::BRIDGE_CNI_PLUGINS {
             attributes.insert(format!("plugins.cni.version.{p}"), "v1.4.0".into());
         }
         NodeInfo {

@@ -1,5 +1,5 @@
 //! How injection registers a meshed group's services, so that what Nomad puts in Consul is
-//! what Pilot needs (see [`crate::verify`]):
+//! what Pilot needs (see [`crate::plan::verify`]):
 //!
 //! * **allocation addressing** (bridge and CNI groups): every service and its checks get
 //!   `address_mode = "alloc"`, so Nomad registers the allocation's address (the address
@@ -9,15 +9,15 @@
 //!   listens on.
 //!
 //! A service that cannot be registered that way is refused, naming its path, saying why and
-//! what to change. The rules of Nomad behind each refusal are in [`crate::verify::nomad`].
+//! what to change. The rules of Nomad behind each refusal are in [`crate::nomad::registration`].
 
 use super::undo::AddressModeUndo;
 use crate::error::ValidationErrors;
-use crate::nomad::{Port, Service, TaskGroup};
-use crate::verify::nomad::{
+use crate::nomad::registration::{
     allocated_ports, get_address, inside_port, is_consul, AddressInput, AddressMode, AddressSource,
     GroupNetwork,
 };
+use crate::nomad::{Port, Service, TaskGroup};
 
 /// Refuses what Pilot could not see at all: another provider, a custom address.
 fn common_rules(s: &Service, sp: &str, e: &mut ValidationErrors) -> bool {

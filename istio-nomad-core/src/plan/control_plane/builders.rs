@@ -1,11 +1,12 @@
 //! Consuming builders that make one control-plane job alone.
 
-use super::{
-    components, etcd, ConstraintSpec, ControlPlaneSpec, EtcdStorage, MeshContext, Profile, TlsSpec,
-};
+use super::{components, etcd};
 use crate::error::{Error, Result, ValidationErrors};
 use crate::istio::IstioVersion;
 use crate::nomad::Job;
+use crate::spec::control_plane::{
+    ConstraintSpec, ControlPlaneSpec, EtcdStorage, MeshContext, Profile, TlsSpec,
+};
 use crate::spec::MeshSpec;
 
 macro_rules! builder {

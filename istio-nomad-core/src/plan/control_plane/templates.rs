@@ -1,15 +1,15 @@
 //! Pieces every control-plane job shares: the job shell, policies, checks, the kubeconfig
 //! template and the TLS certificate templates.
 
-use super::{
-    job_id, MeshContext, Profile, Resolved, ResolvedControlPlane, TlsSource, TlsSpec,
-    DEFAULT_PKI_PATH,
-};
 use crate::nomad::{
     CheckRestart, Constraint, Job, NetworkResource, Port, ReschedulePolicy, RestartPolicy, Service,
     ServiceCheck, Spread, Task, TaskGroup, Template, UpdateStrategy, Vault, SECOND,
 };
-use crate::plan::Role;
+use crate::spec::control_plane::Role;
+use crate::spec::control_plane::{
+    consul_dns, job_id, MeshContext, Profile, Resolved, ResolvedControlPlane, TlsSource, TlsSpec,
+    DEFAULT_PKI_PATH,
+};
 use serde_json::Value;
 
 /// Where the kubeconfig is mounted in Pilot, Mixer and Citadel (the compose file's path).
@@ -196,11 +196,6 @@ pub(crate) fn docker_task(
         t.env.insert(k.clone(), v.clone());
     }
     t
-}
-
-/// The Consul DNS name of a service (`<name>.service.consul`).
-pub(crate) fn consul_dns(service: &str) -> String {
-    format!("{service}.service.consul")
 }
 
 /// The kubeconfig Pilot, Mixer and Citadel read, rendered by a Nomad template from the API

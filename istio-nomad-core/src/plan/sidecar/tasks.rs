@@ -1,6 +1,5 @@
 //! The tasks injection adds to a group.
 
-use super::options::CONSUL_SEARCH_DOMAIN;
 use super::rules::{GroupRules, CLEANUP_FILE};
 use super::{
     SidecarOptions, ADMIN_PORT, CLEANUP_TASK, INIT_TASK, PROXY_TASK, READY_TASK, STATUS_PORT,
@@ -9,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::iptables::InterceptionMode;
 use crate::istio::ProxyConfigInput;
 use crate::nomad::{DnsConfig, LogConfig, Task, Template};
+use crate::spec::sidecar::CONSUL_SEARCH_DOMAIN;
 use serde_json::{json, Value};
 
 /// Left template delimiter of the rules files. The rules are data, not templates: Nomad's

@@ -22,7 +22,7 @@
 //!
 //! ```
 //! use istio_nomad_core::nomad::{Job, NetworkResource, Port, Service, Task, TaskGroup};
-//! use istio_nomad_core::sidecar::{inject, remove_sidecar, SidecarOptions};
+//! use istio_nomad_core::plan::sidecar::{inject, remove_sidecar, SidecarOptions};
 //!
 //! let mut group = TaskGroup::new("web")
 //!     .task(Task::new("app", "docker").config("image", "nginx:1.27"))
@@ -41,12 +41,11 @@
 //! ```
 
 mod addressing;
-mod options;
 pub mod rules;
 pub mod tasks;
 mod undo;
 
-pub use options::{
+pub use crate::spec::sidecar::{
     NetworkMode, Selection, SidecarOptions, SidecarSpec, CONSUL_SEARCH_DOMAIN, DEFAULT_PROXY_CPU,
     DEFAULT_PROXY_MEMORY, DEFAULT_READY_IMAGE, DEFAULT_READY_TIMEOUT, PILOT_DISCOVERY_PORT,
 };
@@ -54,7 +53,7 @@ pub use rules::GroupRules;
 
 use crate::error::{Error, Result, ValidationErrors};
 use crate::nomad::{Constraint, Job, NetworkResource, Port, Service, Task, TaskGroup};
-use options::is_label_value;
+use crate::spec::sidecar::is_label_value;
 use serde_json::Value;
 use undo::Undo;
 

@@ -1,4 +1,4 @@
-//! [`SidecarOptions`] (what [`super::inject`] does) and [`SidecarSpec`] (the `sidecar { ... }`
+//! [`SidecarOptions`] (what [`crate::plan::sidecar::inject`] does) and [`SidecarSpec`] (the `sidecar { ... }`
 //! block of a mesh spec that produces them).
 
 use crate::error::{Error, Result, ValidationErrors};
@@ -21,13 +21,13 @@ pub enum NetworkMode {
     /// The node's network namespace: the rules apply to the whole node, as in Istio's original
     /// Nomad instructions. Only one meshed group fits on a node; the injected group reserves the
     /// proxy's ports as static host ports, gets a `distinct_hosts` constraint and the group meta
-    /// marker [`super::meta::HOST_MODE`], so the scheduler and the installer can refuse a second.
+    /// marker [`crate::plan::sidecar::meta::HOST_MODE`], so the scheduler and the installer can refuse a second.
     /// Services are registered at the node's address with a static port equal to the port the
     /// app listens on.
     Host,
 }
 
-/// Which groups [`super::inject`] changes.
+/// Which groups [`crate::plan::sidecar::inject`] changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Selection {
@@ -154,7 +154,7 @@ impl SidecarSpec {
     /// service, the mesh's Zipkin and the control plane's DNS servers.
     pub fn options(&self, mesh: &crate::spec::MeshSpec) -> SidecarOptions {
         let mut spec = self.clone();
-        let ep = crate::control_plane::sidecar_endpoints(mesh);
+        let ep = crate::spec::control_plane::sidecar_endpoints(mesh);
         if spec.pilot_address.is_none() {
             spec.pilot_address = Some(ep.discovery_address);
         }
@@ -178,11 +178,11 @@ impl SidecarSpec {
     }
 }
 
-/// Everything [`super::inject`] needs to know. Build with [`SidecarOptions::new`] and the
+/// Everything [`crate::plan::sidecar::inject`] needs to know. Build with [`SidecarOptions::new`] and the
 /// consuming setters, then [`SidecarOptions::build`] (which validates).
 ///
 /// ```
-/// use istio_nomad_core::sidecar::{NetworkMode, SidecarOptions};
+/// use istio_nomad_core::plan::sidecar::{NetworkMode, SidecarOptions};
 ///
 /// let opts = SidecarOptions::new("bookinfo")
 ///     .istio_version("1.0.3")
@@ -515,9 +515,9 @@ impl SidecarOptions {
         self.spec.pilot_address.clone().unwrap_or_else(|| {
             format!(
                 "{}:{PILOT_DISCOVERY_PORT}",
-                crate::control_plane::consul_dns(&crate::control_plane::pilot_grpc_service(
-                    &self.mesh
-                ))
+                crate::spec::control_plane::consul_dns(
+                    &crate::spec::control_plane::pilot_grpc_service(&self.mesh)
+                )
             )
         })
     }

@@ -20,16 +20,17 @@
 //! `InterpolateService`).
 
 use super::templates::{
-    base_job, consul_dns, docker_task, http_check, network, reschedule_policy, restart_policy,
-    service, spread_over_nodes, tcp_check,
+    base_job, docker_task, http_check, network, reschedule_policy, restart_policy, service,
+    spread_over_nodes, tcp_check,
 };
-use super::{job_id, EtcdStorage, MeshContext, Profile, ResolvedControlPlane};
 use crate::error::Result;
 use crate::nomad::{Constraint, EphemeralDisk, Job, TaskGroup, VolumeMount, VolumeRequest, SECOND};
-use crate::plan::Role;
+use crate::spec::control_plane::Role;
+use crate::spec::control_plane::{
+    consul_dns, job_id, EtcdStorage, MeshContext, Profile, ResolvedControlPlane,
+};
 
-/// The legacy client port the compose file published (4001).
-pub(crate) const DEV_LEGACY_PORT: i64 = 4001;
+use crate::spec::control_plane::DEV_LEGACY_PORT;
 /// The etcd binary in the `quay.io/coreos/etcd` images.
 pub const ETCD_BINARY: &str = "/usr/local/bin/etcd";
 /// Where a host volume is mounted in the etcd container.

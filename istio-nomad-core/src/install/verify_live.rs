@@ -1,22 +1,24 @@
 //! The data-path check against a running cluster: the Consul catalog and the Nomad nodes are
 //! read through the backend traits instead of being predicted from the plan.
 
-use super::nomad::{GroupNetwork, Registration, BRIDGE_CNI_PLUGINS, DEFAULT_BRIDGE_SUBNET};
-use super::pilot::Protocol;
-use super::{consul_service_of, proxy_arg, FindingKind, Report, Severity, Verifier};
 use crate::backend::consul::CatalogService;
 use crate::backend::nomad::NodeInfo;
 use crate::backend::QueryOptions;
 use crate::error::Result;
 use crate::install::Backends;
+use crate::nomad::registration::{
+    GroupNetwork, Registration, BRIDGE_CNI_PLUGINS, DEFAULT_BRIDGE_SUBNET,
+};
+use crate::plan::sidecar::PROXY_TASK;
+use crate::plan::verify::pilot::Protocol;
+use crate::plan::verify::{consul_service_of, proxy_arg, FindingKind, Report, Severity, Verifier};
 use crate::plan::Plan;
-use crate::sidecar::PROXY_TASK;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 
 /// Checks a plan against the live cluster behind `backends`: reads every Nomad node (its
 /// address, fingerprinted CNI plugins and networks) and the Consul catalog of every meshed
-/// service and of Pilot, then applies the same Pilot rules as [`super::verify`] to what is
+/// service and of Pilot, then applies the same Pilot rules as [`crate::plan::verify::verify`] to what is
 /// really registered. The report's `source` names the servers read; a meshed service with no
 /// instance in the catalog yet (not applied, or not running) is a warning.
 pub async fn verify_live(plan: &Plan, backends: &Backends) -> Result<Report> {

@@ -4,104 +4,22 @@
 //! (control plane and meshed apps), their dependency order, and the files the renderers write.
 //! Nothing here does I/O except [`Plan::write`].
 
+pub mod control_plane;
+pub mod sidecar;
+pub mod verify;
+pub mod vm;
+
 use crate::error::{Error, Result};
 use crate::nomad::{
     CheckRestart, Constraint, Job, NetworkResource, Port, ReschedulePolicy, RestartPolicy, Service,
     ServiceCheck, Spread, Task, TaskGroup, UpdateStrategy, SECOND,
 };
+pub use crate::spec::control_plane::Role;
 use crate::spec::{MeshSpec, ServiceSpec};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-
-/// What a job does in the mesh; the installer orders and gates on it.
-///
-/// Each role has one name ([`Role::as_str`]): the `istio-nomad.role` job meta, the suffix of a
-/// control-plane job ID (`<mesh>-apiserver`), the serde form (plans, reports and state records),
-/// and what the command line and the bindings print.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// The etcd cluster that stores the Istio API server's data.
-    Etcd,
-    /// The Istio API server (kube-apiserver); named `apiserver`.
-    #[serde(alias = "api-server")]
-    ApiServer,
-    /// Pilot (service discovery and proxy configuration).
-    Pilot,
-    /// Mixer (policy and telemetry).
-    Mixer,
-    /// Citadel (certificates).
-    Citadel,
-    /// Zipkin (tracing).
-    Zipkin,
-    /// A meshed application.
-    App,
-}
-
-impl Role {
-    /// Every role.
-    pub const ALL: [Role; 7] = [
-        Role::Etcd,
-        Role::ApiServer,
-        Role::Pilot,
-        Role::Mixer,
-        Role::Citadel,
-        Role::Zipkin,
-        Role::App,
-    ];
-
-    /// The role's one name: `etcd`, `apiserver`, `pilot`, `mixer`, `citadel`, `zipkin`, `app`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Etcd => "etcd",
-            Role::ApiServer => "apiserver",
-            Role::Pilot => "pilot",
-            Role::Mixer => "mixer",
-            Role::Citadel => "citadel",
-            Role::Zipkin => "zipkin",
-            Role::App => "app",
-        }
-    }
-}
-
-impl std::fmt::Display for Role {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for Role {
-    type Err = Error;
-
-    /// Reads a role name; `api-server`, an earlier spelling kept in existing state records,
-    /// reads as [`Role::ApiServer`].
-    fn from_str(s: &str) -> Result<Role> {
-        if s == "api-server" {
-            return Ok(Role::ApiServer);
-        }
-        Role::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or_else(|| {
-                let mut errs = crate::error::ValidationErrors::new();
-                errs.push(
-                    crate::error::FieldError::new(
-                        "role",
-                        format!(
-                            "unknown role (one of {})",
-                            Role::ALL.map(Role::as_str).join(", ")
-                        ),
-                    )
-                    .value(s),
-                );
-                errs.into()
-            })
-    }
-}
 
 /// One job of the plan with its place in the dependency graph.
 #[derive(Debug, Clone, PartialEq)]
@@ -158,12 +76,12 @@ pub struct Plan {
 }
 
 /// Makes the plan of a mesh spec and checks that it carries traffic: a plan with a
-/// [`crate::verify`] error (a proxy with no inbound listener, a dialed port with no outbound
+/// [`crate::plan::verify`] error (a proxy with no inbound listener, a dialed port with no outbound
 /// listener, ...) is refused with a validation error that names each finding's path.
-/// [`plan_unverified`] makes it anyway; [`crate::verify::verify`] lists every finding.
+/// [`plan_unverified`] makes it anyway; [`crate::plan::verify::verify`] lists every finding.
 pub fn plan(spec: &MeshSpec) -> Result<Plan> {
     let p = plan_unverified(spec)?;
-    crate::verify::verify(&p).into_result()?;
+    crate::plan::verify::verify(&p).into_result()?;
     Ok(p)
 }
 
@@ -173,7 +91,7 @@ pub fn plan_unverified(spec: &MeshSpec) -> Result<Plan> {
     if !errors.is_empty() {
         return Err(Error::Validation(errors));
     }
-    let mut jobs = crate::control_plane::jobs(spec)?;
+    let mut jobs = crate::plan::control_plane::jobs(spec)?;
     // Apps need Pilot (configuration), Mixer and Citadel (certificates) before their proxies start.
     let app_deps: Vec<String> = jobs
         .iter()
@@ -185,8 +103,8 @@ pub fn plan_unverified(spec: &MeshSpec) -> Result<Plan> {
     for s in spec.services.iter().filter(|s| !s.vm) {
         let mut job = app_job(spec, s);
         if spec.sidecar.enabled {
-            job = crate::sidecar::inject(&job, &sidecar)?;
-            iptables.extend(crate::sidecar::rules_files(&job, &sidecar)?);
+            job = crate::plan::sidecar::inject(&job, &sidecar)?;
+            iptables.extend(crate::plan::sidecar::rules_files(&job, &sidecar)?);
         }
         jobs.push(PlannedJob {
             job,
@@ -197,7 +115,7 @@ pub fn plan_unverified(spec: &MeshSpec) -> Result<Plan> {
     for pj in &mut jobs {
         pj.job = std::mem::take(&mut pj.job).with_parser_defaults();
     }
-    let vm_bundles = crate::vm::bundles(spec, &sidecar)?;
+    let vm_bundles = crate::plan::vm::bundles(spec, &sidecar)?;
     let mut ids = BTreeSet::new();
     for pj in &jobs {
         if !ids.insert(pj.job.id().to_string()) {
@@ -254,7 +172,7 @@ pub fn app_job(spec: &MeshSpec, s: &ServiceSpec) -> Job {
         // The network the sidecar settings ask for: the node's in host mode (injection then
         // reserves the app's port statically), else the group's own namespace.
         let mode = match (&spec.sidecar, spec.sidecar.enabled) {
-            (sc, true) if sc.mode == crate::sidecar::NetworkMode::Host => None,
+            (sc, true) if sc.mode == crate::spec::sidecar::NetworkMode::Host => None,
             (sc, true) if sc.cni_network.is_some() => {
                 sc.cni_network.as_ref().map(|n| format!("cni/{n}"))
             }

@@ -37,8 +37,8 @@
 use crate::error::{Error, Result};
 use crate::iptables::{CidrSelection, InterceptConfig, PortSelection};
 use crate::istio::ProxyConfigInput;
+use crate::plan::sidecar::{rules, tasks, GroupRules, SidecarOptions, ADMIN_PORT, STATUS_PORT};
 use crate::plan::VmBundleFiles;
-use crate::sidecar::{rules, tasks, GroupRules, SidecarOptions, ADMIN_PORT, STATUS_PORT};
 use crate::spec::{MeshSpec, ServiceSpec};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;

@@ -1,14 +1,17 @@
 //! The stateless components: the Istio API server, Pilot, Mixer, Citadel and Zipkin.
 
+use super::etcd;
 use super::templates::{
-    base_job, consul_dns, docker_task, http_check, kubeconfig_template, kubeconfig_volume, network,
-    service, stateless_group, tcp_check, tls_templates, KUBECONFIG_PATH,
+    base_job, docker_task, http_check, kubeconfig_template, kubeconfig_volume, network, service,
+    stateless_group, tcp_check, tls_templates, KUBECONFIG_PATH,
 };
-use super::{etcd, job_id, MeshContext, Profile, Resolved, ResolvedControlPlane};
 use crate::error::Result;
 use crate::istio::ZipkinField;
 use crate::nomad::{Job, Port, Service, Task, Template};
-use crate::plan::Role;
+use crate::spec::control_plane::Role;
+use crate::spec::control_plane::{
+    consul_dns, job_id, MeshContext, Profile, Resolved, ResolvedControlPlane,
+};
 use serde_json::Value;
 
 /// Pilot's HTTP (legacy xDS and debug) port in the container, as in the compose file.
@@ -160,7 +163,7 @@ pub(crate) fn apiserver_job(ctx: &MeshContext, r: &ResolvedControlPlane) -> Resu
 /// * `defaultConfig`: the discovery address (Pilot's gRPC port), `controlPlaneAuthPolicy: NONE`
 ///   and Zipkin (`zipkinAddress` in 1.0, `tracing.zipkin.address` from 1.1).
 pub(crate) fn pilot_mesh_config(ctx: &MeshContext, r: &ResolvedControlPlane) -> String {
-    let ep = super::endpoints(ctx, r);
+    let ep = crate::spec::control_plane::endpoints(ctx, r);
     let facts = ctx.istio_version.facts();
     let mut text = format!(
         "# Mesh configuration of {mesh} for Istio {v} (pilot-discovery --meshConfig).\n",
@@ -207,7 +210,7 @@ pub(crate) fn pilot_job(ctx: &MeshContext, r: &ResolvedControlPlane) -> Result<J
     let facts = ctx.istio_version.facts();
     let mut job = base_job(ctx, r, Role::Pilot, res);
     let svc = job_id(&ctx.name, Role::Pilot);
-    let host_net = super::is_loopback_url(&r.consul_url);
+    let host_net = crate::spec::control_plane::is_loopback_url(&r.consul_url);
     let ha = r.profile == Profile::Ha;
     // Ports Pilot listens on inside its network: the static host ports in the node's network,
     // the compose file's container ports otherwise.
@@ -271,7 +274,7 @@ pub(crate) fn pilot_job(ctx: &MeshContext, r: &ResolvedControlPlane) -> Result<J
     let services = vec![
         service(&svc, "http", vec![], http_checks, true),
         service(
-            &super::pilot_grpc_service(&ctx.name),
+            &crate::spec::control_plane::pilot_grpc_service(&ctx.name),
             "grpc",
             vec![],
             vec![tcp_check("pilot-grpc", "grpc")],

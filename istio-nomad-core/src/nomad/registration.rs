@@ -16,7 +16,7 @@
 //!
 //! The results are symbolic: an [`AddressSource`] (the allocation's address, the node's, ...)
 //! and a [`PortSource`] (a fixed number, or a dynamic host port known only after placement).
-//! [`crate::verify`] reasons with them; the in-memory cluster resolves them to the addresses and
+//! [`crate::plan::verify`] reasons with them; the in-memory cluster resolves them to the addresses and
 //! ports it gives its allocations.
 
 use crate::nomad::{NetworkResource, Port, Service, ServiceCheck, Task, TaskGroup};

@@ -32,17 +32,15 @@
 //! # Ok::<(), istio_nomad_core::Error>(())
 //! ```
 
-mod live;
-pub mod nomad;
 pub mod pilot;
 
-pub use live::verify_live;
-
 use crate::error::{Result, ValidationErrors};
+use crate::nomad::registration::{
+    self as nomad, AddressSource, GroupNetwork, PortSource, Registration,
+};
 use crate::nomad::{Job, TaskGroup};
+use crate::plan::sidecar::{self, PROXY_TASK};
 use crate::plan::Plan;
-use crate::sidecar::{self, PROXY_TASK};
-use nomad::{AddressSource, GroupNetwork, PortSource, Registration};
 use pilot::{PilotModel, Protocol, ADS_MTLS_PORT, ADS_PORT};
 use serde::Serialize;
 use serde_json::Value;
@@ -263,7 +261,7 @@ fn proxy_settings_path(g: &TaskGroup) -> &'static str {
     }
 }
 
-fn proxy_arg(g: &TaskGroup, flag: &str) -> Option<String> {
+pub(crate) fn proxy_arg(g: &TaskGroup, flag: &str) -> Option<String> {
     let task = g.find_task(PROXY_TASK)?;
     let from_args = task
         .config
@@ -278,7 +276,7 @@ fn proxy_arg(g: &TaskGroup, flag: &str) -> Option<String> {
     }
     // From Istio 1.6 the proxy's settings travel in the `PROXY_CONFIG` environment variable, a
     // ProxyConfig in JSON (`pilot/cmd/pilot-agent/main.go` at 1.6.0 registers it; see
-    // `crate::sidecar::tasks::proxy_config_json`).
+    // `crate::plan::sidecar::tasks::proxy_config_json`).
     let cfg: Value = serde_json::from_str(task.env.get("PROXY_CONFIG")?).ok()?;
     let field = match flag {
         "--discoveryAddress" => cfg.get("discoveryAddress"),
@@ -334,7 +332,7 @@ impl<'a> Verifier<'a> {
         }
     }
 
-    fn push(
+    pub(crate) fn push(
         &mut self,
         severity: Severity,
         kind: FindingKind,
@@ -585,7 +583,7 @@ impl<'a> Verifier<'a> {
     /// 1.0.6 `WriteBootstrap` forces 15010/15011 on the discovery host, 1.3.8
     /// `writeBootstrapForPlatform` uses the address as given), and (`predicted`) a Pilot of the
     /// plan behind the name that publishes that port.
-    fn check_discovery(&mut self, model: PilotModel, predicted: bool) {
+    pub(crate) fn check_discovery(&mut self, model: PilotModel, predicted: bool) {
         let mut out = Vec::new();
         let mut seen = BTreeSet::new();
         for m in &self.meshed {
@@ -653,7 +651,7 @@ impl<'a> Verifier<'a> {
     /// Bookinfo calls `http://reviews:9080`; Istio's own Consul sample gave its containers
     /// `dns_search: service.consul` for that (`samples/bookinfo/platform/consul/bookinfo.yaml`,
     /// 1.0.6).
-    fn check_names(&mut self, predicted: bool) {
+    pub(crate) fn check_names(&mut self, predicted: bool) {
         let mut out = Vec::new();
         for m in &self.meshed {
             if let Some(z) = proxy_arg(m.group, "--zipkinAddress").filter(|_| predicted) {
@@ -736,7 +734,7 @@ impl<'a> Verifier<'a> {
     /// The rules must send the app's port to the proxy (`tools/deb/istio-iptables.sh`, Istio
     /// 1.0.6: `-b "*"` captures every port but 22 and the `-d` exclusions, a list only those
     /// ports).
-    fn check_capture(&mut self) {
+    pub(crate) fn check_capture(&mut self) {
         let ic = self.plan.spec.sidecar.intercept.clone();
         let mut out = Vec::new();
         for m in &self.meshed {
