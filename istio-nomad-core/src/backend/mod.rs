@@ -28,18 +28,16 @@
 mod blocking;
 pub mod consul;
 mod env;
-mod error;
 pub mod etcd;
 pub mod nomad;
 pub mod request;
 mod secret;
 pub mod transport;
 
-use std::fmt;
 use std::time::Duration;
 
+pub use crate::error::backend::{BackendError, Service};
 pub use consul::{Consul, ConsulConfig, HttpConsul, MemoryConsul};
-pub use error::BackendError;
 pub use etcd::{Etcd, EtcdConfig, HttpEtcd, MemoryEtcd};
 pub use nomad::{HttpNomad, JobBody, MemoryNomad, Nomad, NomadConfig};
 pub use secret::{BasicAuth, Secret};
@@ -47,34 +45,6 @@ pub use transport::{ClientOptions, RetryPolicy, TlsConfig};
 
 /// Result of a backend call.
 pub type BackendResult<T> = std::result::Result<T, BackendError>;
-
-/// The server a request goes to (named in errors and logs).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Service {
-    /// HashiCorp Nomad.
-    Nomad,
-    /// HashiCorp Consul.
-    Consul,
-    /// etcd (v3 JSON gateway).
-    Etcd,
-}
-
-impl Service {
-    /// Lower-case name: `nomad`, `consul` or `etcd`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Service::Nomad => "nomad",
-            Service::Consul => "consul",
-            Service::Etcd => "etcd",
-        }
-    }
-}
-
-impl fmt::Display for Service {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// A value read with a blocking query, with the index to pass to the next query.
 #[derive(Debug, Clone, PartialEq, Eq)]

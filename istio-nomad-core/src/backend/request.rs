@@ -12,36 +12,7 @@ use serde::de::DeserializeOwned;
 
 use super::{BackendError, Secret, Service};
 
-/// HTTP method.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Method {
-    /// `GET`
-    Get,
-    /// `PUT`
-    Put,
-    /// `POST`
-    Post,
-    /// `DELETE`
-    Delete,
-}
-
-impl Method {
-    /// Upper-case name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Method::Get => "GET",
-            Method::Put => "PUT",
-            Method::Post => "POST",
-            Method::Delete => "DELETE",
-        }
-    }
-}
-
-impl fmt::Display for Method {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::error::backend::Method;
 
 /// A header value; secret ones are redacted from `Debug`.
 #[derive(Clone, PartialEq, Eq)]

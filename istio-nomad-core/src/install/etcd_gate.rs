@@ -25,10 +25,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::time::Instant;
 
-use super::error::InstallError;
 use crate::backend::{
     ClientOptions, Consul, Etcd, EtcdConfig, HttpEtcd, QueryOptions, RetryPolicy,
 };
+use crate::error::install::InstallError;
 use crate::error::{Error, Result};
 use crate::nomad::Job;
 

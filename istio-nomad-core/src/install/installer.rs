@@ -13,7 +13,6 @@ use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
 use super::cluster::Backends;
-use super::error::InstallError;
 use super::etcd_gate::{ConsulEtcdEndpoints, EtcdGate};
 use super::events::{Event, EventSink, Operation};
 use super::state::{
@@ -25,6 +24,7 @@ use crate::backend::nomad::{
     deployment_status, DesiredUpdates, Evaluation, JobDiff, PlanResponse, RegisterRequest,
 };
 use crate::backend::QueryOptions;
+use crate::error::install::InstallError;
 use crate::error::{Error, Result};
 use crate::nomad::Job;
 use crate::plan::{Plan, PlannedJob, Role};

@@ -71,7 +71,6 @@
 //! ```
 
 mod cluster;
-mod error;
 pub mod etcd_gate;
 mod events;
 pub mod fault;
@@ -79,11 +78,11 @@ mod installer;
 pub mod state;
 mod verify_live;
 
+pub use crate::error::install::InstallError;
 pub use cluster::{
     dynamic_port, BackendSource, Backends, ClusterNomad, InMemoryCluster, ADDRESS_VARIABLES,
     NODE_ADDRESS,
 };
-pub use error::InstallError;
 pub use etcd_gate::{ConsulEtcdEndpoints, EtcdEndpoints, EtcdGate, StaticEtcdEndpoints};
 pub use events::{Event, EventSink, Operation};
 pub use installer::{

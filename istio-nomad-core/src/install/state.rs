@@ -50,13 +50,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::error::InstallError;
 use crate::backend::consul::{SessionBehavior, SessionRequest, TxnOp as KvOp};
 use crate::backend::etcd::{
     Compare, CompareResult, CompareTarget, DeleteRangeRequest, KeyValue, PutRequest, RangeRequest,
     TxnOp, TxnOpResponse, TxnRequest,
 };
 use crate::backend::{Consul, Etcd, QueryOptions};
+use crate::error::install::InstallError;
 use crate::error::{Error, Result};
 
 /// First segment of every key the installer writes.

@@ -13,6 +13,10 @@
 //! | install | [`Error::Install`] | a job of an apply or destroy failed: deployment failed, deadline, host-mode collision |
 //! | io | [`Error::Io`] | a local file could not be read or written |
 
+pub mod backend;
+pub mod install;
+pub mod iptables;
+
 use std::fmt;
 use std::path::PathBuf;
 
@@ -302,16 +306,16 @@ pub enum Error {
     Validation(#[from] ValidationErrors),
     /// An interception rule set could not be built, read or applied.
     #[error(transparent)]
-    Iptables(#[from] crate::iptables::IptablesError),
+    Iptables(#[from] iptables::IptablesError),
     /// A Nomad, Consul or etcd call failed.
     #[error(transparent)]
-    Backend(#[from] crate::backend::BackendError),
+    Backend(#[from] backend::BackendError),
     /// Another operator changed the state first.
     #[error("conflict: {0}")]
     Conflict(String),
     /// A job of an apply or destroy failed (the error names the job).
     #[error(transparent)]
-    Install(#[from] crate::install::InstallError),
+    Install(#[from] install::InstallError),
     /// A local file could not be read or written.
     #[error("{op} {path}: {source}")]
     Io {

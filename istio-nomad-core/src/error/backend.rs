@@ -2,8 +2,7 @@
 
 use std::time::Duration;
 
-use super::request::Method;
-use super::Service;
+use std::fmt;
 
 /// Boxed underlying cause of a connection failure.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -215,5 +214,64 @@ impl BackendError {
     /// True when a check-and-set lost.
     pub fn is_conflict(&self) -> bool {
         matches!(self, BackendError::Conflict { .. })
+    }
+}
+
+/// The server a request goes to (named in errors and logs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Service {
+    /// HashiCorp Nomad.
+    Nomad,
+    /// HashiCorp Consul.
+    Consul,
+    /// etcd (v3 JSON gateway).
+    Etcd,
+}
+
+impl Service {
+    /// Lower-case name: `nomad`, `consul` or `etcd`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Service::Nomad => "nomad",
+            Service::Consul => "consul",
+            Service::Etcd => "etcd",
+        }
+    }
+}
+
+impl fmt::Display for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// HTTP method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Method {
+    /// `GET`
+    Get,
+    /// `PUT`
+    Put,
+    /// `POST`
+    Post,
+    /// `DELETE`
+    Delete,
+}
+
+impl Method {
+    /// Upper-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Put => "PUT",
+            Method::Post => "POST",
+            Method::Delete => "DELETE",
+        }
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
