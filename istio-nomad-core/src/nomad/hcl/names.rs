@@ -43,7 +43,7 @@ pub(crate) const ACRONYMS: &[(&str, &str)] = &[
 ];
 
 /// The generic HCL -> JSON key rule: split at `_`, capitalise each segment, and spell the
-/// segments listed in [`ACRONYMS`] the Go way (`max_parallel` -> `MaxParallel`,
+/// segments listed in `ACRONYMS` the Go way (`max_parallel` -> `MaxParallel`,
 /// `tls_server_name` -> `TLSServerName`). A segment that already contains an upper-case
 /// letter is kept as written, so a key such as `Uid` maps to itself.
 pub fn pascal_case(snake: &str) -> String {

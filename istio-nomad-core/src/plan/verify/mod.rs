@@ -20,11 +20,11 @@
 //! | [`FindingKind::NotCaptured`] | warning | the interception rules let the app's port bypass the proxy |
 //! | [`FindingKind::UnsupportedVersion`] | error | the Istio release has no Consul registry |
 //!
-//! [`verify`] is pure (no I/O); [`verify_live`] reads the Consul catalog and Nomad's nodes
+//! [`verify`] is pure (no I/O); [`verify_live`](crate::install::verify_live) reads the Consul catalog and Nomad's nodes
 //! through the backend traits instead of predicting them.
 //!
 //! ```
-//! use istio_nomad_core::{plan::plan_unverified, spec::MeshSpec, verify::verify};
+//! use istio_nomad_core::{plan::plan_unverified, plan::verify::verify, spec::MeshSpec};
 //!
 //! let spec = MeshSpec::from_file("../examples/bookinfo.mesh.hcl")?;
 //! let report = verify(&plan_unverified(&spec)?);
