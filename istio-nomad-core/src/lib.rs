@@ -25,4 +25,6 @@ pub mod nomad;
 pub mod plan;
 pub mod spec;
 
-pub use error::{Error, FieldError, Result, ValidationErrors};
+pub use error::{
+    ConflictError, Error, ErrorKind, ErrorReport, FieldError, Result, ValidationErrors,
+};

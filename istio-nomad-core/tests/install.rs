@@ -432,7 +432,9 @@ async fn two_concurrent_applies_one_wins_the_other_conflicts() {
     };
     assert_eq!(winner.created().len(), 10);
     match &loser_err {
-        Error::Conflict(m) => {
+        Error::Conflict(c) => {
+            assert_eq!(c.name(), "lock_held");
+            let m = c.to_string();
             assert!(m.contains("mesh bookinfo is locked by"), "{m}");
             assert!(
                 m.contains("@ops")
@@ -492,7 +494,17 @@ async fn a_job_changed_by_someone_else_is_a_conflict_not_overwritten() {
         .build();
     let err = installer.apply(&plan1, &opts()).await.unwrap_err();
     match &err {
-        Error::Conflict(m) => assert!(m.contains("job details was changed by someone else"), "{m}"),
+        Error::Conflict(c) => {
+            assert_eq!(c.name(), "job_changed");
+            assert_eq!(c.subject(), "details");
+            assert!(
+                c.to_string()
+                    .contains("job details was changed by someone else"),
+                "{c}"
+            );
+            // The backend's answer is kept as the source.
+            assert!(std::error::Error::source(c).is_some());
+        }
         e => panic!("expected a conflict, got {e}"),
     }
     let job = b
@@ -672,7 +684,7 @@ async fn a_crashed_holders_lock_expires_and_the_next_apply_proceeds() {
     let installer = Installer::new(c.backends());
     let err = installer.apply(&bookinfo(), &opts()).await.unwrap_err();
     match err {
-        Error::Conflict(m) => assert!(m.contains("crashed@host pid 1"), "{m}"),
+        Error::Conflict(c) => assert!(c.to_string().contains("crashed@host pid 1"), "{c}"),
         e => panic!("{e}"),
     }
     let waiting = ApplyOptions::builder()
@@ -702,7 +714,7 @@ async fn consul_kv_state_store_behaves_like_etcd() {
     assert!(rx.is_ok() != ry.is_ok(), "{rx:?} {ry:?}");
     let err = rx.err().or(ry.err()).unwrap();
     assert!(
-        matches!(&err, Error::Conflict(m) if m.contains("is locked by")),
+        matches!(&err, Error::Conflict(c) if c.to_string().contains("is locked by")),
         "{err}"
     );
     let state = x.state("bookinfo").await.unwrap();

@@ -89,8 +89,9 @@
  * The outcome of a call. `ISTIO_NOMAD_OK` is 0; every other value is a failure whose detail
  * is available through the `IstioNomadError` out-parameter and the thread-local last error.
  *
- * One code per error family of the core library (parse, validation, iptables, backend,
- * conflict, io), plus the failures of the boundary itself.
+ * One code per error kind of the core library (`istio_nomad_core::ErrorKind`: parse,
+ * validation, iptables, backend, conflict, install, io, encode), plus the failures of the
+ * boundary itself.
  */
 enum IstioNomadResult
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -141,6 +142,15 @@ enum IstioNomadResult
    * The library panicked (a bug: please report it); the call failed and its outputs are NULL.
    */
   ISTIO_NOMAD_PANIC = 10,
+  /**
+   * A job of an apply or destroy failed: its deployment failed, its deadline passed, or a
+   * host-mode collision; the message names the job.
+   */
+  ISTIO_NOMAD_INSTALL = 11,
+  /**
+   * A value could not be written as JSON.
+   */
+  ISTIO_NOMAD_ENCODE = 12,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

@@ -1,6 +1,6 @@
 //! Result codes, error details and the panic boundary every exported function runs inside.
 
-use istio_nomad_core::error::Error as CoreError;
+use istio_nomad_core::error::{Error as CoreError, ErrorKind, FieldError};
 use serde::Serialize;
 use std::any::Any;
 use std::cell::{Cell, RefCell};
@@ -11,8 +11,9 @@ use std::ptr;
 /// The outcome of a call. `ISTIO_NOMAD_OK` is 0; every other value is a failure whose detail
 /// is available through the `IstioNomadError` out-parameter and the thread-local last error.
 ///
-/// One code per error family of the core library (parse, validation, iptables, backend,
-/// conflict, io), plus the failures of the boundary itself.
+/// One code per error kind of the core library (`istio_nomad_core::ErrorKind`: parse,
+/// validation, iptables, backend, conflict, install, io, encode), plus the failures of the
+/// boundary itself.
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[allow(non_camel_case_types)]
@@ -39,6 +40,11 @@ pub enum IstioNomadResult {
     ISTIO_NOMAD_INVALID_ARGUMENT = 9,
     /// The library panicked (a bug: please report it); the call failed and its outputs are NULL.
     ISTIO_NOMAD_PANIC = 10,
+    /// A job of an apply or destroy failed: its deployment failed, its deadline passed, or a
+    /// host-mode collision; the message names the job.
+    ISTIO_NOMAD_INSTALL = 11,
+    /// A value could not be written as JSON.
+    ISTIO_NOMAD_ENCODE = 12,
 }
 
 impl IstioNomadResult {
@@ -56,19 +62,10 @@ impl IstioNomadResult {
             Self::ISTIO_NOMAD_INVALID_UTF8 => "INVALID_UTF8",
             Self::ISTIO_NOMAD_INVALID_ARGUMENT => "INVALID_ARGUMENT",
             Self::ISTIO_NOMAD_PANIC => "PANIC",
+            Self::ISTIO_NOMAD_INSTALL => "INSTALL",
+            Self::ISTIO_NOMAD_ENCODE => "ENCODE",
         }
     }
-}
-
-/// One located problem of an error: the field path, what is wrong, and the offending value.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FieldDetail {
-    /// Path of the field (`mesh.service[reviews].port[http].port`, or an argument name).
-    pub path: String,
-    /// What is wrong.
-    pub message: String,
-    /// The offending value as written, when there is one.
-    pub value: Option<String>,
 }
 
 /// The detail of a failed call: its code, a message and the located problems.
@@ -82,55 +79,53 @@ pub struct IstioNomadError {
     json: CString,
 }
 
+/// `istio_nomad_error_json`: the result code and its name, then the core's
+/// [`istio_nomad_core::ErrorReport`]
+/// (a boundary error such as `NULL_ARGUMENT` has `family: null`).
 #[derive(Serialize)]
 struct ErrorDocument<'a> {
     code: u32,
     name: &'static str,
-    family: Option<&'static str>,
+    family: Option<ErrorKind>,
     message: &'a str,
     line: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    kind: Option<&'static str>,
-    fields: &'a [FieldDetail],
+    kind: Option<&'a str>,
+    fields: &'a [FieldError],
 }
 
 impl IstioNomadError {
-    /// An error with this code, message, line and located problems.
+    /// An error of the boundary itself with this code, message and located problems;
+    /// `family` is the core family it belongs to, if any (a runtime that cannot start is `io`).
     pub fn new(
         code: IstioNomadResult,
-        family: Option<&'static str>,
+        family: Option<ErrorKind>,
         message: impl Into<String>,
-        line: Option<usize>,
-        fields: Vec<FieldDetail>,
+        fields: Vec<FieldError>,
     ) -> Self {
-        Self::with_kind(code, family, message.into(), line, None, fields)
+        let message = message.into();
+        Self::build(
+            code,
+            &ErrorDocument {
+                code: code as u32,
+                name: code.name(),
+                family,
+                message: &message,
+                line: None,
+                kind: None,
+                fields: &fields,
+            },
+        )
     }
 
-    /// An error with a parse error's kind (`"variable"`, `"unknown_field"`, ...).
-    fn with_kind(
-        code: IstioNomadResult,
-        family: Option<&'static str>,
-        message: String,
-        line: Option<usize>,
-        kind: Option<&'static str>,
-        fields: Vec<FieldDetail>,
-    ) -> Self {
-        let doc = ErrorDocument {
-            code: code as u32,
-            name: code.name(),
-            family,
-            message: &message,
-            line,
-            kind,
-            fields: &fields,
-        };
+    fn build(code: IstioNomadResult, doc: &ErrorDocument<'_>) -> Self {
         // Serializing plain strings and numbers cannot fail; fall back to a minimal document.
-        let json = serde_json::to_string(&doc).unwrap_or_else(|_| {
+        let json = serde_json::to_string(doc).unwrap_or_else(|_| {
             format!("{{\"code\":{},\"name\":\"{}\"}}", code as u32, code.name())
         });
         IstioNomadError {
             code,
-            message: c_string_lossy(message),
+            message: c_string_lossy(doc.message.to_owned()),
             json: c_string_lossy(json),
         }
     }
@@ -138,12 +133,8 @@ impl IstioNomadError {
     /// An error about one argument of the call (`path` is the parameter name).
     pub fn argument(code: IstioNomadResult, path: &str, message: impl Into<String>) -> Self {
         let message = message.into();
-        let fields = vec![FieldDetail {
-            path: path.to_string(),
-            message: message.clone(),
-            value: None,
-        }];
-        Self::new(code, None, format!("{path}: {message}"), None, fields)
+        let fields = vec![FieldError::new(path, message.clone())];
+        Self::new(code, None, format!("{path}: {message}"), fields)
     }
 
     /// A NULL pointer passed for parameter `path`.
@@ -183,7 +174,6 @@ impl IstioNomadError {
             IstioNomadResult::ISTIO_NOMAD_PANIC,
             None,
             format!("internal error (panic): {what}"),
-            None,
             Vec::new(),
         )
     }
@@ -192,40 +182,30 @@ impl IstioNomadError {
 impl From<CoreError> for IstioNomadError {
     fn from(e: CoreError) -> Self {
         use IstioNomadResult::*;
-        let family = e.family();
-        let code = match family {
-            "parse" => ISTIO_NOMAD_PARSE,
-            "validation" => ISTIO_NOMAD_VALIDATION,
-            "iptables" => ISTIO_NOMAD_IPTABLES,
-            "backend" => ISTIO_NOMAD_BACKEND,
-            "conflict" => ISTIO_NOMAD_CONFLICT,
-            "io" => ISTIO_NOMAD_IO,
-            // A family added to the core later: the closest generic meaning.
-            _ => ISTIO_NOMAD_VALIDATION,
+        // No catch-all: a kind added to the core does not compile until it has a code here.
+        let code = match e.kind() {
+            ErrorKind::Parse => ISTIO_NOMAD_PARSE,
+            ErrorKind::Validation => ISTIO_NOMAD_VALIDATION,
+            ErrorKind::Iptables => ISTIO_NOMAD_IPTABLES,
+            ErrorKind::Backend => ISTIO_NOMAD_BACKEND,
+            ErrorKind::Conflict => ISTIO_NOMAD_CONFLICT,
+            ErrorKind::Install => ISTIO_NOMAD_INSTALL,
+            ErrorKind::Io => ISTIO_NOMAD_IO,
+            ErrorKind::Encode => ISTIO_NOMAD_ENCODE,
         };
-        let mut fields: Vec<FieldDetail> = e
-            .field_errors()
-            .iter()
-            .map(|f| FieldDetail {
-                path: f.path.clone(),
-                message: f.message.clone(),
-                value: f.value.clone(),
-            })
-            .collect();
-        let mut line = None;
-        let mut kind = None;
-        if let CoreError::Parse(p) = &e {
-            line = p.line;
-            kind = Some(p.kind.name());
-            if let Some(path) = &p.path {
-                fields.push(FieldDetail {
-                    path: path.clone(),
-                    message: p.message.clone(),
-                    value: None,
-                });
-            }
-        }
-        Self::with_kind(code, Some(family), e.to_string(), line, kind, fields)
+        let r = e.report();
+        Self::build(
+            code,
+            &ErrorDocument {
+                code: code as u32,
+                name: code.name(),
+                family: Some(r.family),
+                message: &r.message,
+                line: r.line,
+                kind: r.kind.as_deref(),
+                fields: &r.fields,
+            },
+        )
     }
 }
 

@@ -10,7 +10,7 @@ use istio_nomad_core::install::{
     Installer, JobAction, Operation, Writes,
 };
 use istio_nomad_core::plan::{plan, Plan};
-use istio_nomad_core::Result;
+use istio_nomad_core::{ErrorKind, Result};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::ffi::{c_char, c_void, CString};
@@ -51,9 +51,8 @@ fn runtime() -> FfiResult<&'static tokio::runtime::Runtime> {
         .map_err(|e| {
             IstioNomadError::new(
                 IstioNomadResult::ISTIO_NOMAD_IO,
-                Some("io"),
+                Some(ErrorKind::Io),
                 format!("cannot start the async runtime: {e}"),
-                None,
                 Vec::new(),
             )
         })

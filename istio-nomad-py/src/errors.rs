@@ -1,4 +1,5 @@
-//! The exception hierarchy: one class per error family of the core.
+//! The exception hierarchy: one class per error kind of the core (`ErrorKind`), chosen by an
+//! exhaustive `match`.
 //!
 //! | family | class | extra attributes |
 //! |---|---|---|
@@ -6,13 +7,14 @@
 //! | validation | `ValidationError` | `errors`: list of `(path, message)` |
 //! | iptables | `IptablesError` | |
 //! | backend | `BackendError` | `status` (HTTP status or `None`), `service` (`nomad`, `consul`, `etcd` or `None`) |
-//! | conflict | `ConflictError` | |
+//! | conflict | `ConflictError` | `kind` (`lock_held`, `lock_delay`, `lock_lost`, `state_changed`, `job_changed`, `changed_during_apply`), `subject` |
 //! | install | `InstallError` | `job` (the job that failed) |
 //! | io | `MeshIOError` (also an `OSError`) | `errno`, `filename`, `op` |
+//! | encode | `EncodeError` | `what` |
 //!
 //! Every class derives from `MeshError`, which carries `family` (the core's family name).
 
-use istio_nomad_core::error::{Error, Format, ParseError};
+use istio_nomad_core::error::{Error, ErrorKind, Format, ParseError};
 use pyo3::exceptions::PyException;
 use pyo3::exceptions::PyOSError;
 use pyo3::prelude::*;
@@ -61,7 +63,13 @@ create_exception!(
     istio_nomad,
     ConflictError,
     MeshError,
-    "Another operator changed the state first (family `conflict`)."
+    "Another operator holds the mesh lock or changed the state first; `kind` says which (`lock_held`, `lock_delay`, `lock_lost`, `state_changed`, `job_changed`, `changed_during_apply`) and `subject` names the mesh, key or job (family `conflict`)."
+);
+create_exception!(
+    istio_nomad,
+    EncodeError,
+    MeshError,
+    "A value could not be written as JSON; `what` names it (family `encode`)."
 );
 static MESH_IO_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
@@ -110,12 +118,26 @@ fn format_name(format: Format) -> &'static str {
         Format::Json => "json",
         Format::Env => "env",
         Format::IptablesSave => "iptables-save",
+        Format::Value => "python",
     }
+}
+
+/// The core's [`ErrorReport`](istio_nomad_core::ErrorReport) of an error as a Python `dict`
+/// (through `json.loads`, so it is exactly the JSON the C ABI's `istio_nomad_error_json`
+/// holds, without its `code` and `name`). `None` if it cannot be built.
+fn report_of(py: Python<'_>, e: &Error) -> Py<PyAny> {
+    let Ok(text) = serde_json::to_string(&e.report()) else {
+        return py.None();
+    };
+    py.import("json")
+        .and_then(|json| json.call_method1("loads", (text,)))
+        .map_or_else(|_| py.None(), Bound::unbind)
 }
 
 /// A `SpecError` for a parse error of the core.
 pub fn parse_error(py: Python<'_>, e: &ParseError) -> PyErr {
     let err = SpecError::new_err(e.to_string());
+    let report = report_of(py, &Error::Parse(e.clone()));
     with_attrs(
         py,
         err,
@@ -125,6 +147,7 @@ pub fn parse_error(py: Python<'_>, e: &ParseError) -> PyErr {
             ("line", obj(py, e.line)),
             ("format", obj(py, format_name(e.format))),
             ("kind", obj(py, e.kind.name())),
+            ("report", report),
         ],
     )
 }
@@ -132,34 +155,40 @@ pub fn parse_error(py: Python<'_>, e: &ParseError) -> PyErr {
 /// A `SpecError` for a Python value that cannot be read as a document (a dict key that is
 /// not a string, a set, a float that is not finite...), at `path`.
 pub fn value_error(py: Python<'_>, path: &str, message: String) -> PyErr {
-    let mut e = ParseError::new(Format::Json, message);
+    let mut e = ParseError::new(Format::Value, message);
     if !path.is_empty() {
         e = e.at(path);
     }
-    let text = match &e.path {
-        Some(p) => format!("invalid value in {p}: {}", e.message),
-        None => format!("invalid value: {}", e.message),
-    };
-    let err = SpecError::new_err(text);
-    with_attrs(
-        py,
-        err,
-        "parse",
-        &[
-            ("path", obj(py, e.path)),
-            ("line", py.None()),
-            ("format", obj(py, "python")),
-            ("kind", obj(py, "invalid")),
-        ],
-    )
+    parse_error(py, &e)
 }
 
-/// Converts an error of the core into the exception of its family.
+/// The exception class of each error kind. No catch-all arm: a kind added to the core does
+/// not compile until it has a class here.
+fn class_of(py: Python<'_>, kind: ErrorKind) -> PyResult<Bound<'_, PyType>> {
+    Ok(match kind {
+        ErrorKind::Parse => py.get_type::<SpecError>(),
+        ErrorKind::Validation => py.get_type::<ValidationError>(),
+        ErrorKind::Iptables => py.get_type::<IptablesError>(),
+        ErrorKind::Backend => py.get_type::<BackendError>(),
+        ErrorKind::Conflict => py.get_type::<ConflictError>(),
+        ErrorKind::Install => py.get_type::<InstallError>(),
+        ErrorKind::Io => mesh_io_error(py)?.clone(),
+        ErrorKind::Encode => py.get_type::<EncodeError>(),
+    })
+}
+
+/// Converts an error of the core into the exception of its kind, with the kind's attributes.
 pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
-    let family = e.family();
+    let kind = e.kind();
+    let family = kind.as_str();
     let msg = e.to_string();
-    match e {
-        Error::Parse(p) => parse_error(py, &p),
+    let report = report_of(py, &e);
+    let class = match class_of(py, kind) {
+        Ok(c) => c,
+        Err(err) => return err,
+    };
+    let err = match e {
+        Error::Parse(p) => return parse_error(py, &p),
         Error::Validation(v) => {
             let pairs: Vec<(&str, &str)> = v
                 .errors()
@@ -169,45 +198,56 @@ pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
             let errors = obj(py, PyList::new(py, pairs).ok());
             with_attrs(
                 py,
-                ValidationError::new_err(msg),
+                PyErr::from_type(class, (msg,)),
                 family,
                 &[("errors", errors)],
             )
         }
-        Error::Iptables(_) => with_attrs(py, IptablesError::new_err(msg), family, &[]),
         Error::Backend(b) => with_attrs(
             py,
-            BackendError::new_err(msg),
+            PyErr::from_type(class, (msg,)),
             family,
             &[
                 ("status", obj(py, b.status())),
                 ("service", obj(py, b.service().map(|s| s.as_str()))),
             ],
         ),
-        Error::Conflict(_) => with_attrs(py, ConflictError::new_err(msg), family, &[]),
+        Error::Conflict(c) => with_attrs(
+            py,
+            PyErr::from_type(class, (msg,)),
+            family,
+            &[
+                ("kind", obj(py, c.name())),
+                ("subject", obj(py, c.subject())),
+            ],
+        ),
         Error::Install(i) => with_attrs(
             py,
-            InstallError::new_err(msg),
+            PyErr::from_type(class, (msg,)),
             family,
             &[("job", obj(py, i.job()))],
         ),
         Error::Io { op, path, source } => {
-            let errno = source.raw_os_error();
             let filename = path.to_string_lossy().into_owned();
             let strerror = format!("cannot {op}: {source}");
-            let err = match mesh_io_error(py) {
-                // OSError's (errno, strerror, filename) form sets those attributes itself and
-                // prints `[Errno 2] cannot read: No such file or directory: 'x.hcl'`.
-                Ok(ty) => match errno {
-                    Some(n) => PyErr::from_type(ty.clone(), (n, strerror, filename)),
-                    None => PyErr::from_type(ty.clone(), (msg,)),
-                },
-                Err(e) => e,
+            // OSError's (errno, strerror, filename) form sets those attributes itself and
+            // prints `[Errno 2] cannot read: No such file or directory: 'x.hcl'`.
+            let err = match source.raw_os_error() {
+                Some(n) => PyErr::from_type(class, (n, strerror, filename)),
+                None => PyErr::from_type(class, (msg,)),
             };
             with_attrs(py, err, family, &[("op", obj(py, op))])
         }
-        _ => with_attrs(py, MeshError::new_err(msg), family, &[]),
-    }
+        Error::Encode { what, .. } => with_attrs(
+            py,
+            PyErr::from_type(class, (msg,)),
+            family,
+            &[("what", obj(py, what))],
+        ),
+        // Kinds without attributes of their own (iptables); the class above is exhaustive.
+        _ => with_attrs(py, PyErr::from_type(class, (msg,)), family, &[]),
+    };
+    with_attrs(py, err, family, &[("report", report)])
 }
 
 /// Extension to turn core results into Python results.

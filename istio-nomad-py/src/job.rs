@@ -2,9 +2,9 @@
 
 use crate::convert::{as_text, mapping_to_value, to_py};
 use crate::errors::IntoPy;
-use istio_nomad_core::nomad;
 use istio_nomad_core::nomad::hcl::HclOptions;
 use istio_nomad_core::plan as core_plan;
+use istio_nomad_core::{nomad, Error};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::PyString;
@@ -132,7 +132,7 @@ impl PyJob {
     fn from_dict(py: Python<'_>, d: &Bound<'_, PyAny>) -> PyResult<Self> {
         let value = mapping_to_value(d, "", "a job")?;
         let inner = py
-            .detach(|| nomad::Job::from_json_value(value))
+            .detach(|| nomad::Job::from_json_value(value).map_err(Error::as_data))
             .py_err(py)?;
         Ok(Self::new(inner))
     }

@@ -50,6 +50,7 @@ fn _istio_nomad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("BackendError", py.get_type::<errors::BackendError>())?;
     m.add("ConflictError", py.get_type::<errors::ConflictError>())?;
     m.add("InstallError", py.get_type::<errors::InstallError>())?;
+    m.add("EncodeError", py.get_type::<errors::EncodeError>())?;
     m.add("MeshIOError", errors::mesh_io_error(py)?)?;
     Ok(())
 }

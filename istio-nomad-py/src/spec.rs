@@ -2,7 +2,7 @@
 
 use crate::convert::{as_text, mapping_to_value, to_py};
 use crate::errors::IntoPy;
-use istio_nomad_core::spec;
+use istio_nomad_core::{spec, Error};
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 use std::path::PathBuf;
@@ -37,7 +37,9 @@ impl PyMeshSpec {
     #[staticmethod]
     fn from_dict(py: Python<'_>, d: &Bound<'_, PyAny>) -> PyResult<Self> {
         let value = mapping_to_value(d, "mesh", "a mesh spec")?;
-        let inner = py.detach(|| spec::MeshSpec::from_value(value)).py_err(py)?;
+        let inner = py
+            .detach(|| spec::MeshSpec::from_value(value).map_err(Error::as_data))
+            .py_err(py)?;
         Ok(Self { inner })
     }
 

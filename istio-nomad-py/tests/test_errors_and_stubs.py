@@ -18,6 +18,7 @@ FAMILIES = {
     "ConflictError": "conflict",
     "InstallError": "install",
     "MeshIOError": "io",
+    "EncodeError": "encode",
 }
 
 

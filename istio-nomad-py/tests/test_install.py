@@ -188,6 +188,8 @@ def test_second_operator_gets_conflict_error(bookinfo: MeshSpec, cluster: InMemo
         with pytest.raises(istio_nomad.ConflictError) as ei:
             apply(bookinfo, in_memory=cluster, holder="second", **FAST)
         assert ei.value.family == "conflict"
+        assert ei.value.kind == "lock_held"
+        assert ei.value.subject == "bookinfo"
         assert "first" in str(ei.value)
     finally:
         t.join()

@@ -124,6 +124,8 @@ def test_bad_family() -> None:
         ({"proxy_port": -1}, "intercept.proxy_port", "invalid value: integer `-1`, expected u16"),
         ({"mode": "REDIRECT"}, "intercept.mode", "unknown variant `REDIRECT`, expected `redirect` or `tproxy`"),
         ({"inbound_ports": "some"}, "intercept.inbound_ports", 'expected "all", "none" or a list of ports, got "some"'),
+        ({"inbound_ports": [80, 70000]}, "intercept.inbound_ports[1]", "invalid value: integer `70000`, expected u16"),
+        ({"inbound_ports": 5}, "intercept.inbound_ports", 'invalid type: integer `5`, expected "all", "none" or a list of ports'),
         ({"inbound_ports": {80}}, "intercept.inbound_ports", "a value of type 'set' cannot be read"),
         ({"exclude_outbound_cidrs": ["10.0.0.0/33"]}, "intercept.exclude_outbound_cidrs[0]", "prefix length 33 is larger than 32"),
     ],

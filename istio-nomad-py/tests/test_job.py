@@ -92,7 +92,9 @@ def test_wrong_value_type_names_the_api_path() -> None:
     with pytest.raises(istio_nomad.SpecError) as ei:
         Job.from_dict({"ID": "web", "TaskGroups": [{"Name": "a", "Count": "two"}]})
     assert ei.value.path == "TaskGroups[0].Count"
-    assert str(ei.value) == 'invalid JSON in TaskGroups[0].Count: invalid type: string "two", expected i64'
+    # A dict is data, not JSON text: the error says "value" and has no line.
+    assert str(ei.value) == 'invalid value in TaskGroups[0].Count: invalid type: string "two", expected i64'
+    assert (ei.value.format, ei.value.line) == ("python", None)
 
 
 def test_not_an_object() -> None:

@@ -15,7 +15,7 @@ use istio_nomad_core::install::{
 };
 use istio_nomad_core::plan::{plan, Plan};
 use istio_nomad_core::spec::MeshSpec;
-use istio_nomad_core::Error;
+use istio_nomad_core::{ConflictError, Error};
 use istio_nomad_tests::etcd::{etcd_binary_or_skip, EtcdMember};
 
 fn start(test: &str) -> Option<EtcdMember> {
@@ -83,7 +83,12 @@ async fn cas_conflicts_and_lock_fencing_on_real_etcd() {
     // A second operator: a clear conflict naming the holder.
     let bob = LockInfo::new("bob@ops", "destroy", 10);
     match store.acquire("mesh1", &bob).await {
-        Err(Error::Conflict(m)) => {
+        Err(Error::Conflict(c)) => {
+            assert!(
+                matches!(&c, ConflictError::LockHeld { mesh, holder: Some(h) } if mesh == "mesh1" && h.starts_with("alice@ops")),
+                "{c:?}"
+            );
+            let m = c.to_string();
             assert!(
                 m.contains("mesh mesh1 is locked by alice@ops (operation apply) since unix time"),
                 "{m}"
@@ -98,10 +103,17 @@ async fn cas_conflicts_and_lock_fencing_on_real_etcd() {
     let rev1 = store.write(&lock, &key, Some(v0.clone()), 0).await.unwrap();
     assert!(rev1 > 0);
     match store.write(&lock, &key, Some(v0.clone()), 0).await {
-        Err(Error::Conflict(m)) => assert!(
-            m.contains(&format!("state key istio-nomad/mesh1/jobs/reviews was changed by another writer (expected revision 0, found {rev1})")),
-            "{m}"
-        ),
+        Err(Error::Conflict(c)) => {
+            assert!(
+                matches!(&c, ConflictError::StateChanged { key, expected: 0, found } if key == "istio-nomad/mesh1/jobs/reviews" && *found == rev1),
+                "{c:?}"
+            );
+            let m = c.to_string();
+            assert!(
+                m.contains(&format!("state key istio-nomad/mesh1/jobs/reviews was changed by another writer (expected revision 0, found {rev1})")),
+                "{m}"
+            );
+        }
         other => panic!("{other:?}"),
     }
     let v1 = serde_json::to_vec(&record("reviews", 1)).unwrap();
@@ -116,7 +128,11 @@ async fn cas_conflicts_and_lock_fencing_on_real_etcd() {
     let (bob_lock, state) = store.acquire("mesh1", &bob).await.unwrap();
     assert_eq!(state.jobs["reviews"].revision, rev2);
     match store.write(&lock, &key, None, rev2).await {
-        Err(Error::Conflict(m)) => assert!(m.contains("was lost") && m.contains("bob@ops"), "{m}"),
+        Err(Error::Conflict(c)) => {
+            assert_eq!(c.name(), "lock_lost");
+            let m = c.to_string();
+            assert!(m.contains("was lost") && m.contains("bob@ops"), "{m}");
+        }
         other => panic!("{other:?}"),
     }
     assert_eq!(
@@ -163,7 +179,10 @@ async fn lock_is_kept_alive_and_a_crashed_holders_lock_expires() {
     let installer = Installer::new(backends(&cluster, etcd.clone()));
     let plan = bookinfo();
     match installer.apply(&plan, &ApplyOptions::default()).await {
-        Err(Error::Conflict(m)) => assert!(m.contains("crashed@host pid 7"), "{m}"),
+        Err(Error::Conflict(c)) => {
+            assert_eq!(c.name(), "lock_held");
+            assert!(c.to_string().contains("crashed@host pid 7"), "{c}");
+        }
         other => panic!("{other:?}"),
     }
     let started = std::time::Instant::now();

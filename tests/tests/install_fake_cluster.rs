@@ -444,7 +444,10 @@ async fn lock_lost_mid_apply(state: StateIn) {
     let plan = bookinfo();
     let err = installer.apply(&plan, &o).await.unwrap_err();
     match &err {
-        Error::Conflict(m) => assert!(m.contains("was lost"), "{state:?}: {m}"),
+        Error::Conflict(c) => assert!(
+            c.name() == "lock_lost" && c.to_string().contains("was lost"),
+            "{state:?}: {c}"
+        ),
         e => panic!("{state:?}: expected a conflict, got {e}"),
     }
     // Stage 1 has two jobs (etcd, zipkin): both registers were in flight; nothing was

@@ -56,13 +56,16 @@ const (
 	CodeInvalidUTF8     Code = C.ISTIO_NOMAD_INVALID_UTF8
 	CodeInvalidArgument Code = C.ISTIO_NOMAD_INVALID_ARGUMENT
 	CodePanic           Code = C.ISTIO_NOMAD_PANIC
+	CodeInstall         Code = C.ISTIO_NOMAD_INSTALL
+	CodeEncode          Code = C.ISTIO_NOMAD_ENCODE
 )
 
 var codeNames = map[Code]string{
 	CodeOK: "OK", CodeParse: "PARSE", CodeValidation: "VALIDATION", CodeIptables: "IPTABLES",
 	CodeBackend: "BACKEND", CodeConflict: "CONFLICT", CodeIO: "IO",
 	CodeNullArgument: "NULL_ARGUMENT", CodeInvalidUTF8: "INVALID_UTF8",
-	CodeInvalidArgument: "INVALID_ARGUMENT", CodePanic: "PANIC",
+	CodeInvalidArgument: "INVALID_ARGUMENT", CodePanic: "PANIC", CodeInstall: "INSTALL",
+	CodeEncode: "ENCODE",
 }
 
 // String returns the code's name (VALIDATION).

@@ -1,17 +1,21 @@
 //! Error types shared by every layer.
 //!
-//! Each layer has its own family, and [`Error`] gathers them so that a caller (and the Python
-//! and C bindings) can tell a bad spec from a refused rule set from "Nomad said 403":
+//! Each layer has its own error type, and [`Error`] gathers them so that a caller (and the
+//! Python and C bindings) can tell a bad spec from a refused rule set from "Nomad said 403".
+//! [`Error::kind`] names the family as an [`ErrorKind`], a plain enum without a catch-all, from
+//! which the C result codes and the Python exception classes are derived by exhaustive `match`:
+//! a new kind does not compile until every binding has a code for it.
 //!
-//! | family | variant | meaning |
+//! | kind | variant | meaning |
 //! |---|---|---|
 //! | parse | [`Error::Parse`] | the text is not valid HCL/JSON, or a value has the wrong type |
 //! | validation | [`Error::Validation`] | the input parsed but breaks a rule; every problem is listed with its path |
 //! | iptables | [`Error::Iptables`] | an interception rule set could not be built, read or applied |
 //! | backend | [`Error::Backend`] | a Nomad, Consul or etcd call failed (status code and server message kept) |
-//! | conflict | [`Error::Conflict`] | another operator changed the state first (check-and-set lost) |
+//! | conflict | [`Error::Conflict`] | another operator holds the lock or changed the state first ([`ConflictError`] says which) |
 //! | install | [`Error::Install`] | a job of an apply or destroy failed: deployment failed, deadline, host-mode collision |
 //! | io | [`Error::Io`] | a local file could not be read or written |
+//! | encode | [`Error::Encode`] | a value could not be written as JSON (a record of the state, an undo record) |
 
 pub mod backend;
 pub mod install;
@@ -34,6 +38,9 @@ pub enum Format {
     Env,
     /// `iptables-save` output.
     IptablesSave,
+    /// A document given as data rather than text (a Python `dict`): its errors name the
+    /// value's path, not a line.
+    Value,
 }
 
 impl fmt::Display for Format {
@@ -43,6 +50,7 @@ impl fmt::Display for Format {
             Format::Json => "JSON",
             Format::Env => "env",
             Format::IptablesSave => "iptables-save",
+            Format::Value => "value",
         })
     }
 }
@@ -148,6 +156,16 @@ impl fmt::Display for ParseError {
 impl std::error::Error for ParseError {}
 
 impl ParseError {
+    /// The same error for a document given as data: the JSON reader's error becomes a
+    /// [`Format::Value`] error ("invalid value in mesh.port: ..."), since no JSON text was read.
+    pub fn as_data(mut self) -> Self {
+        if self.format == Format::Json {
+            self.format = Format::Value;
+            self.line = None;
+        }
+        self
+    }
+
     /// A parse error with only a message.
     pub fn new(format: Format, message: impl Into<String>) -> Self {
         ParseError {
@@ -185,7 +203,7 @@ impl ParseError {
 pub const MAX_VALUE_CHARS: usize = 200;
 
 /// One broken rule: where, what, and the offending value.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FieldError {
     /// Path of the field, e.g. `job[web].group[api].task[app].service[0].port`.
     pub path: String,
@@ -310,9 +328,9 @@ pub enum Error {
     /// A Nomad, Consul or etcd call failed.
     #[error(transparent)]
     Backend(#[from] backend::BackendError),
-    /// Another operator changed the state first.
-    #[error("conflict: {0}")]
-    Conflict(String),
+    /// Another operator holds the mesh lock, took it over, or changed the state first.
+    #[error(transparent)]
+    Conflict(#[from] ConflictError),
     /// A job of an apply or destroy failed (the error names the job).
     #[error(transparent)]
     Install(#[from] install::InstallError),
@@ -326,6 +344,198 @@ pub enum Error {
         /// The operating system's error.
         #[source]
         source: std::io::Error,
+    },
+    /// A value could not be written as JSON.
+    #[error("could not encode {what} as JSON: {source}")]
+    Encode {
+        /// What was being written (`state record`, `undo record`).
+        what: &'static str,
+        /// serde_json's error.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl ConflictError {
+    /// A stable name for the case: `lock_held`, `lock_delay`, `lock_lost`, `state_changed`,
+    /// `job_changed` or `changed_during_apply` (the bindings report it as the error's `kind`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            ConflictError::LockHeld { .. } => "lock_held",
+            ConflictError::LockDelay { .. } => "lock_delay",
+            ConflictError::LockLost { .. } => "lock_lost",
+            ConflictError::StateChanged { .. } => "state_changed",
+            ConflictError::JobChanged { .. } => "job_changed",
+            ConflictError::ChangedDuringApply { .. } => "changed_during_apply",
+        }
+    }
+
+    /// The mesh or job the conflict is about.
+    pub fn subject(&self) -> &str {
+        match self {
+            ConflictError::LockHeld { mesh, .. }
+            | ConflictError::LockDelay { mesh, .. }
+            | ConflictError::LockLost { mesh, .. } => mesh,
+            ConflictError::StateChanged { key, .. } => key,
+            ConflictError::JobChanged { job, .. }
+            | ConflictError::ChangedDuringApply { job, .. } => job,
+        }
+    }
+}
+
+/// An [`Error`] as data ([`Error::report`]), serialized the same way by every binding:
+///
+/// ```json
+/// {"family": "validation", "message": "...", "line": null,
+///  "fields": [{"path": "mesh.service[reviews].port[http].port", "message": "...", "value": "70000"}]}
+/// ```
+///
+/// `kind` is present for a parse error (its [`ParseErrorKind::name`]) and a conflict (its
+/// [`ConflictError::name`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ErrorReport {
+    /// The error's family.
+    pub family: ErrorKind,
+    /// The whole message.
+    pub message: String,
+    /// The 1-based line of a parse error, when known.
+    pub line: Option<usize>,
+    /// The parse error's kind or the conflict's case.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// The located problems: every field of a validation error, the path of a parse error.
+    pub fields: Vec<FieldError>,
+}
+
+/// The family of an [`Error`], for callers (and bindings) that branch on it.
+///
+/// Unlike [`Error`], this enum is not `#[non_exhaustive]`: a `match` on it without a catch-all
+/// arm stops compiling when a kind is added, which is how every binding is kept complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ErrorKind {
+    /// [`Error::Parse`].
+    Parse,
+    /// [`Error::Validation`].
+    Validation,
+    /// [`Error::Iptables`].
+    Iptables,
+    /// [`Error::Backend`].
+    Backend,
+    /// [`Error::Conflict`].
+    Conflict,
+    /// [`Error::Install`].
+    Install,
+    /// [`Error::Io`].
+    Io,
+    /// [`Error::Encode`].
+    Encode,
+}
+
+impl ErrorKind {
+    /// Every kind.
+    pub const ALL: [ErrorKind; 8] = [
+        ErrorKind::Parse,
+        ErrorKind::Validation,
+        ErrorKind::Iptables,
+        ErrorKind::Backend,
+        ErrorKind::Conflict,
+        ErrorKind::Install,
+        ErrorKind::Io,
+        ErrorKind::Encode,
+    ];
+
+    /// The kind's stable name: `parse`, `validation`, `iptables`, `backend`, `conflict`,
+    /// `install`, `io` or `encode`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Parse => "parse",
+            ErrorKind::Validation => "validation",
+            ErrorKind::Iptables => "iptables",
+            ErrorKind::Backend => "backend",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::Install => "install",
+            ErrorKind::Io => "io",
+            ErrorKind::Encode => "encode",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why an operation lost to another operator, one variant per case.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConflictError {
+    /// Another operator holds the mesh lock.
+    #[error("conflict: mesh {mesh} is locked by {}", holder.as_deref().unwrap_or("another operator"))]
+    LockHeld {
+        /// The mesh.
+        mesh: String,
+        /// Who holds it (holder, operation, since), when the lock entry says.
+        holder: Option<String>,
+    },
+    /// The previous holder's Consul session ended moments ago and Consul holds the lock back
+    /// for its lock delay (`api/lock.go`, `DefaultLockRetryTime`; the session's `LockDelay`).
+    #[error("conflict: {}", match previous { Some(h) => format!("mesh {mesh} was locked by {h}; its session ended moments ago and Consul holds the lock back for the lock delay"), None => format!("mesh {mesh}: the lock is held back by Consul's lock delay after the previous holder's session ended; try again shortly") })]
+    LockDelay {
+        /// The mesh.
+        mesh: String,
+        /// The previous holder, when the lock entry still names it.
+        previous: Option<String>,
+    },
+    /// The lock was lost during the operation (its etcd lease expired or its Consul session
+    /// is gone); nothing more was written.
+    #[error("conflict: the lock of mesh {mesh} was lost ({}); nothing more was written", match now_held_by { Some(h) => format!("it expired and is now held by {h}"), None => how.to_string() })]
+    LockLost {
+        /// The mesh.
+        mesh: String,
+        /// What ended it: `its lease expired`, `its Consul session is gone`.
+        how: &'static str,
+        /// Who holds the lock now, when someone does.
+        now_held_by: Option<String>,
+        /// The backend's answer that showed the loss, when there was one.
+        #[source]
+        source: Option<std::sync::Arc<backend::BackendError>>,
+    },
+    /// A state key was changed by another writer between read and write (check-and-set lost).
+    #[error("conflict: state key {key} was changed by another writer (expected revision {expected}, found {found})")]
+    StateChanged {
+        /// The key.
+        key: String,
+        /// The revision the write expected.
+        expected: u64,
+        /// The revision found.
+        found: u64,
+    },
+    /// A job was changed by someone else after it was read (Nomad refused the register's
+    /// `EnforceIndex`); nothing was overwritten.
+    #[error("conflict: job {job} was changed by someone else after it was read (JobModifyIndex was {read_index}); nothing was overwritten, run diff again: {source}")]
+    JobChanged {
+        /// The job ID.
+        job: String,
+        /// The `JobModifyIndex` the register was conditioned on.
+        read_index: u64,
+        /// Nomad's answer.
+        #[source]
+        source: std::sync::Arc<backend::BackendError>,
+    },
+    /// A job was changed by someone else while the apply waited for it: its deployment or the
+    /// job itself is at a newer `JobModifyIndex` than the apply registered.
+    #[error("conflict: job {job} was changed by someone else during the apply: {seen} JobModifyIndex {found}, this apply expected {expected}")]
+    ChangedDuringApply {
+        /// The job ID.
+        job: String,
+        /// Where the newer index was seen (`its latest deployment is for`, `it is at`).
+        seen: &'static str,
+        /// The index found.
+        found: u64,
+        /// The index this apply registered.
+        expected: u64,
     },
 }
 
@@ -341,17 +551,54 @@ impl Error {
         Error::Validation(v)
     }
 
-    /// The stable name of this error's family: `parse`, `validation`, `iptables`, `backend`,
-    /// `conflict`, `install` or `io`. The bindings map it to an exception class or a result code.
-    pub fn family(&self) -> &'static str {
+    /// This error's family.
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::Parse(_) => "parse",
-            Error::Validation(_) => "validation",
-            Error::Iptables(_) => "iptables",
-            Error::Backend(_) => "backend",
-            Error::Conflict(_) => "conflict",
-            Error::Install(_) => "install",
-            Error::Io { .. } => "io",
+            Error::Parse(_) => ErrorKind::Parse,
+            Error::Validation(_) => ErrorKind::Validation,
+            Error::Iptables(_) => ErrorKind::Iptables,
+            Error::Backend(_) => ErrorKind::Backend,
+            Error::Conflict(_) => ErrorKind::Conflict,
+            Error::Install(_) => ErrorKind::Install,
+            Error::Io { .. } => ErrorKind::Io,
+            Error::Encode { .. } => ErrorKind::Encode,
+        }
+    }
+
+    /// The stable name of this error's family ([`ErrorKind::as_str`]).
+    pub fn family(&self) -> &'static str {
+        self.kind().as_str()
+    }
+
+    /// The error as data, the one form every binding reports (C: `istio_nomad_error_json`,
+    /// Python: the exception's `report`): its family, message, line, kind and located problems.
+    pub fn report(&self) -> ErrorReport {
+        let mut fields = self.field_errors().to_vec();
+        let (line, kind) = match self {
+            Error::Parse(p) => {
+                if let Some(path) = &p.path {
+                    fields.push(FieldError::new(path.clone(), p.message.clone()));
+                }
+                (p.line, Some(p.kind.name()))
+            }
+            Error::Conflict(c) => (None, Some(c.name())),
+            _ => (None, None),
+        };
+        ErrorReport {
+            family: self.kind(),
+            message: self.to_string(),
+            line,
+            kind: kind.map(str::to_owned),
+            fields,
+        }
+    }
+
+    /// For a document given as data (a Python `dict`): a JSON parse error becomes a
+    /// [`Format::Value`] one ([`ParseError::as_data`]); other errors are unchanged.
+    pub fn as_data(self) -> Self {
+        match self {
+            Error::Parse(p) => Error::Parse(p.as_data()),
+            other => other,
         }
     }
 

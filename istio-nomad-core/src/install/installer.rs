@@ -25,7 +25,7 @@ use crate::backend::nomad::{
 };
 use crate::backend::QueryOptions;
 use crate::error::install::InstallError;
-use crate::error::{Error, Result};
+use crate::error::{ConflictError, Error, Result};
 use crate::nomad::Job;
 use crate::plan::{Plan, PlannedJob, Role};
 
@@ -643,17 +643,17 @@ fn job_of_error(e: &Error) -> Option<String> {
 /// What the lock's keepalive learned: `Some(message)` once the lock is known to be lost.
 #[derive(Debug, Default)]
 struct LockWatch {
-    lost: std::sync::Mutex<Option<String>>,
+    lost: std::sync::Mutex<Option<ConflictError>>,
 }
 
 impl LockWatch {
-    fn set_lost(&self, message: String) {
+    fn set_lost(&self, conflict: ConflictError) {
         if let Ok(mut l) = self.lost.lock() {
-            l.get_or_insert(message);
+            l.get_or_insert(conflict);
         }
     }
 
-    fn lost(&self) -> Option<String> {
+    fn lost(&self) -> Option<ConflictError> {
         self.lost.lock().ok().and_then(|l| l.clone())
     }
 }
@@ -672,7 +672,7 @@ impl Run<'_> {
     /// stops before writing again.
     fn ensure_held(&self) -> Result<()> {
         match self.watch.lost() {
-            Some(m) => Err(Error::Conflict(m)),
+            Some(c) => Err(Error::Conflict(c)),
             None => Ok(()),
         }
     }
@@ -1004,8 +1004,8 @@ impl Installer {
                     });
                     return Ok(x);
                 }
-                Err(Error::Conflict(m)) if Instant::now() < deadline => {
-                    tracing::info!(message = %m, "waiting for the mesh lock");
+                Err(Error::Conflict(c)) if Instant::now() < deadline => {
+                    tracing::info!(message = %c, "waiting for the mesh lock");
                     let left = deadline.saturating_duration_since(Instant::now());
                     tokio::time::sleep(left.min(Duration::from_millis(250))).await;
                 }
@@ -1031,9 +1031,9 @@ impl Installer {
                 tokio::time::sleep(every).await;
                 match store.keepalive(&lock).await {
                     Ok(()) => {}
-                    Err(Error::Conflict(m)) => {
-                        tracing::warn!(message = %m, "mesh lock lost");
-                        watch.set_lost(m);
+                    Err(Error::Conflict(c)) => {
+                        tracing::warn!(message = %c, "mesh lock lost");
+                        watch.set_lost(c);
                         return;
                     }
                     Err(e) => tracing::warn!(error = %e, "could not renew the mesh lock"),
@@ -1176,10 +1176,12 @@ impl Installer {
             let req = RegisterRequest::new(body).enforce_index(read_index);
             let resp = nomad.register_job(&req).await.map_err(|e| {
                 if e.is_conflict() {
-                    Error::Conflict(format!(
-                        "job {id} was changed by someone else after it was read (JobModifyIndex \
-                         was {read_index}); nothing was overwritten, run diff again: {e}"
-                    ))
+                    ConflictError::JobChanged {
+                        job: id.clone(),
+                        read_index,
+                        source: Arc::new(e),
+                    }
+                    .into()
                 } else {
                     Error::from(e)
                 }
@@ -1463,11 +1465,13 @@ impl Installer {
                     }
                 }
                 Some(d) if d.job_spec_modify_index > jmi => {
-                    return Err(Error::Conflict(format!(
-                        "job {id} was changed by someone else during the apply: its latest \
-                         deployment is for JobModifyIndex {}, this apply expected {jmi}",
-                        d.job_spec_modify_index
-                    )))
+                    return Err(ConflictError::ChangedDuringApply {
+                        job: id.to_owned(),
+                        seen: "its latest deployment is for",
+                        found: d.job_spec_modify_index,
+                        expected: jmi,
+                    }
+                    .into())
                 }
                 _ => {
                     // The scheduler ran (or nothing was registered) and made no deployment
@@ -1506,11 +1510,13 @@ impl Installer {
             .value;
         let placed = Placed::of_job(&current);
         if placed.job_modify_index > jmi {
-            return Err(Error::Conflict(format!(
-                "job {id} was changed by someone else during the apply: it is at \
-                 JobModifyIndex {}, this apply expected {jmi}",
-                placed.job_modify_index
-            )));
+            return Err(ConflictError::ChangedDuringApply {
+                job: id.to_owned(),
+                seen: "it is at",
+                found: placed.job_modify_index,
+                expected: jmi,
+            }
+            .into());
         }
         let want = expected_allocs(job);
         let done_status = if matches!(job.kind(), "batch" | "sysbatch") {

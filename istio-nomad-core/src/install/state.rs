@@ -55,9 +55,9 @@ use crate::backend::etcd::{
     Compare, CompareResult, CompareTarget, DeleteRangeRequest, KeyValue, PutRequest, RangeRequest,
     TxnOp, TxnOpResponse, TxnRequest,
 };
-use crate::backend::{Consul, Etcd, QueryOptions};
+use crate::backend::{BackendError, Consul, Etcd, QueryOptions};
 use crate::error::install::InstallError;
-use crate::error::{Error, Result};
+use crate::error::{ConflictError, Error, Result};
 
 /// First segment of every key the installer writes.
 pub const KEY_ROOT: &str = "istio-nomad";
@@ -142,11 +142,12 @@ impl fmt::Display for LockInfo {
     }
 }
 
-fn held_message(mesh: &str, info: Option<&LockInfo>) -> String {
-    match info {
-        Some(i) => format!("mesh {mesh} is locked by {i}"),
-        None => format!("mesh {mesh} is locked by another operator"),
+fn held(mesh: &str, info: Option<&LockInfo>) -> Error {
+    ConflictError::LockHeld {
+        mesh: mesh.to_owned(),
+        holder: info.map(LockInfo::to_string),
     }
+    .into()
 }
 
 /// A held mesh lock.
@@ -327,24 +328,29 @@ pub trait StateStore: Send + Sync + fmt::Debug {
 
 /// Encodes a record as the JSON stored.
 pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
-    serde_json::to_vec(value).map_err(Error::from)
-}
-
-fn lost_lock(mesh: &str, now: Option<&LockInfo>) -> Error {
-    Error::Conflict(match now {
-        Some(i) => format!(
-            "the lock of mesh {mesh} was lost (it expired and is now held by {i}); nothing more was written"
-        ),
-        None => format!(
-            "the lock of mesh {mesh} was lost (its lease expired); nothing more was written"
-        ),
+    serde_json::to_vec(value).map_err(|source| Error::Encode {
+        what: "state record",
+        source,
     })
 }
 
+fn lost_lock(mesh: &str, now: Option<&LockInfo>, source: Option<BackendError>) -> Error {
+    ConflictError::LockLost {
+        mesh: mesh.to_owned(),
+        how: "its lease expired",
+        now_held_by: now.map(LockInfo::to_string),
+        source: source.map(Arc::new),
+    }
+    .into()
+}
+
 fn changed(key: &str, expected: u64, found: u64) -> Error {
-    Error::Conflict(format!(
-        "state key {key} was changed by another writer (expected revision {expected}, found {found})"
-    ))
+    ConflictError::StateChanged {
+        key: key.to_owned(),
+        expected,
+        found,
+    }
+    .into()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -443,7 +449,7 @@ impl StateStore for EtcdStateStore {
                     Ok((lock(r.header.revision), state))
                 } else {
                     self.revoke_quietly(lease).await;
-                    Err(Error::Conflict(held_message(mesh, state.lock.as_ref())))
+                    Err(held(mesh, state.lock.as_ref()))
                 }
             }
             Err(e) if e.is_retryable() => {
@@ -467,8 +473,8 @@ impl StateStore for EtcdStateStore {
     async fn keepalive(&self, lock: &Lock) -> Result<()> {
         match self.etcd.lease_keepalive(lock.lease).await {
             Ok(r) if r.ttl > 0 => Ok(()),
-            Ok(_) => Err(lost_lock(&lock.mesh, None)),
-            Err(e) if e.is_not_found() => Err(lost_lock(&lock.mesh, None)),
+            Ok(_) => Err(lost_lock(&lock.mesh, None, None)),
+            Err(e) if e.is_not_found() => Err(lost_lock(&lock.mesh, None, Some(e))),
             Err(e) => Err(e.into()),
         }
     }
@@ -517,7 +523,7 @@ impl StateStore for EtcdStateStore {
         let lock_kv = kvs.iter().find(|kv| kv.key == lkey.as_bytes());
         if lock_kv.is_none_or(|kv| kv.create_revision != lock.fence) {
             let now = lock_kv.and_then(|kv| serde_json::from_slice::<LockInfo>(&kv.value).ok());
-            return Err(lost_lock(&lock.mesh, now.as_ref()));
+            return Err(lost_lock(&lock.mesh, now.as_ref(), None));
         }
         let found = kvs
             .iter()
@@ -599,9 +605,13 @@ impl ConsulStateStore {
     }
 
     fn lost(mesh: &str) -> Error {
-        Error::Conflict(format!(
-            "the lock of mesh {mesh} was lost (its Consul session is gone); nothing more was written"
-        ))
+        ConflictError::LockLost {
+            mesh: mesh.to_owned(),
+            how: "its Consul session is gone",
+            now_held_by: None,
+            source: None,
+        }
+        .into()
     }
 }
 
@@ -655,18 +665,20 @@ impl StateStore for ConsulStateStore {
             }
         };
         if !acquired {
-            let held = self.read_lock(mesh).await;
+            let holder = self.read_lock(mesh).await;
             self.destroy_quietly(&session).await;
-            return Err(match held? {
-                Some((h, Some(_))) => Error::Conflict(held_message(mesh, Some(&h))),
-                Some((h, None)) => Error::Conflict(format!(
-                    "mesh {mesh} was locked by {h}; its session ended moments ago and Consul \
-                     holds the lock back for the lock delay"
-                )),
-                None => Error::Conflict(format!(
-                    "mesh {mesh}: the lock is held back by Consul's lock delay after the \
-                     previous holder's session ended; try again shortly"
-                )),
+            return Err(match holder? {
+                Some((h, Some(_))) => held(mesh, Some(&h)),
+                Some((h, None)) => ConflictError::LockDelay {
+                    mesh: mesh.to_owned(),
+                    previous: Some(h.to_string()),
+                }
+                .into(),
+                None => ConflictError::LockDelay {
+                    mesh: mesh.to_owned(),
+                    previous: None,
+                }
+                .into(),
             });
         }
         let state = match self.load(mesh).await {
@@ -762,7 +774,7 @@ impl StateStore for ConsulStateStore {
         if r.errors.iter().any(|e| e.op_index == 0) {
             let now = self.read_lock(&lock.mesh).await.ok().flatten();
             return Err(match now {
-                Some((h, _)) if h.token != lock.info.token => lost_lock(&lock.mesh, Some(&h)),
+                Some((h, _)) if h.token != lock.info.token => lost_lock(&lock.mesh, Some(&h), None),
                 _ => Self::lost(&lock.mesh),
             });
         }

@@ -72,11 +72,49 @@ pub enum CidrSelection {
     None,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 #[serde(untagged)]
 enum SelectionRepr<T> {
     Word(String),
     List(Vec<T>),
+}
+
+/// Reads a selection: a word (`"all"`, `"*"`, `"none"`, `""`) or a list of `T`. A wrong element
+/// keeps its own message (`invalid value: integer `70000`, expected u16`); anything else is
+/// "expected "all", "none" or a list of <what>".
+struct SelectionVisitor<T> {
+    what: &'static str,
+    marker: std::marker::PhantomData<T>,
+}
+
+impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for SelectionVisitor<T> {
+    type Value = SelectionRepr<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "\"all\", \"none\" or a list of {}", self.what)
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(SelectionRepr::Word(v.to_owned()))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(x) = seq.next_element::<T>()? {
+            out.push(x);
+        }
+        Ok(SelectionRepr::List(out))
+    }
+}
+
+fn read_selection<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+    what: &'static str,
+) -> Result<SelectionRepr<T>, D::Error> {
+    d.deserialize_any(SelectionVisitor {
+        what,
+        marker: std::marker::PhantomData,
+    })
 }
 
 fn selection_word(w: &str) -> Option<bool> {
@@ -99,7 +137,7 @@ impl Serialize for PortSelection {
 
 impl<'de> Deserialize<'de> for PortSelection {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match SelectionRepr::<u16>::deserialize(d)? {
+        match read_selection::<D, u16>(d, "ports")? {
             SelectionRepr::List(v) => Ok(PortSelection::List(v)),
             SelectionRepr::Word(w) => match selection_word(&w) {
                 Some(true) => Ok(PortSelection::All),
@@ -124,7 +162,7 @@ impl Serialize for CidrSelection {
 
 impl<'de> Deserialize<'de> for CidrSelection {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match SelectionRepr::<IpNet>::deserialize(d)? {
+        match read_selection::<D, IpNet>(d, "networks")? {
             SelectionRepr::List(v) => Ok(CidrSelection::List(v)),
             SelectionRepr::Word(w) => match selection_word(&w) {
                 Some(true) => Ok(CidrSelection::All),

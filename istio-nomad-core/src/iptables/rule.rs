@@ -136,7 +136,7 @@ pub enum Chain {
 impl Chain {
     /// Parses a chain name (`OUTPUT`, `ISTIO_OUTPUT`, `MY_CHAIN`). Names must be 1 to 28
     /// printable characters without whitespace and must not start with `-` or `!`.
-    pub fn parse(name: &str) -> Result<Chain, String> {
+    pub(crate) fn parse(name: &str) -> Result<Chain, String> {
         Ok(match name {
             "PREROUTING" => Chain::Prerouting,
             "INPUT" => Chain::Input,
@@ -807,7 +807,7 @@ impl Rule {
     /// Reads a rule from the arguments after `-A CHAIN` (as printed by `iptables-save` or
     /// written in `iptables-restore` input; `--dport` without `-m tcp` is accepted after
     /// `-p tcp`, as iptables loads the module implicitly).
-    pub fn from_args(args: &[String]) -> Result<Rule, String> {
+    pub(crate) fn from_args(args: &[String]) -> Result<Rule, String> {
         let mut rule = Rule {
             source: None,
             destination: None,

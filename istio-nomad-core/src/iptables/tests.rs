@@ -862,3 +862,41 @@ fn memory_kernel_refuses_what_the_kernel_refuses() {
         "*nat\n:PREROUTING ACCEPT\n:INPUT ACCEPT\n:OUTPUT ACCEPT\n:POSTROUTING ACCEPT\n:A -\n:B -\n-A A -j B\nCOMMIT\n"
     );
 }
+
+#[test]
+fn selections_name_the_accepted_forms_not_serde_internals() {
+    use super::{CidrSelection, PortSelection};
+    let e = serde_json::from_str::<PortSelection>("5")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with(r#"invalid type: integer `5`, expected "all", "none" or a list of ports"#),
+        "{e}"
+    );
+    let e = serde_json::from_str::<PortSelection>("[80, 70000]")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("invalid value: integer `70000`, expected u16"),
+        "{e}"
+    );
+    let e = serde_json::from_str::<CidrSelection>("{}")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with(r#"invalid type: map, expected "all", "none" or a list of networks"#),
+        "{e}"
+    );
+    assert_eq!(
+        serde_json::from_str::<PortSelection>("[80]").unwrap(),
+        PortSelection::List(vec![80])
+    );
+    assert_eq!(
+        serde_json::from_str::<PortSelection>(r#""*""#).unwrap(),
+        PortSelection::All
+    );
+    assert_eq!(
+        serde_json::from_str::<CidrSelection>(r#""none""#).unwrap(),
+        CidrSelection::None
+    );
+}

@@ -223,13 +223,18 @@ impl Job {
 
     /// The job as an API JSON value (the bare job object).
     pub fn to_json_value(&self) -> Result<Value> {
-        serde_json::to_value(self).map_err(|e| ParseError::new(Format::Json, e.to_string()).into())
+        serde_json::to_value(self).map_err(|source| Error::Encode {
+            what: "job",
+            source,
+        })
     }
 
     /// The job as pretty-printed API JSON (the bare job object).
     pub fn to_json(&self) -> Result<String> {
-        serde_json::to_string_pretty(self)
-            .map_err(|e| ParseError::new(Format::Json, e.to_string()).into())
+        serde_json::to_string_pretty(self).map_err(|source| Error::Encode {
+            what: "job",
+            source,
+        })
     }
 
     /// The body of `POST /v1/jobs`: `{"Job": {...}}`, pretty-printed.
@@ -239,8 +244,10 @@ impl Job {
             #[serde(rename = "Job")]
             job: &'a Job,
         }
-        serde_json::to_string_pretty(&Register { job: self })
-            .map_err(|e| ParseError::new(Format::Json, e.to_string()).into())
+        serde_json::to_string_pretty(&Register { job: self }).map_err(|source| Error::Encode {
+            what: "register body",
+            source,
+        })
     }
 
     /// Checks the job with Nomad's own rules and reports every problem at once, each with its

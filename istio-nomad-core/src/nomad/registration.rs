@@ -296,7 +296,7 @@ pub struct DriverNetwork {
 /// Nomad's `GetAddress` (v1.6.9 `client/serviceregistration/address.go`), over symbolic
 /// addresses and ports. `Err` holds Nomad's own message: the client then fails to register
 /// the service.
-pub fn get_address(i: &AddressInput<'_>) -> Result<Endpoint, String> {
+pub(crate) fn get_address(i: &AddressInput<'_>) -> Result<Endpoint, String> {
     let ep = |address, port| Ok(Endpoint { address, port });
     let numeric = |label: &str| label.parse::<i64>().ok();
     match i.mode {

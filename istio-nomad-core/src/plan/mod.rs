@@ -130,7 +130,10 @@ pub fn plan_unverified(spec: &MeshSpec) -> Result<Plan> {
         }
     }
     errors.into_result()?;
-    let canonical = serde_json::to_string(&spec.to_value()).map_err(Error::from)?;
+    let canonical = serde_json::to_string(&spec.to_value()).map_err(|source| Error::Encode {
+        what: "mesh spec",
+        source,
+    })?;
     let spec_hash = Sha256::digest(canonical.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))

@@ -1069,7 +1069,7 @@ pub const DEFAULT_PKI_PATH: &str = "pki/issue/istio-nomad";
 
 /// Checks a CIDR (`10.99.0.0/16`, `fd00::/108`): an address, a prefix length within the
 /// family's bits, and no host bits set.
-pub fn check_cidr(s: &str) -> std::result::Result<(), String> {
+pub(crate) fn check_cidr(s: &str) -> std::result::Result<(), String> {
     let (addr, len) = s
         .split_once('/')
         .ok_or_else(|| "a CIDR needs a prefix length, like 10.99.0.0/16".to_string())?;

@@ -25,8 +25,8 @@ Blocking calls (``plan``, rendering, ``diff``/``apply``/``destroy``) release the
 Errors derive from :class:`MeshError`, one subclass per family: :class:`SpecError` (text or
 values that cannot be read), :class:`ValidationError` (``.errors`` lists ``(path, message)``),
 :class:`IptablesError`, :class:`BackendError` (``.status``, ``.service``),
-:class:`ConflictError`, :class:`InstallError` (``.job``) and :class:`MeshIOError` (also an
-:class:`OSError`). An argument of the wrong Python type (``plan(42)``) raises
+:class:`ConflictError` (``.kind``, ``.subject``), :class:`InstallError` (``.job``),
+:class:`MeshIOError` (also an :class:`OSError`) and :class:`EncodeError` (``.what``). An argument of the wrong Python type (``plan(42)``) raises
 :class:`TypeError`, and an unknown choice (``restore("v4")``) :class:`ValueError`, as Python
 functions do.
 """
@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Union
 from ._istio_nomad import (
     BackendError,
     ConflictError,
+    EncodeError,
     InMemoryCluster,
     InstallError,
     InterceptConfig,
@@ -89,6 +90,7 @@ async def destroy_async(spec: Union[MeshSpec, Plan], **options: Any) -> _Destroy
 __all__ = [
     "BackendError",
     "ConflictError",
+    "EncodeError",
     "InMemoryCluster",
     "InstallError",
     "InterceptConfig",

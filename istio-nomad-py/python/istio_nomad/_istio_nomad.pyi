@@ -36,6 +36,7 @@ __all__ = [
     "IptablesError",
     "BackendError",
     "ConflictError",
+    "EncodeError",
     "InstallError",
     "MeshIOError",
 ]
@@ -44,6 +45,10 @@ class MeshError(Exception):
     """Base class of every error raised by istio_nomad."""
 
     family: str
+    report: dict[str, Any]
+    """The error as data: ``{"family", "message", "line", "kind"?, "fields": [{"path",
+    "message", "value"}]}``, the same document the C ABI's ``istio_nomad_error_json`` holds
+    (without its ``code`` and ``name``)."""
 
 class SpecError(MeshError):
     """The input is not valid HCL/JSON, or a value has the wrong type (family ``parse``)."""
@@ -70,7 +75,18 @@ class BackendError(MeshError):
     service: Optional[str]
 
 class ConflictError(MeshError):
-    """Another operator changed the state first (family ``conflict``)."""
+    """Another operator holds the mesh lock or changed the state first (family ``conflict``)."""
+
+    kind: str
+    """``lock_held``, ``lock_delay``, ``lock_lost``, ``state_changed``, ``job_changed`` or
+    ``changed_during_apply``."""
+    subject: str
+    """The mesh, state key or job the conflict is about."""
+
+class EncodeError(MeshError):
+    """A value could not be written as JSON (family ``encode``)."""
+
+    what: str
 
 class InstallError(MeshError):
     """A job of an apply or destroy failed (family ``install``)."""

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use serde_json::{Map, Number, Value};
 
 use super::eval::{self, Budget, EvalError, Evaluator, Mode, Scope};
-use super::names::{parse_duration, pascal_case};
+use super::names::{duration_nanos, pascal_case};
 use super::schema::{Field, Kind, Schema, JOB, JOB_TASKS, JOB_VAULT, TASK_SCALING_LABEL};
 use super::syntax::{self, Attr, Block, Body, Item, Span, SyntaxError};
 use super::vars::{bare_name, Variables};
@@ -1527,7 +1527,7 @@ fn coerce(kind: Kind, v: Value) -> Result<Option<Value>, String> {
             other => return Err(format!("expected a bool, got {}", show(other))),
         },
         Kind::Duration => match &v {
-            Value::String(s) => Value::from(parse_duration(s)?),
+            Value::String(s) => Value::from(duration_nanos(s)?),
             Value::Number(_) => Value::from(whole_number(&v)?),
             other => {
                 return Err(format!(

@@ -158,11 +158,13 @@ pub use functions::test_hook as functions_test_hook;
 /// This reader's evaluation of a whole HCL body, in the form the test checker dumps
 /// HashiCorp's reading of the same file; tests compare the two. Not part of the stable API.
 #[doc(hidden)]
-pub fn dump_body_for_tests(text: &str) -> Result<Value, String> {
+pub fn dump_body_for_tests(text: &str) -> crate::Result<Value> {
     decode::dump_body(text)
+        .map_err(|m| crate::error::ParseError::new(crate::error::Format::Hcl, m).into())
 }
 pub use names::{
     format_duration, is_hcl_name, is_identifier, parse_duration, pascal_case, snake_case,
+    InvalidDuration,
 };
 
 /// How deep blocks and expressions may nest.

@@ -284,10 +284,20 @@ const NANOS: [(&str, i128); 6] = [
     ("ns", 1),
 ];
 
+/// A text that is not a Go duration; the message says why (`invalid duration "10": missing
+/// unit`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidDuration(pub String);
+
 /// Parses a Go duration (`"30s"`, `"1h30m"`, `"1.5s"`, `"100ms"`, `"-5m"`, `"0"`) into
 /// nanoseconds, the way Go's `time.ParseDuration` does (units `ns`, `us`, `µs`, `ms`, `s`,
 /// `m`, `h`).
-pub fn parse_duration(text: &str) -> Result<i64, String> {
+pub fn parse_duration(text: &str) -> Result<i64, InvalidDuration> {
+    duration_nanos(text).map_err(InvalidDuration)
+}
+
+pub(crate) fn duration_nanos(text: &str) -> Result<i64, String> {
     let bad = || format!("invalid duration {text:?}");
     let mut s = text;
     let mut negative = false;
@@ -444,11 +454,12 @@ mod tests {
         assert_eq!(parse_duration("2h45m30.5s").unwrap(), 9_930_500_000_000);
         assert_eq!(parse_duration("1µs").unwrap(), 1_000);
         assert!(parse_duration("").is_err());
-        assert!(parse_duration("10").unwrap_err().contains("missing unit"));
-        assert!(parse_duration("3x").unwrap_err().contains("unknown unit"));
+        assert!(parse_duration("10").unwrap_err().0.contains("missing unit"));
+        assert!(parse_duration("3x").unwrap_err().0.contains("unknown unit"));
         assert!(parse_duration("s").is_err());
         assert!(parse_duration("9999999999h")
             .unwrap_err()
+            .0
             .contains("out of range"));
         assert_eq!(format_duration(i64::MIN), "-2562047h47m16s854ms775us808ns");
         assert_eq!(

@@ -159,11 +159,11 @@ pub fn inject(job: &Job, opts: &SidecarOptions) -> Result<Job> {
             }
         }
         match selected(g, opts, &gp) {
-            Ok(true) => {
-                if let Err(e) = inject_group(&job_id, g, &gp, opts, &prebuilt) {
-                    errors.extend(e);
-                }
-            }
+            Ok(true) => match inject_group(&job_id, g, &gp, opts, &prebuilt) {
+                Ok(()) => {}
+                Err(Error::Validation(e)) => errors.extend(e),
+                Err(other) => return Err(other),
+            },
             Ok(false) => {}
             Err(e) => errors.extend(e),
         }
@@ -313,7 +313,7 @@ fn inject_group(
     gp: &str,
     opts: &SidecarOptions,
     prebuilt: &[Task],
-) -> std::result::Result<(), ValidationErrors> {
+) -> Result<()> {
     let mut e = ValidationErrors::new();
     let mut undo = Undo::default();
     let host = opts.spec.mode == NetworkMode::Host;
@@ -447,7 +447,7 @@ fn inject_group(
         undo.constraints = Some(original_constraints);
     }
     if !e.is_empty() {
-        return Err(e);
+        return Err(e.into());
     }
 
     // Tasks: the same for every group but the proxy's service cluster.
@@ -467,7 +467,10 @@ fn inject_group(
     }
     undo.meta
         .insert(meta::UNDO.into(), g.meta.get(meta::UNDO).cloned());
-    let record = serde_json::to_string(&undo).map_err(|err| into_validation(err.into()))?;
+    let record = serde_json::to_string(&undo).map_err(|source| Error::Encode {
+        what: "undo record",
+        source,
+    })?;
     g.meta.insert(meta::UNDO.into(), record);
     Ok(())
 }

@@ -164,7 +164,10 @@ impl Report {
     /// The findings as JSON: `{"istio_version", "mode", "source", "findings": [{"severity",
     /// "kind", "path", "message"}], "registrations": [...]}`.
     pub fn to_json(&self) -> Result<String> {
-        Ok(serde_json::to_string_pretty(self)?)
+        serde_json::to_string_pretty(self).map_err(|source| crate::Error::Encode {
+            what: "verify report",
+            source,
+        })
     }
 
     /// The errors as a validation error (each finding's path, `[kind] message`), or `Ok`.
