@@ -318,3 +318,51 @@ fn format_detection() {
     assert_eq!(DocFormat::detect("# c\nmesh \"a\" {}"), DocFormat::Hcl);
     let _ = plan_document; // the plan path is tested end to end in tests/plan.rs
 }
+
+#[test]
+fn every_core_kind_has_its_own_code_and_document() {
+    use istio_nomad_core::error::install::InstallError;
+    use istio_nomad_core::{ConflictError, Error as Core, ErrorKind};
+    let install = Core::Install(InstallError::DeploymentFailed {
+        job: "reviews".into(),
+        deployment_id: "d1".into(),
+        status: "failed".into(),
+        description: "Failed due to unhealthy allocations".into(),
+    });
+    let conflict = Core::Conflict(ConflictError::StateChanged {
+        key: "istio-nomad/m/jobs/reviews".into(),
+        expected: 3,
+        found: 5,
+    });
+    let encode = Core::Encode {
+        what: "state record",
+        source: serde_json::from_str::<serde_json::Value>("{").unwrap_err(),
+    };
+    let cases = [
+        (install, ISTIO_NOMAD_INSTALL, "INSTALL", ErrorKind::Install),
+        (
+            conflict,
+            ISTIO_NOMAD_CONFLICT,
+            "CONFLICT",
+            ErrorKind::Conflict,
+        ),
+        (encode, ISTIO_NOMAD_ENCODE, "ENCODE", ErrorKind::Encode),
+    ];
+    for (core, code, name, kind) in cases {
+        let message = core.to_string();
+        let e = IstioNomadError::from(core);
+        assert_eq!(e.code(), code);
+        let doc: serde_json::Value = serde_json::from_str(e.json().to_str().unwrap()).unwrap();
+        assert_eq!(doc["code"], code as u32);
+        assert_eq!(doc["name"], name);
+        assert_eq!(doc["family"], kind.as_str());
+        assert_eq!(doc["message"], message.as_str());
+    }
+    let e = IstioNomadError::from(Core::Conflict(ConflictError::LockHeld {
+        mesh: "m".into(),
+        holder: Some("alice@ops".into()),
+    }));
+    let doc: serde_json::Value = serde_json::from_str(e.json().to_str().unwrap()).unwrap();
+    assert_eq!(doc["kind"], "lock_held");
+    assert_eq!(doc["message"], "conflict: mesh m is locked by alice@ops");
+}
