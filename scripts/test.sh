@@ -49,6 +49,16 @@ say "cargo fmt --check"
 cargo fmt --all -- --check
 say "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
+say "render-only build: istio-nomad-core without its default client feature"
+cargo clippy -q -p istio-nomad-core --no-default-features --lib -- -D warnings
+# Without `client` the core needs neither an HTTP client nor an async runtime.
+if cargo tree -p istio-nomad-core --no-default-features -e normal --prefix none |
+  grep -E '^(reqwest|tokio|hyper|rustls) '; then
+  echo "istio-nomad-core --no-default-features depends on the crates above" >&2
+  exit 1
+fi
+say "module layers (no module uses a higher layer; no cycle)"
+cargo test -q -p istio-nomad-core --test module_layers
 say "cargo test (unit, golden, real etcd, real netfilter)"
 cargo test --workspace --no-fail-fast
 say "live Nomad / Consul tests (run only when NOMAD_ADDR / CONSUL_HTTP_ADDR are set)"

@@ -16,8 +16,10 @@
 //! | backends | [`backend`] | Nomad, Consul and etcd clients behind traits, over HTTP or in memory |
 //! | apply | [`install`] | diff, apply and destroy against those backends, the state store and its lock, and the data-path check of a running cluster ([`install::verify_live`]) |
 
+#[cfg(feature = "client")]
 pub mod backend;
 pub mod error;
+#[cfg(feature = "client")]
 pub mod install;
 pub mod iptables;
 pub mod istio;

@@ -25,6 +25,7 @@
 //! `X-Consul-Index` header, and a missing or non-numeric header is an error, never read as
 //! 0. Nomad may legitimately send 0 (see [`Indexed::index`]); Consul never does.
 
+#[cfg(feature = "test-util")]
 mod blocking;
 pub mod consul;
 mod env;
@@ -37,9 +38,15 @@ pub mod transport;
 use std::time::Duration;
 
 pub use crate::error::backend::{BackendError, Service};
-pub use consul::{Consul, ConsulConfig, HttpConsul, MemoryConsul};
-pub use etcd::{Etcd, EtcdConfig, HttpEtcd, MemoryEtcd};
-pub use nomad::{HttpNomad, JobBody, MemoryNomad, Nomad, NomadConfig};
+#[cfg(feature = "test-util")]
+pub use consul::MemoryConsul;
+pub use consul::{Consul, ConsulConfig, HttpConsul};
+#[cfg(feature = "test-util")]
+pub use etcd::MemoryEtcd;
+pub use etcd::{Etcd, EtcdConfig, HttpEtcd};
+#[cfg(feature = "test-util")]
+pub use nomad::MemoryNomad;
+pub use nomad::{HttpNomad, JobBody, Nomad, NomadConfig};
 pub use secret::{BasicAuth, Secret};
 pub use transport::{ClientOptions, RetryPolicy, TlsConfig};
 

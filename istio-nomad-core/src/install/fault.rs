@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::cluster::Backends;
+use super::backends::Backends;
 use crate::backend::consul::{
     CatalogService, KvPair, ServiceEntry, ServiceRegistration, SessionInfo, SessionRequest, TxnOp,
     TxnResponse as ConsulTxnResponse,

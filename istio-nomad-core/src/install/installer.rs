@@ -12,7 +12,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
-use super::cluster::Backends;
+use super::backends::Backends;
 use super::etcd_gate::{ConsulEtcdEndpoints, EtcdGate};
 use super::events::{Event, EventSink, Operation};
 use super::state::{

@@ -47,6 +47,7 @@
 //! is stopped again so that nothing is left running on the shared node.
 //!
 //! ```
+//! # #[cfg(feature = "test-util")]
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! use istio_nomad_core::install::{ApplyOptions, InMemoryCluster, Installer};
 //! use istio_nomad_core::{plan::plan, spec::MeshSpec};
@@ -70,25 +71,27 @@
 //! # }).unwrap();
 //! ```
 
-mod cluster;
+mod backends;
 pub mod etcd_gate;
 mod events;
+#[cfg(feature = "test-util")]
 pub mod fault;
 mod installer;
+#[cfg(feature = "test-util")]
+mod memory;
 pub mod state;
 mod verify_live;
 
 pub use crate::error::install::InstallError;
-pub use cluster::{
-    dynamic_port, BackendSource, Backends, ClusterNomad, InMemoryCluster, ADDRESS_VARIABLES,
-    NODE_ADDRESS,
-};
+pub use backends::{BackendSource, Backends, ADDRESS_VARIABLES};
 pub use etcd_gate::{ConsulEtcdEndpoints, EtcdEndpoints, EtcdGate, StaticEtcdEndpoints};
 pub use events::{Event, EventSink, Operation};
 pub use installer::{
     ApplyOptions, ApplyOptionsBuilder, ApplyReport, Change, DestroyReport, Diff, Installer,
     InstallerBuilder, JobAction, JobChange, JobOutcome, StateBackend, Writes,
 };
+#[cfg(feature = "test-util")]
+pub use memory::{dynamic_port, ClusterNomad, InMemoryCluster, NODE_ADDRESS};
 pub use state::{ConsulStateStore, EtcdStateStore, StateStore};
 pub use verify_live::verify_live;
 

@@ -26,6 +26,7 @@
 //! ```
 
 mod config;
+#[cfg(any(test, feature = "test-util"))]
 mod memory;
 pub mod net;
 pub mod plan;
@@ -38,6 +39,7 @@ pub use config::{
     DEFAULT_INBOUND_CAPTURE_PORT, DEFAULT_PROXY_PORT, DEFAULT_PROXY_UID, DEFAULT_TPROXY_MARK,
     DEFAULT_TPROXY_ROUTE_TABLE, MAX_ID, SSH_PORT,
 };
+#[cfg(any(test, feature = "test-util"))]
 pub use memory::MemoryNetfilter;
 pub use net::{InterfaceName, IpNet, Ipv4Net, Ipv6Net};
 pub use plan::{

@@ -3,6 +3,7 @@
 //! transactions (`/v1/txn`), all reads blocking-capable.
 
 mod http;
+#[cfg(feature = "test-util")]
 mod memory;
 pub mod requests;
 mod types;
@@ -10,6 +11,7 @@ mod types;
 use async_trait::async_trait;
 
 pub use http::{ConsulConfig, ConsulConfigBuilder, HttpConsul};
+#[cfg(feature = "test-util")]
 pub use memory::MemoryConsul;
 pub use types::{
     check_status, AgentCheck, AgentService, CatalogService, HealthCheck, KvPair, Node,

@@ -2,6 +2,7 @@
 //! compare-and-swap transactions, leases and status.
 
 mod http;
+#[cfg(feature = "test-util")]
 mod memory;
 pub mod requests;
 mod types;
@@ -9,6 +10,7 @@ mod types;
 use async_trait::async_trait;
 
 pub use http::{EtcdConfig, EtcdConfigBuilder, HttpEtcd};
+#[cfg(feature = "test-util")]
 pub use memory::MemoryEtcd;
 pub use types::{
     prefix_end, Compare, CompareResult, CompareTarget, DeleteRangeRequest, DeleteRangeResponse,

@@ -1,8 +1,10 @@
 //! The Nomad job API behind a trait: register (with check-and-set), plan with diff, validate,
 //! read, versions, deregister, allocations, deployments and evaluations.
 
+#[cfg(feature = "test-util")]
 mod diff;
 mod http;
+#[cfg(feature = "test-util")]
 mod memory;
 mod nodes;
 pub mod requests;
@@ -11,6 +13,7 @@ mod types;
 use async_trait::async_trait;
 
 pub use http::{HttpNomad, NomadConfig, NomadConfigBuilder};
+#[cfg(feature = "test-util")]
 pub use memory::{MemoryNomad, NomadVersion};
 pub use nodes::{NodeInfo, NodeListStub, NodeNetwork, NodeResources};
 pub use types::{

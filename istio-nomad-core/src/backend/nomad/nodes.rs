@@ -3,10 +3,12 @@
 //! of the in-memory Nomad.
 
 use std::collections::BTreeMap;
+#[cfg(feature = "test-util")]
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "test-util")]
 use crate::backend::blocking::lock;
 use crate::backend::null_default;
 
@@ -119,6 +121,7 @@ impl NodeInfo {
     /// The node of the in-memory Nomad: a Linux client at 127.0.0.1 with Docker, the bridge
     /// network and the CNI plugins Nomad's bridge network calls, as `nomad agent -dev` on a
     /// host with those plugins fingerprints itself.
+    #[cfg(feature = "test-util")]
     pub fn memory_node() -> NodeInfo {
         let mut attributes: BTreeMap<String, String> = [
             ("kernel.name", "linux"),
@@ -159,15 +162,18 @@ impl NodeInfo {
 }
 
 /// The nodes of an in-memory Nomad (shared by its clones).
+#[cfg(feature = "test-util")]
 #[derive(Debug, Clone)]
 pub(crate) struct MemoryNodes(Arc<Mutex<Vec<NodeInfo>>>);
 
+#[cfg(feature = "test-util")]
 impl Default for MemoryNodes {
     fn default() -> Self {
         MemoryNodes(Arc::new(Mutex::new(vec![NodeInfo::memory_node()])))
     }
 }
 
+#[cfg(feature = "test-util")]
 impl MemoryNodes {
     pub(crate) fn list(&self) -> Vec<NodeInfo> {
         lock(&self.0).clone()

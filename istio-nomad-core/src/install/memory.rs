@@ -1,191 +1,35 @@
-//! The three servers an installer talks to: from the environment, from the spec's addresses,
-//! or an in-memory cluster.
+//! An in-memory Nomad, Consul and etcd wired together like a real cluster
+//! ([`InMemoryCluster`]), for tests and for trying a mesh without servers (feature
+//! `test-util`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::Value;
 
+use super::backends::{BackendSource, Backends};
 use crate::backend::consul::{check_status, AgentCheck, ServiceRegistration};
 use crate::backend::nomad::{
     AllocationListStub, Deployment, DeregisterResponse, Evaluation, JobVersions, NodeInfo,
     NodeListStub, PlanResponse, RegisterRequest, RegisterResponse, ValidateResponse,
 };
 use crate::backend::{
-    BackendResult, Consul, ConsulConfig, Etcd, EtcdConfig, HttpConsul, HttpEtcd, HttpNomad,
-    Indexed, JobBody, MemoryConsul, MemoryEtcd, MemoryNomad, Nomad, NomadConfig, QueryOptions,
+    BackendResult, Consul, Indexed, JobBody, MemoryConsul, MemoryEtcd, MemoryNomad, Nomad,
+    QueryOptions,
 };
-use crate::error::Result;
 use crate::nomad::registration::{
     group_registrations, AddressSource, Endpoint, GroupNetwork, PortSource, Registration,
 };
 use crate::nomad::Job;
 use crate::plan::control_plane::CheckHealth;
-use crate::spec::MeshSpec;
 use sha1::{Digest, Sha1};
 
 /// Consul service IDs registered for each (namespace, job).
 type Registered = Arc<Mutex<HashMap<(String, String), BTreeSet<String>>>>;
 /// Jobs whose deployments the cluster fails because a check probes a port nothing opens.
 type Unhealthy = Arc<Mutex<BTreeSet<String>>>;
-
-/// Where a [`Backends`] talks to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BackendSource {
-    /// An [`InMemoryCluster`] (no servers).
-    InMemory,
-    /// HTTP servers.
-    Remote {
-        /// Nomad address.
-        nomad: String,
-        /// Consul address.
-        consul: String,
-        /// etcd endpoints.
-        etcd: Vec<String>,
-    },
-    /// Implementations given by the caller.
-    Custom,
-}
-
-impl fmt::Display for BackendSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            BackendSource::InMemory => f.write_str("an in-memory cluster"),
-            BackendSource::Remote {
-                nomad,
-                consul,
-                etcd,
-            } => write!(
-                f,
-                "Nomad at {nomad}, Consul at {consul}, etcd at {}",
-                etcd.join(",")
-            ),
-            BackendSource::Custom => f.write_str("caller-provided backends"),
-        }
-    }
-}
-
-/// Nomad, Consul and etcd clients, as trait objects.
-#[derive(Clone)]
-pub struct Backends {
-    /// Nomad.
-    pub nomad: Arc<dyn Nomad>,
-    /// Consul.
-    pub consul: Arc<dyn Consul>,
-    /// etcd.
-    pub etcd: Arc<dyn Etcd>,
-    /// Where they talk to.
-    pub source: BackendSource,
-}
-
-impl fmt::Debug for Backends {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Backends")
-            .field("source", &self.source)
-            .finish_non_exhaustive()
-    }
-}
-
-/// The environment variables that select real servers.
-pub const ADDRESS_VARIABLES: [&str; 3] = ["NOMAD_ADDR", "CONSUL_HTTP_ADDR", "ETCDCTL_ENDPOINTS"];
-
-impl Backends {
-    /// Caller-provided implementations.
-    pub fn new(nomad: Arc<dyn Nomad>, consul: Arc<dyn Consul>, etcd: Arc<dyn Etcd>) -> Self {
-        Backends {
-            nomad,
-            consul,
-            etcd,
-            source: BackendSource::Custom,
-        }
-    }
-
-    /// HTTP clients configured from the standard environment (`NOMAD_ADDR`, `NOMAD_TOKEN`,
-    /// `CONSUL_HTTP_ADDR`, `CONSUL_HTTP_TOKEN`, `ETCDCTL_ENDPOINTS`, ...); unset addresses
-    /// take the tools' defaults.
-    pub fn from_env() -> Result<Self> {
-        Self::remote(&|k: &str| std::env::var(k).ok())
-    }
-
-    /// The backends for `spec`: its `nomad`, `consul` and `etcd` addresses (which win over
-    /// the environment) with the rest of the configuration from the environment; the spec's
-    /// namespace and region when `NOMAD_NAMESPACE` / `NOMAD_REGION` are unset. When neither
-    /// the spec nor the environment names any server (see [`ADDRESS_VARIABLES`]), a fresh
-    /// [`InMemoryCluster`].
-    pub fn for_spec(spec: &MeshSpec) -> Result<Self> {
-        Self::for_spec_with(spec, |k| std::env::var(k).ok())
-    }
-
-    /// [`Backends::for_spec`] reading the environment through `lookup`.
-    pub fn for_spec_with(spec: &MeshSpec, lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
-        let env = |k: &str| lookup(k).filter(|v| !v.trim().is_empty());
-        let any_env = ADDRESS_VARIABLES.iter().any(|k| env(k).is_some());
-        let any_spec = spec.nomad.is_some() || spec.consul.is_some() || spec.etcd.is_some();
-        if !any_env && !any_spec {
-            return Ok(InMemoryCluster::new().backends_in(&spec.namespace));
-        }
-        let merged = |k: &str| -> Option<String> {
-            match k {
-                "NOMAD_ADDR" => spec
-                    .nomad
-                    .as_ref()
-                    .map(|e| e.address.clone())
-                    .or_else(|| env(k)),
-                "CONSUL_HTTP_ADDR" => spec
-                    .consul
-                    .as_ref()
-                    .map(|e| e.address.clone())
-                    .or_else(|| env(k)),
-                "ETCDCTL_ENDPOINTS" => spec
-                    .etcd
-                    .as_ref()
-                    .map(|e| e.endpoints.join(","))
-                    .or_else(|| env(k)),
-                "NOMAD_NAMESPACE" => env(k).or_else(|| Some(spec.namespace.clone())),
-                "NOMAD_REGION" => env(k).or_else(|| Some(spec.region.clone())),
-                _ => env(k),
-            }
-        };
-        Self::remote(&merged)
-    }
-
-    fn remote(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self> {
-        let nomad_cfg = NomadConfig::from_env_with(lookup)?;
-        let consul_cfg = ConsulConfig::from_env_with(lookup)?;
-        let etcd_cfg = EtcdConfig::from_env_with(lookup)?;
-        let nomad = HttpNomad::new(&nomad_cfg)?;
-        let consul = HttpConsul::new(&consul_cfg)?;
-        let etcd = HttpEtcd::new(&etcd_cfg)?;
-        let or_default = |k: &str, d: &str| {
-            lookup(k)
-                .filter(|v| !v.is_empty())
-                .unwrap_or_else(|| d.to_owned())
-        };
-        let source = BackendSource::Remote {
-            nomad: or_default("NOMAD_ADDR", "http://127.0.0.1:4646"),
-            consul: or_default("CONSUL_HTTP_ADDR", "127.0.0.1:8500"),
-            etcd: etcd
-                .endpoints()
-                .iter()
-                .map(|u| u.as_str().trim_end_matches('/').to_owned())
-                .collect(),
-        };
-        Ok(Backends {
-            nomad: Arc::new(nomad),
-            consul: Arc::new(consul),
-            etcd: Arc::new(etcd),
-            source,
-        })
-    }
-
-    /// True when these talk to an in-memory cluster.
-    pub fn is_in_memory(&self) -> bool {
-        self.source == BackendSource::InMemory
-    }
-}
 
 /// An in-memory Nomad, Consul and etcd wired together like a real cluster: the allocations
 /// of registered jobs become running (deployments progress), and then their services show up
