@@ -2,9 +2,9 @@
 //! Nomad job file and prints the result.
 //!
 //! ```text
-//! cargo run --example mesh -- inject my-job.nomad.hcl --mesh bookinfo
-//! cargo run --example mesh -- inject my-job.json --format json --replace-connect
-//! cargo run --example mesh -- inject meshed.nomad.hcl --remove
+//! mesh inject my-job.nomad.hcl --mesh bookinfo
+//! mesh inject my-job.json --format json --replace-connect
+//! mesh inject meshed.nomad.hcl --remove
 //! ```
 
 use clap::{Args, ValueEnum};

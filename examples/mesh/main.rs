@@ -3,14 +3,14 @@
 //! Renders a whole mesh with no cluster needed:
 //!
 //! ```text
-//! cargo run --example mesh -- plan examples/bookinfo.mesh.hcl --out out/bookinfo
+//! mesh plan examples/bookinfo.mesh.hcl --out out/bookinfo
 //! ```
 //!
 //! converts a Nomad job between HCL and JSON (validating it first):
 //!
 //! ```text
-//! cargo run --example mesh -- fmt my-job.nomad.hcl --to json
-//! NOMAD_VAR_image=nginx cargo run --example mesh -- fmt my-job.nomad.hcl --var count=3 --var-file prod.vars.hcl
+//! mesh fmt my-job.nomad.hcl --to json
+//! NOMAD_VAR_image=nginx mesh fmt my-job.nomad.hcl --var count=3 --var-file prod.vars.hcl
 //! ```
 //!
 //! (reading is strict, like `nomad job run`: `--allow-unknown` keeps arguments newer than the
@@ -19,33 +19,33 @@
 //! prints or applies Istio's interception rules:
 //!
 //! ```text
-//! cargo run --example mesh -- iptables -p 15001 -u 1337 -b '*' -i '*' --format restore
-//! sudo target/debug/examples/mesh iptables apply --netns my-ns -b 9080
+//! mesh iptables -p 15001 -u 1337 -b '*' -i '*' --format restore
+//! sudo mesh iptables apply --netns my-ns -b 9080
 //! ```
 //!
 //! adds the Istio sidecar to a Nomad job:
 //!
 //! ```text
-//! cargo run --example mesh -- inject my-job.nomad.hcl --mesh bookinfo
+//! mesh inject my-job.nomad.hcl --mesh bookinfo
 //! ```
 //!
 //! checks that the mesh would carry traffic (what Nomad registers in Consul, what Pilot makes of
 //! it), from the plan or, with `--live`, from the cluster's Consul catalog and Nomad nodes:
 //!
 //! ```text
-//! cargo run --example mesh -- verify examples/bookinfo.mesh.hcl
-//! cargo run --example mesh -- verify examples/bookinfo.mesh.hcl --live --json
+//! mesh verify examples/bookinfo.mesh.hcl
+//! mesh verify examples/bookinfo.mesh.hcl --live --json
 //! ```
 //!
 //! and brings a cluster to the spec (an in-memory one when no server address is set):
 //!
 //! ```text
-//! cargo run --example mesh -- diff examples/bookinfo.mesh.hcl
-//! cargo run --example mesh -- apply examples/bookinfo.mesh.hcl
-//! cargo run --example mesh -- destroy examples/bookinfo.mesh.hcl
+//! mesh diff examples/bookinfo.mesh.hcl
+//! mesh apply examples/bookinfo.mesh.hcl
+//! mesh destroy examples/bookinfo.mesh.hcl
 //! ```
 //!
-//! Run `cargo run --example mesh -- --help` for every subcommand.
+//! Run `mesh --help` for every subcommand.
 
 mod inject;
 mod install;
@@ -63,6 +63,7 @@ mod iptables;
 #[derive(Parser)]
 #[command(
     name = "mesh",
+    version,
     about = "Istio service mesh on Nomad and Consul: plan, render, inject, apply"
 )]
 struct Cli {

@@ -4,17 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// The `mesh` example binary, built by `cargo test` next to this test's own directory.
+/// The `mesh` binary of this package, as `cargo install --path examples` installs it.
 fn mesh() -> Command {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap();
-    let bin = dir.join("examples").join("mesh");
-    assert!(
-        bin.exists(),
-        "{} missing: cargo test builds the examples first",
-        bin.display()
-    );
-    let mut c = Command::new(bin);
+    let mut c = Command::new(env!("CARGO_BIN_EXE_mesh"));
     c.current_dir(repo());
     for v in ["NOMAD_ADDR", "CONSUL_HTTP_ADDR", "ETCDCTL_ENDPOINTS"] {
         c.env_remove(v);
@@ -429,4 +421,14 @@ job "web" {
     let t = &v["Job"]["TaskGroups"][0]["Tasks"][0];
     assert_eq!(t["KillTimout"], "5s");
     assert_eq!(t["Meta"]["motd"], "hi");
+}
+
+#[test]
+fn version_prints_the_package_version() {
+    let out = mesh().arg("--version").output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        format!("mesh {}\n", env!("CARGO_PKG_VERSION"))
+    );
 }

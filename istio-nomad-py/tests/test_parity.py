@@ -81,7 +81,7 @@ def test_job_register_json_equals_mesh_fmt() -> None:
     assert data is not None
     src = data / "nomad-api-example-job.json"
     out = subprocess.run(
-        [cargo(), "run", "-q", "-p", "istio-nomad-examples", "--example", "mesh", "--",
+        [cargo(), "run", "-q", "-p", "istio-nomad-examples", "--bin", "mesh", "--",
          "fmt", str(src), "--to", "json", "--no-validate"],
         cwd=REPO, check=True, capture_output=True, text=True,
     )
@@ -92,7 +92,7 @@ def test_written_tree_equals_mesh_plan(tmp_path: Path) -> None:
     """`mesh plan --out` (Rust) and Plan.write (Python) write the same files, byte for byte."""
     rust_out, py_out = tmp_path / "rust", tmp_path / "py"
     subprocess.run(
-        [cargo(), "run", "-q", "-p", "istio-nomad-examples", "--example", "mesh", "--",
+        [cargo(), "run", "-q", "-p", "istio-nomad-examples", "--bin", "mesh", "--",
          "plan", str(BOOKINFO), "--out", str(rust_out)],
         cwd=REPO, check=True, capture_output=True, text=True,
     )
