@@ -9,7 +9,7 @@
 //! ```
 
 use istio_nomad_core::iptables::{
-    ApplyReport, Family, InterceptConfig, IptablesPlan, Netfilter, SystemNetfilter,
+    Family, InterceptConfig, IptablesPlan, Netfilter, NetfilterReport, SystemNetfilter,
 };
 
 /// What to do with the plan.
@@ -132,7 +132,7 @@ impl IptablesArgs {
     }
 }
 
-fn describe(what: &str, r: ApplyReport) -> String {
+fn describe(what: &str, r: NetfilterReport) -> String {
     if r.changed() {
         format!(
             "{what}: {} restore transaction(s), {} route change(s)",

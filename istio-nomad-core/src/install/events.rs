@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::installer::Change;
+use super::report::Change;
 
 /// Receives progress events; called from the tasks doing the work, so it must be quick
 /// (forward to a channel, update a progress bar).

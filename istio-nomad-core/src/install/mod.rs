@@ -76,9 +76,12 @@ pub mod etcd_gate;
 mod events;
 #[cfg(feature = "test-util")]
 pub mod fault;
+mod health;
 mod installer;
 #[cfg(feature = "test-util")]
 mod memory;
+mod options;
+mod report;
 pub mod state;
 mod verify_live;
 
@@ -86,12 +89,13 @@ pub use crate::error::install::InstallError;
 pub use backends::{BackendSource, Backends, ADDRESS_VARIABLES};
 pub use etcd_gate::{ConsulEtcdEndpoints, EtcdEndpoints, EtcdGate, StaticEtcdEndpoints};
 pub use events::{Event, EventSink, Operation};
-pub use installer::{
-    ApplyOptions, ApplyOptionsBuilder, ApplyReport, Change, DestroyReport, Diff, Installer,
-    InstallerBuilder, JobAction, JobChange, JobOutcome, StateBackend, Writes,
-};
+pub use installer::{Installer, InstallerBuilder, StateBackend};
 #[cfg(feature = "test-util")]
 pub use memory::{dynamic_port, ClusterNomad, InMemoryCluster, NODE_ADDRESS};
+pub use options::{ApplyOptions, ApplyOptionsBuilder};
+pub use report::{
+    ApplyReport, Change, DestroyReport, Diff, JobAction, JobChange, JobOutcome, Writes,
+};
 pub use state::{ConsulStateStore, EtcdStateStore, StateStore};
 pub use verify_live::verify_live;
 

@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use super::netfilter::{Netfilter, RestoreMode};
-use super::plan::{RouteAction, RouteCommand};
 use super::rule::{split_restore, Chain, Match, Rule, Table, Target};
+use super::ruleset::{RouteAction, RouteCommand};
 use super::state::{IptablesState, SavedRule};
 use super::{Family, IptablesError};
 

@@ -29,8 +29,8 @@ mod config;
 #[cfg(any(test, feature = "test-util"))]
 mod memory;
 pub mod net;
-pub mod plan;
 mod rule;
+pub mod ruleset;
 mod state;
 mod system;
 
@@ -42,18 +42,19 @@ pub use config::{
 #[cfg(any(test, feature = "test-util"))]
 pub use memory::MemoryNetfilter;
 pub use net::{InterfaceName, IpNet, Ipv4Net, Ipv6Net};
-pub use plan::{
-    ChainRules, FamilyPlan, Hook, HookPosition, IptablesPlan, RouteAction, RouteCommand, RulesFile,
-};
 pub use rule::{
     join_restore, shell_quote, split_restore, Chain, CtState, IstioChain, Match, Negatable,
     Protocol, Rule, Table, Target,
 };
-pub use state::{ChainState, Change, IptablesDiff, IptablesState, SavedRule, TableState};
+pub use ruleset::{
+    ChainRules, FamilyPlan, Hook, HookPosition, IptablesPlan, RestoreFiles, RouteAction,
+    RouteCommand,
+};
+pub use state::{ChainState, IptablesDiff, IptablesState, RuleChange, SavedRule, TableState};
 pub use system::{Backend, SystemNetfilter};
 
 mod netfilter;
-pub use netfilter::{ApplyReport, Netfilter, RestoreMode};
+pub use netfilter::{Netfilter, NetfilterReport, RestoreMode};
 
 pub use crate::error::iptables::{Family, IptablesError};
 

@@ -1,8 +1,8 @@
 //! The [`Netfilter`] trait: reading and writing a namespace's rules, and applying a plan
 //! idempotently and atomically on top of those primitives.
 
-use super::plan::{IptablesPlan, RouteAction, RouteCommand};
 use super::rule::Table;
+use super::ruleset::{IptablesPlan, RouteAction, RouteCommand};
 use super::state::IptablesState;
 use super::{Family, IptablesError};
 
@@ -18,14 +18,14 @@ pub enum RestoreMode {
 
 /// What [`Netfilter::apply`] or [`Netfilter::clean`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct ApplyReport {
+pub struct NetfilterReport {
     /// Restore transactions written (0 when the namespace already matched).
     pub transactions: usize,
     /// `ip rule` / `ip route` changes made.
     pub route_changes: usize,
 }
 
-impl ApplyReport {
+impl NetfilterReport {
     /// True when anything was written.
     pub fn changed(&self) -> bool {
         self.transactions > 0 || self.route_changes > 0
@@ -69,7 +69,7 @@ pub trait Netfilter {
     }
 
     /// Makes the namespace hold exactly `plan`'s rules (see the trait documentation).
-    fn apply(&self, plan: &IptablesPlan) -> Result<ApplyReport, IptablesError> {
+    fn apply(&self, plan: &IptablesPlan) -> Result<NetfilterReport, IptablesError> {
         let mut pending = Vec::new();
         for fp in plan.families() {
             let state = self.state(fp.family)?;
@@ -85,7 +85,7 @@ pub trait Netfilter {
                 }
             }
         }
-        let mut report = ApplyReport::default();
+        let mut report = NetfilterReport::default();
         if pending.is_empty() && missing.is_empty() {
             return Ok(report);
         }
@@ -105,7 +105,7 @@ pub trait Netfilter {
     /// Removes everything of ours: this plan's hooks, any jump into a chain with one of our
     /// names, those chains, and this plan's routes. Other rules are untouched. Atomic like
     /// [`Netfilter::apply`]; nothing is written when there is nothing to remove.
-    fn clean(&self, plan: &IptablesPlan) -> Result<ApplyReport, IptablesError> {
+    fn clean(&self, plan: &IptablesPlan) -> Result<NetfilterReport, IptablesError> {
         let mut pending = Vec::new();
         for fp in plan.families() {
             let state = self.state(fp.family)?;
@@ -113,7 +113,7 @@ pub trait Netfilter {
                 pending.push((state, tx));
             }
         }
-        let mut report = ApplyReport::default();
+        let mut report = NetfilterReport::default();
         run_transactions(self, &pending, &[])?;
         report.transactions = pending.len();
         for fp in plan.families() {

@@ -3,8 +3,8 @@
 use std::fmt;
 use std::fmt::Write as _;
 
-use super::plan::{FamilyPlan, IptablesPlan};
 use super::rule::{join_restore, split_restore, Chain, IstioChain, Rule, Table};
+use super::ruleset::{FamilyPlan, IptablesPlan};
 use super::Family;
 use crate::error::{Format, ParseError};
 
@@ -263,7 +263,7 @@ impl IptablesState {
 
 /// One difference between a plan and a namespace.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Change {
+pub enum RuleChange {
     /// One of our chains is missing.
     MissingChain {
         /// Table.
@@ -302,7 +302,7 @@ pub enum Change {
     },
 }
 
-impl fmt::Display for Change {
+impl fmt::Display for RuleChange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let list = |v: Vec<String>| {
             if v.is_empty() {
@@ -312,11 +312,13 @@ impl fmt::Display for Change {
             }
         };
         match self {
-            Change::MissingChain { table, chain } => write!(f, "{table} {}: missing", chain.name()),
-            Change::StaleChain { table, chain } => {
+            RuleChange::MissingChain { table, chain } => {
+                write!(f, "{table} {}: missing", chain.name())
+            }
+            RuleChange::StaleChain { table, chain } => {
                 write!(f, "{table} {}: not in the plan", chain.name())
             }
-            Change::RulesDiffer {
+            RuleChange::RulesDiffer {
                 table,
                 chain,
                 expected,
@@ -328,7 +330,7 @@ impl fmt::Display for Change {
                 list(expected.iter().map(|r| r.to_string()).collect()),
                 list(found.iter().map(|r| r.to_string()).collect())
             ),
-            Change::HooksDiffer {
+            RuleChange::HooksDiffer {
                 table,
                 chain,
                 expected,
@@ -349,7 +351,7 @@ pub struct IptablesDiff {
     /// The family compared.
     pub family: Family,
     /// The differences, per table in order.
-    pub changes: Vec<Change>,
+    pub changes: Vec<RuleChange>,
 }
 
 impl IptablesDiff {
@@ -363,10 +365,10 @@ impl IptablesDiff {
             .changes
             .iter()
             .map(|c| match c {
-                Change::MissingChain { table, .. }
-                | Change::RulesDiffer { table, .. }
-                | Change::StaleChain { table, .. }
-                | Change::HooksDiffer { table, .. } => *table,
+                RuleChange::MissingChain { table, .. }
+                | RuleChange::RulesDiffer { table, .. }
+                | RuleChange::StaleChain { table, .. }
+                | RuleChange::HooksDiffer { table, .. } => *table,
             })
             .collect();
         t.sort();
@@ -458,7 +460,7 @@ impl IptablesPlan {
                 .changes
                 .iter()
                 .filter_map(|c| match c {
-                    Change::StaleChain { table: t, chain } if *t == table => Some(*chain),
+                    RuleChange::StaleChain { table: t, chain } if *t == table => Some(*chain),
                     _ => None,
                 })
                 .collect();
@@ -472,7 +474,7 @@ impl IptablesPlan {
                 .changes
                 .iter()
                 .filter_map(|c| match c {
-                    Change::HooksDiffer {
+                    RuleChange::HooksDiffer {
                         table: t, chain, ..
                     } if *t == table => Some(chain),
                     _ => None,
@@ -540,11 +542,11 @@ impl IptablesPlan {
     }
 }
 
-fn table_changes(fp: &FamilyPlan, ts: Option<&TableState>, table: Table) -> Vec<Change> {
+fn table_changes(fp: &FamilyPlan, ts: Option<&TableState>, table: Table) -> Vec<RuleChange> {
     let mut changes = Vec::new();
     for c in fp.chains_in(table) {
         match ts.and_then(|t| t.chain(&Chain::Istio(c.chain))) {
-            None => changes.push(Change::MissingChain {
+            None => changes.push(RuleChange::MissingChain {
                 table,
                 chain: c.chain,
             }),
@@ -556,7 +558,7 @@ fn table_changes(fp: &FamilyPlan, ts: Option<&TableState>, table: Table) -> Vec<
                         .zip(&c.rules)
                         .all(|(a, b)| a.typed() == Some(b));
                 if !same {
-                    changes.push(Change::RulesDiffer {
+                    changes.push(RuleChange::RulesDiffer {
                         table,
                         chain: c.chain,
                         expected: c.rules.clone(),
@@ -570,7 +572,7 @@ fn table_changes(fp: &FamilyPlan, ts: Option<&TableState>, table: Table) -> Vec<
         for cs in &ts.chains {
             if let Chain::Istio(ic) = cs.chain {
                 if fp.chain(table, ic).is_none() {
-                    changes.push(Change::StaleChain { table, chain: ic });
+                    changes.push(RuleChange::StaleChain { table, chain: ic });
                 }
             }
         }
@@ -591,7 +593,7 @@ fn table_changes(fp: &FamilyPlan, ts: Option<&TableState>, table: Table) -> Vec<
                 .zip(&expected)
                 .all(|(a, b)| a.typed() == Some(b));
         if !same {
-            changes.push(Change::HooksDiffer {
+            changes.push(RuleChange::HooksDiffer {
                 table,
                 chain: builtin.clone(),
                 expected,

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use super::netfilter::{Netfilter, RestoreMode};
-use super::plan::{RouteAction, RouteCommand};
+use super::ruleset::{RouteAction, RouteCommand};
 use super::{Family, IptablesError};
 
 /// Which iptables binaries are used.

@@ -721,11 +721,11 @@ fn memory_apply_replaces_a_different_plan_in_one_transaction() {
     nf.apply(&old).unwrap();
     let state = nf.state(Family::V4).unwrap();
     let diff = new.diff(&state);
-    assert!(diff.changes.contains(&Change::StaleChain {
+    assert!(diff.changes.contains(&RuleChange::StaleChain {
         table: Table::Mangle,
         chain: IstioChain::Divert
     }));
-    assert!(diff.changes.contains(&Change::MissingChain {
+    assert!(diff.changes.contains(&RuleChange::MissingChain {
         table: Table::Nat,
         chain: IstioChain::Inbound
     }));
@@ -773,7 +773,7 @@ fn memory_apply_repairs_duplicate_jumps_without_touching_others() {
         plan.diff(&state)
             .changes
             .iter()
-            .filter(|c| matches!(c, Change::HooksDiffer { .. }))
+            .filter(|c| matches!(c, RuleChange::HooksDiffer { .. }))
             .count(),
         2
     );

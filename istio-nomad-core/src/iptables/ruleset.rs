@@ -272,7 +272,7 @@ pub struct IptablesPlan {
 /// The text is meant for a namespace without our rules; to re-apply on a namespace that may
 /// have them, use [`super::Netfilter::apply`], which compares first.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RulesFile {
+pub struct RestoreFiles {
     /// IPv4 restore text.
     pub v4: String,
     /// IPv6 restore text, when IPv6 is on.
@@ -281,7 +281,7 @@ pub struct RulesFile {
     pub ip_commands: Vec<Vec<String>>,
 }
 
-impl RulesFile {
+impl RestoreFiles {
     /// Conventional file name of the IPv4 rules.
     pub const V4_NAME: &'static str = "istio-iptables.rules";
     /// Conventional file name of the IPv6 rules.
@@ -750,9 +750,9 @@ impl IptablesPlan {
         out
     }
 
-    /// What a Nomad init task puts in its rules files (see [`RulesFile`]).
-    pub fn rules_file(&self) -> RulesFile {
-        RulesFile {
+    /// What a Nomad init task puts in its rules files (see [`RestoreFiles`]).
+    pub fn rules_file(&self) -> RestoreFiles {
+        RestoreFiles {
             v4: self.render_restore(Family::V4),
             v6: self.v6.as_ref().map(|_| self.render_restore(Family::V6)),
             ip_commands: self
