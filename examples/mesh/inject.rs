@@ -34,10 +34,10 @@ pub struct InjectArgs {
     #[arg(long, default_value = "mesh")]
     pub mesh: String,
     /// Istio release of the proxy images and flags.
-    #[arg(long, default_value = "1.0.0")]
+    #[arg(long, default_value = istio_nomad_core::istio::DEFAULT_VERSION)]
     pub istio_version: String,
     /// Image registry of the Istio images.
-    #[arg(long, default_value = "docker.io/istio")]
+    #[arg(long, default_value = istio_nomad_core::istio::DEFAULT_HUB)]
     pub hub: String,
     /// Pilot's discovery address (host:port).
     #[arg(long)]

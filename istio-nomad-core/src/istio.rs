@@ -32,6 +32,8 @@ pub const OLDEST_MINOR: u32 = 0;
 pub const NEWEST_MINOR: u32 = 7;
 /// The release a mesh uses when its spec names none (Istio's Consul samples of Bookinfo).
 pub const DEFAULT_VERSION: &str = "1.0.0";
+/// The image registry of the Istio images when a spec or an injection names none.
+pub const DEFAULT_HUB: &str = "docker.io/istio";
 
 /// Pilot's plaintext gRPC (ADS) port (`--grpcAddr`, default `:15010` at every supported tag,
 /// `pilot/cmd/pilot-discovery/main.go`).

@@ -2,22 +2,16 @@
 
 use crate::error::{guard, operation, FfiResult, IstioNomadError, IstioNomadResult};
 use crate::format::DocFormat;
-use crate::json::from_json;
 use crate::plan::parse_spec;
 use crate::string::{input_bytes, input_str, out_slot, put_string, IstioNomadString};
-use istio_nomad_core::install::{
-    ApplyOptions, ApplyReport, Backends, Change, DestroyReport, Diff, Event, InMemoryCluster,
-    Installer, JobAction, Operation, Writes,
-};
+use istio_nomad_core::install::{ApplyOptions, Backends, InMemoryCluster, Installer};
 use istio_nomad_core::plan::{plan, Plan};
 use istio_nomad_core::{ErrorKind, Result};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::ffi::{c_char, c_void, CString};
 use std::future::Future;
 use std::ptr;
 use std::sync::OnceLock;
-use std::time::Duration;
 
 /// Where diff, apply and destroy talk to: Nomad, Consul and etcd over HTTP, or an in-memory
 /// cluster kept for the life of the handle. Create it with `istio_nomad_cluster_in_memory` or
@@ -58,154 +52,18 @@ fn runtime() -> FfiResult<&'static tokio::runtime::Runtime> {
         })
 }
 
-/// The JSON form of apply and destroy options (every field optional).
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-struct OptionsArg {
-    health_deadline_secs: Option<f64>,
-    query_wait_secs: Option<f64>,
-    lock_ttl_secs: Option<u64>,
-    lock_wait_secs: Option<f64>,
-    prune: Option<bool>,
-    wait_for_health: Option<bool>,
-}
-
-fn secs(name: &str, v: f64) -> Result<Duration> {
-    Duration::try_from_secs_f64(v).map_err(|_| {
-        istio_nomad_core::Error::field(
-            format!("options.{name}"),
-            "must be a non-negative number of seconds",
-            v,
-        )
-    })
-}
-
-/// Reads apply/destroy options from JSON; empty text is the defaults.
+/// Reads apply/destroy options from JSON ([`istio_nomad_core::install::ApplySettings`]);
+/// empty text is the defaults.
 pub fn parse_options(text: &str) -> Result<ApplyOptions> {
-    let arg: OptionsArg = if text.trim().is_empty() {
-        OptionsArg::default()
-    } else {
-        from_json(text, "options")?
-    };
-    let mut b = ApplyOptions::builder();
-    if let Some(v) = arg.health_deadline_secs {
-        b = b.health_deadline(secs("health_deadline_secs", v)?);
-    }
-    if let Some(v) = arg.query_wait_secs {
-        b = b.query_wait(secs("query_wait_secs", v)?);
-    }
-    if let Some(v) = arg.lock_ttl_secs {
-        b = b.lock_ttl(Duration::from_secs(v));
-    }
-    if let Some(v) = arg.lock_wait_secs {
-        b = b.lock_wait(secs("lock_wait_secs", v)?);
-    }
-    if let Some(v) = arg.prune {
-        b = b.prune(v);
-    }
-    if let Some(v) = arg.wait_for_health {
-        b = b.wait_for_health(v);
-    }
-    b.build()
+    ApplyOptions::from_json(text)
 }
 
-fn operation_name(o: Operation) -> String {
-    o.to_string()
-}
-
-fn change_name(c: Change) -> String {
-    c.to_string()
-}
-
-/// One progress event as JSON: `{"event": "<snake_case name>", ...fields}`.
-pub fn event_value(e: &Event) -> Value {
-    match e {
-        Event::Started {
-            operation,
-            mesh,
-            jobs,
-            stages,
-        } => json!({"event": "started", "operation": operation_name(*operation), "mesh": mesh,
-                    "jobs": jobs, "stages": stages}),
-        Event::JobDiffed { job, change } => {
-            json!({"event": "job_diffed", "job": job, "change": change_name(*change)})
-        }
-        Event::LockAcquired { holder } => json!({"event": "lock_acquired", "holder": holder}),
-        Event::LockReleased => json!({"event": "lock_released"}),
-        Event::StageStarted { stage, jobs } => {
-            json!({"event": "stage_started", "stage": stage, "jobs": jobs})
-        }
-        Event::JobRegistered {
-            job,
-            job_modify_index,
-            eval_id,
-        } => json!({"event": "job_registered", "job": job,
-                    "job_modify_index": job_modify_index, "eval_id": eval_id}),
-        Event::DeploymentProgress {
-            job,
-            status,
-            healthy,
-            desired,
-        } => json!({"event": "deployment_progress", "job": job, "status": status,
-                    "healthy": healthy, "desired": desired}),
-        Event::JobHealthy { job, version } => {
-            json!({"event": "job_healthy", "job": job, "version": version})
-        }
-        Event::JobUnchanged { job } => json!({"event": "job_unchanged", "job": job}),
-        Event::StateWritten { key } => json!({"event": "state_written", "key": key}),
-        Event::JobDeregistered { job } => json!({"event": "job_deregistered", "job": job}),
-        Event::Failed { job, error } => json!({"event": "failed", "job": job, "error": error}),
-        Event::Finished { operation, writes } => json!({"event": "finished",
-                    "operation": operation_name(*operation), "writes": writes}),
-        other => json!({"event": "other", "detail": format!("{other:?}")}),
-    }
-}
-
-fn writes_value(w: &Writes) -> Value {
-    json!({"registers": w.registers, "deregisters": w.deregisters,
-           "state_writes": w.state_writes, "locks": w.locks, "total": w.total()})
-}
-
-/// A diff as JSON.
-pub fn diff_value(d: &Diff) -> Value {
-    let jobs: Vec<Value> = d
-        .jobs
-        .iter()
-        .map(|j| {
-            json!({"id": j.job_id, "role": j.role, "stage": j.stage,
-                   "change": change_name(j.change), "job_modify_index": j.job_modify_index,
-                   "desired_updates": j.desired_updates, "changed_fields": j.changed_fields,
-                   "recorded": j.recorded})
-        })
-        .collect();
-    json!({"mesh": d.mesh, "spec_hash": d.spec_hash, "recorded_spec_hash": d.recorded_spec_hash,
-           "in_sync": d.in_sync(), "stages": d.stages, "jobs": jobs, "removed": d.removed})
-}
-
-/// An apply report as JSON.
-pub fn apply_value(r: &ApplyReport) -> Value {
-    let jobs: Vec<Value> = r
-        .jobs
-        .iter()
-        .map(|j| {
-            let action = match j.action {
-                JobAction::Created => "created",
-                JobAction::Updated => "updated",
-                JobAction::Unchanged => "unchanged",
-            };
-            json!({"id": j.job_id, "action": action, "version": j.version,
-                   "job_modify_index": j.job_modify_index, "state_written": j.state_written})
-        })
-        .collect();
-    json!({"mesh": r.mesh, "spec_hash": r.spec_hash, "jobs": jobs, "removed": r.removed,
-           "writes": writes_value(&r.writes), "warnings": r.warnings,
-           "elapsed_ms": r.elapsed.as_millis() as u64})
-}
-
-/// A destroy report as JSON.
-pub fn destroy_value(r: &DestroyReport) -> Value {
-    json!({"mesh": r.mesh, "deregistered": r.deregistered, "writes": writes_value(&r.writes),
-           "warnings": r.warnings, "elapsed_ms": r.elapsed.as_millis() as u64})
+/// A report or event of the core as its JSON document (the core's own serialization).
+fn to_value<T: serde::Serialize>(v: &T) -> Result<Value> {
+    serde_json::to_value(v).map_err(|source| istio_nomad_core::Error::Encode {
+        what: "report",
+        source,
+    })
 }
 
 /// Runs one installer operation on the runtime, delivering its events to `progress` on the
@@ -225,7 +83,7 @@ where
     let mut builder = Installer::builder(cluster.backends.clone());
     if progress.is_some() {
         builder = builder.on_event(move |e| {
-            let _ = tx.send(event_value(e).to_string());
+            let _ = tx.send(serde_json::to_string(e).unwrap_or_default());
         });
     }
     let installer = builder.build();
@@ -281,7 +139,11 @@ unsafe fn options_arg(options: *const u8, options_len: usize) -> FfiResult<Apply
 }
 
 fn pretty(v: &Value) -> FfiResult<String> {
-    let mut s = serde_json::to_string_pretty(v).map_err(istio_nomad_core::Error::from)?;
+    let mut s =
+        serde_json::to_string_pretty(v).map_err(|source| istio_nomad_core::Error::Encode {
+            what: "report",
+            source,
+        })?;
     s.push('\n');
     Ok(s)
 }
@@ -401,7 +263,7 @@ pub unsafe extern "C" fn istio_nomad_diff(
             let diff = run(cluster, progress, user_data, |i| async move {
                 i.diff(&plan).await
             })?;
-            put_string(out, pretty(&diff_value(&diff))?);
+            put_string(out, pretty(&to_value(&diff)?)?);
             Ok(())
         })
     }
@@ -448,7 +310,7 @@ pub unsafe extern "C" fn istio_nomad_apply(
             let report = run(cluster, progress, user_data, |i| async move {
                 i.apply(&plan, &opts).await
             })?;
-            put_string(out, pretty(&apply_value(&report))?);
+            put_string(out, pretty(&to_value(&report)?)?);
             Ok(())
         })
     }
@@ -483,7 +345,7 @@ pub unsafe extern "C" fn istio_nomad_destroy(
             let report = run(cluster, progress, user_data, |i| async move {
                 i.destroy(&plan, &opts).await
             })?;
-            put_string(out, pretty(&destroy_value(&report))?);
+            put_string(out, pretty(&to_value(&report)?)?);
             Ok(())
         })
     }

@@ -1,8 +1,8 @@
 //! Rendering Istio's interception rules from a JSON `InterceptConfig`.
 
 use crate::error::{operation, FfiResult, IstioNomadError, IstioNomadResult};
-use crate::json::from_json;
 use crate::string::{input_str, out_slot, put_string, IstioNomadString};
+use istio_nomad_core::error::json::from_json_text;
 use istio_nomad_core::iptables::{Family, InterceptConfig, IptablesPlan};
 use istio_nomad_core::Result;
 use serde_json::json;
@@ -24,7 +24,7 @@ pub const ISTIO_NOMAD_IPTABLES_CLEANUP_SHELL: u32 = 6;
 
 /// Reads an interception config from JSON (`{}` is Istio's defaults).
 pub fn parse_config(text: &str) -> Result<InterceptConfig> {
-    from_json(text, "config")
+    Ok(from_json_text(text, "config")?)
 }
 
 /// The text of one render kind, or `None` for an unknown kind.

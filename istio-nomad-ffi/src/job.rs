@@ -2,8 +2,8 @@
 
 use crate::error::{operation, FfiResult, IstioNomadError, IstioNomadResult};
 use crate::format::DocFormat;
-use crate::json::from_json;
 use crate::string::{input_str, out_slot, put_string, IstioNomadString};
+use istio_nomad_core::error::json::from_json_text;
 use istio_nomad_core::nomad::hcl::HclOptions;
 use istio_nomad_core::nomad::Job;
 use istio_nomad_core::Result;
@@ -35,7 +35,7 @@ pub fn parse_read_options(text: &str) -> Result<HclOptions> {
     let arg: ReadOptionsArg = if text.trim().is_empty() {
         ReadOptionsArg::default()
     } else {
-        from_json(text, "read_options")?
+        from_json_text(text, "read_options")?
     };
     let mut opts = HclOptions::new();
     if arg.process_env {

@@ -26,7 +26,6 @@ pub mod format;
 pub mod install;
 pub mod iptables;
 pub mod job;
-pub mod json;
 pub mod plan;
 pub mod sidecar;
 pub mod string;

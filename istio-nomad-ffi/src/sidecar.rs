@@ -3,8 +3,8 @@
 use crate::error::{operation, FfiResult, IstioNomadError, IstioNomadResult};
 use crate::format::DocFormat;
 use crate::job::{parse_job, render_job};
-use crate::json::from_json;
 use crate::string::{input_str, out_slot, put_string, IstioNomadString};
+use istio_nomad_core::error::json::from_json_text;
 use istio_nomad_core::plan::sidecar::{
     inject, remove_sidecar, Selection, SidecarOptions, SidecarSpec,
 };
@@ -34,7 +34,7 @@ struct OptionsArg {
 
 /// Reads and validates injection options from JSON.
 pub fn parse_options(text: &str) -> Result<SidecarOptions> {
-    let arg: OptionsArg = from_json(text, "options")?;
+    let arg: OptionsArg = from_json_text(text, "options")?;
     let mut opts = SidecarOptions::new(arg.mesh);
     if let Some(hub) = arg.hub {
         opts = opts.hub(hub);

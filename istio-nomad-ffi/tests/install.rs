@@ -156,21 +156,21 @@ fn apply_diff_destroy_bookinfo_in_memory() {
         .unwrap();
 
     let before = diff(cluster, &spec);
-    assert_eq!(before, diff_value(&core_diff));
+    assert_eq!(before, serde_json::to_value(&core_diff).unwrap());
     assert_eq!(before["in_sync"], false);
 
     let mut events = Vec::new();
     let applied = call(istio_nomad_apply, cluster, &spec, "", &mut events).unwrap();
     assert_eq!(
         without_elapsed(applied.clone()),
-        without_elapsed(apply_value(&core_apply))
+        without_elapsed(serde_json::to_value(&core_apply).unwrap())
     );
     let created: Vec<&str> = applied["jobs"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|j| j["action"] == "created")
-        .map(|j| j["id"].as_str().unwrap())
+        .map(|j| j["job_id"].as_str().unwrap())
         .collect();
     assert_eq!(created.len(), core_plan.jobs.len());
     // Events arrive in order on this thread: started first, finished last, every job healthy.
@@ -195,7 +195,7 @@ fn apply_diff_destroy_bookinfo_in_memory() {
     .unwrap();
     assert_eq!(
         without_elapsed(again.clone()),
-        without_elapsed(apply_value(&core_again))
+        without_elapsed(serde_json::to_value(&core_again).unwrap())
     );
     assert_eq!(again["writes"]["total"], 0);
 
@@ -203,7 +203,7 @@ fn apply_diff_destroy_bookinfo_in_memory() {
     let destroyed = call(istio_nomad_destroy, cluster, &spec, "", &mut destroy_events).unwrap();
     assert_eq!(
         without_elapsed(destroyed.clone()),
-        without_elapsed(destroy_value(&core_destroy))
+        without_elapsed(serde_json::to_value(&core_destroy).unwrap())
     );
     assert_eq!(
         destroyed["deregistered"].as_array().unwrap().len(),

@@ -11,14 +11,13 @@ use crate::spec::PyMeshSpec;
 use istio_nomad_core::error::Error;
 use istio_nomad_core::install::verify_live as core_verify_live;
 use istio_nomad_core::install::{
-    ApplyOptions, ApplyReport, Backends, Change, DestroyReport, Diff, Event, InMemoryCluster,
-    Installer, JobAction, StateBackend, Writes,
+    ApplyOptions, ApplySettings, Backends, Event, InMemoryCluster, Installer, StateBackend,
 };
 use istio_nomad_core::plan::{plan as make_plan, plan_unverified, Plan};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::PyBool;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
@@ -185,7 +184,7 @@ fn installer(
         let failed = failed.clone();
         b = b.on_event(move |e: &Event| {
             Python::attach(|py| {
-                let result = crate::convert::to_py(py, &event_value(e))
+                let result = crate::convert::to_py(py, &report_value(e))
                     .and_then(|d| cb.call1(py, (d,)).map(drop));
                 if let Err(err) = result {
                     if let Ok(mut slot) = failed.lock() {
@@ -213,7 +212,9 @@ fn run<T: Send>(
     Ok(out)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The keywords of `apply`/`destroy` as the core's `ApplySettings` (seconds; checked by the
+/// core like the C ABI's options JSON). A negative or non-finite number of seconds raises
+/// `ValidationError` naming the keyword.
 fn options(
     health_deadline: Option<f64>,
     query_wait: Option<f64>,
@@ -222,26 +223,25 @@ fn options(
     prune: Option<bool>,
     wait_for_health: Option<bool>,
 ) -> PyResult<ApplyOptions> {
-    let mut b = ApplyOptions::builder();
-    if let Some(s) = health_deadline {
-        b = b.health_deadline(seconds_arg("health_deadline", s)?);
+    for (name, v) in [
+        ("health_deadline", health_deadline),
+        ("query_wait", query_wait),
+        ("lock_ttl", lock_ttl),
+        ("lock_wait", lock_wait),
+    ] {
+        if let Some(s) = v {
+            seconds_arg(name, s)?;
+        }
     }
-    if let Some(s) = query_wait {
-        b = b.query_wait(seconds_arg("query_wait", s)?);
-    }
-    if let Some(s) = lock_ttl {
-        b = b.lock_ttl(seconds_arg("lock_ttl", s)?);
-    }
-    if let Some(s) = lock_wait {
-        b = b.lock_wait(seconds_arg("lock_wait", s)?);
-    }
-    if let Some(p) = prune {
-        b = b.prune(p);
-    }
-    if let Some(w) = wait_for_health {
-        b = b.wait_for_health(w);
-    }
-    Python::attach(|py| b.build().py_err(py))
+    let settings = ApplySettings {
+        health_deadline_secs: health_deadline,
+        query_wait_secs: query_wait,
+        lock_ttl_secs: lock_ttl,
+        lock_wait_secs: lock_wait,
+        prune,
+        wait_for_health,
+    };
+    Python::attach(|py| settings.to_options().py_err(py))
 }
 
 /// Checks a plan (or the plan of a spec, made without the predicted check) against a running
@@ -309,7 +309,7 @@ pub fn diff<'py>(
     let b = backends(py, &plan, nomad, consul, etcd, in_memory)?;
     let (inst, failed) = installer(b, store, None, progress);
     let d = run(py, &failed, inst.diff(&plan))?;
-    crate::convert::to_py(py, &diff_value(&d))
+    crate::convert::to_py(py, &report_value(&d))
 }
 
 /// Applies a plan (or the plan of a spec): registers the jobs in dependency order, waits for
@@ -352,7 +352,7 @@ pub fn apply<'py>(
     let b = backends(py, &plan, nomad, consul, etcd, in_memory)?;
     let (inst, failed) = installer(b, store, holder, progress);
     let r = run(py, &failed, inst.apply(&plan, &opts))?;
-    crate::convert::to_py(py, &apply_value(&r))
+    crate::convert::to_py(py, &report_value(&r))
 }
 
 /// Deregisters (purges) the jobs of a plan in reverse dependency order and clears the
@@ -393,148 +393,11 @@ pub fn destroy<'py>(
     let b = backends(py, &plan, nomad, consul, etcd, in_memory)?;
     let (inst, failed) = installer(b, store, holder, progress);
     let r = run(py, &failed, inst.destroy(&plan, &opts))?;
-    crate::convert::to_py(py, &destroy_value(&r))
+    crate::convert::to_py(py, &report_value(&r))
 }
 
-// ---------------------------------------------------------------------------------------
-// Results and events as JSON values (turned into dicts)
-
-fn change_name(c: Change) -> &'static str {
-    match c {
-        Change::Create => "create",
-        Change::Update => "update",
-        Change::Unchanged => "unchanged",
-    }
-}
-
-fn action_name(a: JobAction) -> &'static str {
-    match a {
-        JobAction::Created => "created",
-        JobAction::Updated => "updated",
-        JobAction::Unchanged => "unchanged",
-    }
-}
-
-fn writes_value(w: &Writes) -> Value {
-    json!({
-        "registers": w.registers,
-        "deregisters": w.deregisters,
-        "state_writes": w.state_writes,
-        "locks": w.locks,
-        "total": w.total(),
-    })
-}
-
-fn diff_value(d: &Diff) -> Value {
-    let jobs: Vec<Value> = d
-        .jobs
-        .iter()
-        .map(|j| {
-            json!({
-                "job_id": j.job_id,
-                "role": j.role.as_str(),
-                "stage": j.stage,
-                "change": change_name(j.change),
-                "job_modify_index": j.job_modify_index,
-                "desired_updates": serde_json::to_value(&j.desired_updates).unwrap_or(Value::Null),
-                "changed_fields": j.changed_fields,
-                "recorded": j.recorded,
-                "content_hash": j.content_hash,
-            })
-        })
-        .collect();
-    json!({
-        "mesh": d.mesh,
-        "spec_hash": d.spec_hash,
-        "recorded_spec_hash": d.recorded_spec_hash,
-        "stages": d.stages,
-        "jobs": jobs,
-        "removed": d.removed,
-        "in_sync": d.in_sync(),
-    })
-}
-
-fn apply_value(r: &ApplyReport) -> Value {
-    let jobs: Vec<Value> = r
-        .jobs
-        .iter()
-        .map(|j| {
-            json!({
-                "job_id": j.job_id,
-                "action": action_name(j.action),
-                "version": j.version,
-                "job_modify_index": j.job_modify_index,
-                "state_written": j.state_written,
-            })
-        })
-        .collect();
-    json!({
-        "mesh": r.mesh,
-        "spec_hash": r.spec_hash,
-        "jobs": jobs,
-        "created": r.created(),
-        "updated": r.updated(),
-        "unchanged": r.unchanged(),
-        "removed": r.removed,
-        "writes": writes_value(&r.writes),
-        "warnings": r.warnings,
-        "elapsed": r.elapsed.as_secs_f64(),
-    })
-}
-
-fn destroy_value(r: &DestroyReport) -> Value {
-    json!({
-        "mesh": r.mesh,
-        "deregistered": r.deregistered,
-        "writes": writes_value(&r.writes),
-        "warnings": r.warnings,
-        "elapsed": r.elapsed.as_secs_f64(),
-    })
-}
-
-fn event_value(e: &Event) -> Value {
-    match e {
-        Event::Started {
-            operation,
-            mesh,
-            jobs,
-            stages,
-        } => {
-            json!({"event": "started", "operation": operation.to_string(), "mesh": mesh, "jobs": jobs, "stages": stages})
-        }
-        Event::JobDiffed { job, change } => {
-            json!({"event": "job_diffed", "job": job, "change": change_name(*change)})
-        }
-        Event::LockAcquired { holder } => json!({"event": "lock_acquired", "holder": holder}),
-        Event::LockReleased => json!({"event": "lock_released"}),
-        Event::StageStarted { stage, jobs } => {
-            json!({"event": "stage_started", "stage": stage, "jobs": jobs})
-        }
-        Event::JobRegistered {
-            job,
-            job_modify_index,
-            eval_id,
-        } => {
-            json!({"event": "job_registered", "job": job, "job_modify_index": job_modify_index, "eval_id": eval_id})
-        }
-        Event::DeploymentProgress {
-            job,
-            status,
-            healthy,
-            desired,
-        } => {
-            json!({"event": "deployment_progress", "job": job, "status": status, "healthy": healthy, "desired": desired})
-        }
-        Event::JobHealthy { job, version } => {
-            json!({"event": "job_healthy", "job": job, "version": version})
-        }
-        Event::JobUnchanged { job } => json!({"event": "job_unchanged", "job": job}),
-        Event::StateWritten { key } => json!({"event": "state_written", "key": key}),
-        Event::JobDeregistered { job } => json!({"event": "job_deregistered", "job": job}),
-        Event::Failed { job, error } => json!({"event": "failed", "job": job, "error": error}),
-        Event::Finished { operation, writes } => {
-            json!({"event": "finished", "operation": operation.to_string(), "writes": writes})
-        }
-        other => json!({"event": "other", "job": other.job(), "description": format!("{other:?}")}),
-    }
+/// A report or event of the core as its JSON document (the core's own serialization, the same
+/// the C ABI returns), turned into a dict by the caller.
+fn report_value<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
 }

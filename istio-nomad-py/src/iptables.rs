@@ -1,7 +1,8 @@
 //! `InterceptConfig` and `IptablesPlan`: Istio's interception rules, typed, rendered on demand.
 
 use crate::convert::{mapping_to_value, to_py, to_value_at};
-use crate::errors::{value_error, IntoPy};
+use crate::errors::{parse_error, value_error, IntoPy};
+use istio_nomad_core::error::json::from_json_value;
 use istio_nomad_core::iptables::{self, Family};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -24,15 +25,7 @@ pub struct PyInterceptConfig {
 
 fn from_value(py: Python<'_>, value: Value) -> PyResult<iptables::InterceptConfig> {
     let config: iptables::InterceptConfig =
-        serde_path_to_error::deserialize(value).map_err(|e| {
-            let path = e.path().to_string();
-            let path = if path == "." {
-                "intercept".to_string()
-            } else {
-                format!("intercept.{path}")
-            };
-            value_error(py, &path, e.inner().to_string())
-        })?;
+        from_json_value(value, "intercept").map_err(|e| parse_error(py, &e))?;
     py.detach(|| config.build()).py_err(py)
 }
 

@@ -1,8 +1,9 @@
 //! `inject(job, ...)` and `remove_sidecar(job)`: the Istio proxy added to any Nomad job.
 
-use crate::errors::{value_error, IntoPy};
+use crate::errors::{parse_error, IntoPy};
 use crate::iptables::PyInterceptConfig;
 use crate::job::PyJob;
+use istio_nomad_core::error::json::from_json_value;
 use istio_nomad_core::plan::sidecar::{self, Selection, SidecarOptions, SidecarSpec};
 use pyo3::prelude::*;
 use serde::de::DeserializeOwned;
@@ -10,15 +11,7 @@ use serde_json::{Map, Value};
 
 /// Reads a value of the core from JSON; a wrong shape is a `SpecError` at `path`.
 fn read<T: DeserializeOwned>(py: Python<'_>, value: Value, path: &str) -> PyResult<T> {
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let inner = e.path().to_string();
-        let full = if inner == "." {
-            path.to_string()
-        } else {
-            format!("{path}.{inner}")
-        };
-        value_error(py, &full, e.inner().to_string())
-    })
+    from_json_value(value, path).map_err(|e| parse_error(py, &e))
 }
 
 /// Injects the Istio sidecar into every selected group of `job` and returns the new job (the

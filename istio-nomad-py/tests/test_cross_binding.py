@@ -3,7 +3,8 @@
 The C side is the library `libistio_nomad_ffi.so` (built with `cargo build -p
 istio-nomad-ffi`), called through ctypes. Both bindings serialize the core's own types, so the
 documents must be equal field for field: an error's report (`MeshError.report` against
-`istio_nomad_error_json` without its `code` and `name`).
+`istio_nomad_error_json` without its `code` and `name`), a diff and an apply report of the
+sample mesh on an in-memory cluster.
 """
 
 from __future__ import annotations
@@ -47,6 +48,22 @@ def ffi() -> ctypes.CDLL:
     lib.istio_nomad_error_json.restype = ctypes.c_char_p
     lib.istio_nomad_error_free.argtypes = [ctypes.POINTER(ctypes.c_void_p)]
     lib.istio_nomad_string_free.argtypes = [ctypes.POINTER(ctypes.c_void_p)]
+    lib.istio_nomad_string_data.argtypes = [ctypes.c_void_p]
+    lib.istio_nomad_string_data.restype = ctypes.c_char_p
+    lib.istio_nomad_cluster_in_memory.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_void_p)]
+    lib.istio_nomad_cluster_in_memory.restype = ctypes.c_uint32
+    lib.istio_nomad_cluster_free.argtypes = [ctypes.POINTER(ctypes.c_void_p)]
+    cb = ctypes.c_void_p  # progress callback: NULL
+    lib.istio_nomad_diff.argtypes = [
+        ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint32, cb, ctypes.c_void_p,
+        ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_void_p),
+    ]
+    lib.istio_nomad_diff.restype = ctypes.c_uint32
+    lib.istio_nomad_apply.argtypes = [
+        ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint32, ctypes.c_char_p,
+        ctypes.c_size_t, cb, ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_void_p),
+    ]
+    lib.istio_nomad_apply.restype = ctypes.c_uint32
     return lib
 
 
@@ -99,3 +116,52 @@ def test_error_reports_are_the_same_json(ffi: ctypes.CDLL, text: str, family: st
     assert e.report["message"] == str(e)
     if family == "validation" or text is UNKNOWN_KEY:
         assert e.report["fields"], "the report names the bad field"
+
+
+def c_string(lib: ctypes.CDLL, rc: int, out: ctypes.c_void_p, err: ctypes.c_void_p) -> Any:
+    try:
+        assert rc == 0, json.loads(lib.istio_nomad_error_json(err))
+        return json.loads(lib.istio_nomad_string_data(out))
+    finally:
+        lib.istio_nomad_error_free(ctypes.byref(err))
+        lib.istio_nomad_string_free(ctypes.byref(out))
+
+
+def without_timing(report: dict[str, Any]) -> dict[str, Any]:
+    """An apply report without what depends on timing: its wall time, and each job's
+    JobModifyIndex, which the in-memory Nomad's asynchronous scheduler assigns in the order its
+    evaluations run (as Nomad's raft index does: nomad/job_endpoint.go Register)."""
+    r = dict(report)
+    assert isinstance(r.pop("elapsed_ms"), int)
+    r["jobs"] = [{k: v for k, v in j.items() if k != "job_modify_index"} for j in r["jobs"]]
+    return r
+
+
+def test_diff_and_apply_report_are_the_same_json(ffi: ctypes.CDLL) -> None:
+    text = BOOKINFO.read_text()
+    data = text.encode()
+    cluster = ctypes.c_void_p()
+    err = ctypes.c_void_p()
+    assert ffi.istio_nomad_cluster_in_memory(ctypes.byref(cluster), ctypes.byref(err)) == 0
+    try:
+        out, err = ctypes.c_void_p(), ctypes.c_void_p()
+        rc = ffi.istio_nomad_diff(cluster, data, len(data), FORMAT_AUTO, None, None, ctypes.byref(out), ctypes.byref(err))
+        c_diff = c_string(ffi, rc, out, err)
+        options = b'{"lock_ttl_secs": 5}'
+        out, err = ctypes.c_void_p(), ctypes.c_void_p()
+        rc = ffi.istio_nomad_apply(
+            cluster, data, len(data), FORMAT_AUTO, options, len(options), None, None, ctypes.byref(out), ctypes.byref(err)
+        )
+        c_apply = c_string(ffi, rc, out, err)
+    finally:
+        ffi.istio_nomad_cluster_free(ctypes.byref(cluster))
+
+    spec = MeshSpec.from_hcl(text)
+    py_cluster = istio_nomad.InMemoryCluster()
+    py_diff = istio_nomad.diff(spec, in_memory=py_cluster)
+    py_apply = istio_nomad.apply(spec, in_memory=py_cluster, lock_ttl=5)
+
+    assert py_diff == c_diff
+    assert py_diff["jobs"][0]["job_id"] == "bookinfo-etcd" and py_diff["in_sync"] is False
+    assert without_timing(py_apply) == without_timing(c_apply)
+    assert len(py_apply["created"]) == len(py_apply["jobs"]) == 10

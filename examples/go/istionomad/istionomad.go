@@ -514,7 +514,7 @@ func (c *Cluster) Close() {
 type ApplyOptions struct {
 	HealthDeadlineSecs *float64 `json:"health_deadline_secs,omitempty"`
 	QueryWaitSecs      *float64 `json:"query_wait_secs,omitempty"`
-	LockTTLSecs        *uint64  `json:"lock_ttl_secs,omitempty"`
+	LockTTLSecs        *float64 `json:"lock_ttl_secs,omitempty"`
 	LockWaitSecs       *float64 `json:"lock_wait_secs,omitempty"`
 	Prune              *bool    `json:"prune,omitempty"`
 	WaitForHealth      *bool    `json:"wait_for_health,omitempty"`
@@ -543,27 +543,30 @@ type Writes struct {
 
 // DiffJob is what applying would do to one job.
 type DiffJob struct {
-	ID            string   `json:"id"`
-	Role          string   `json:"role"`
-	Stage         int      `json:"stage"`
-	Change        string   `json:"change"`
-	ChangedFields []string `json:"changed_fields"`
-	Recorded      bool     `json:"recorded"`
+	JobID          string   `json:"job_id"`
+	Role           string   `json:"role"`
+	Stage          int      `json:"stage"`
+	Change         string   `json:"change"`
+	JobModifyIndex uint64   `json:"job_modify_index"`
+	ChangedFields  []string `json:"changed_fields"`
+	Recorded       bool     `json:"recorded"`
+	ContentHash    string   `json:"content_hash"`
 }
 
 // DiffReport compares a plan with the cluster.
 type DiffReport struct {
-	Mesh     string     `json:"mesh"`
-	SpecHash string     `json:"spec_hash"`
-	InSync   bool       `json:"in_sync"`
-	Stages   [][]string `json:"stages"`
-	Jobs     []DiffJob  `json:"jobs"`
-	Removed  []string   `json:"removed"`
+	Mesh             string     `json:"mesh"`
+	SpecHash         string     `json:"spec_hash"`
+	RecordedSpecHash *string    `json:"recorded_spec_hash"`
+	InSync           bool       `json:"in_sync"`
+	Stages           [][]string `json:"stages"`
+	Jobs             []DiffJob  `json:"jobs"`
+	Removed          []string   `json:"removed"`
 }
 
 // AppliedJob is what an apply did to one job.
 type AppliedJob struct {
-	ID             string `json:"id"`
+	JobID          string `json:"job_id"`
 	Action         string `json:"action"`
 	Version        uint64 `json:"version"`
 	JobModifyIndex uint64 `json:"job_modify_index"`
@@ -575,6 +578,9 @@ type ApplyReport struct {
 	Mesh      string       `json:"mesh"`
 	SpecHash  string       `json:"spec_hash"`
 	Jobs      []AppliedJob `json:"jobs"`
+	Created   []string     `json:"created"`
+	Updated   []string     `json:"updated"`
+	Unchanged []string     `json:"unchanged"`
 	Removed   []string     `json:"removed"`
 	Writes    Writes       `json:"writes"`
 	Warnings  []string     `json:"warnings"`

@@ -360,16 +360,19 @@ func TestApplyDiffDestroyInMemory(t *testing.T) {
 	if err != nil || !after.InSync {
 		t.Fatalf("diff after apply: %+v %v", after, err)
 	}
-	ttl := uint64(5)
+	ttl := 5.0
 	again, err := c.Apply(spec, FormatAuto, &ApplyOptions{LockTTLSecs: &ttl}, nil)
 	if err != nil || again.Writes.Total != 0 {
 		t.Fatalf("second apply: %+v %v", again, err)
+	}
+	if len(again.Unchanged) != 10 || again.Jobs[0].JobID == "" || again.Jobs[0].Action != "unchanged" {
+		t.Fatalf("second apply jobs: %+v", again)
 	}
 	gone, err := c.Destroy(spec, FormatAuto, nil, nil)
 	if err != nil || len(gone.Deregistered) != 10 {
 		t.Fatalf("destroy: %+v %v", gone, err)
 	}
-	zero := uint64(0)
+	zero := 0.0
 	_, err = c.Apply(spec, FormatAuto, &ApplyOptions{LockTTLSecs: &zero}, nil)
 	var e *Error
 	if !errors.As(err, &e) || e.Code != CodeValidation || e.Fields[0].Path != "lock_ttl" {

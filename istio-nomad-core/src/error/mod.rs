@@ -20,6 +20,7 @@
 pub mod backend;
 pub mod install;
 pub mod iptables;
+pub mod json;
 
 use std::fmt;
 use std::path::PathBuf;

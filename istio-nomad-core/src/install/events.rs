@@ -10,7 +10,8 @@ use super::report::Change;
 pub type EventSink = Arc<dyn Fn(&Event) + Send + Sync>;
 
 /// Which operation an event belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Operation {
     /// [`super::Installer::diff`].
     Diff,
@@ -30,8 +31,11 @@ impl fmt::Display for Operation {
     }
 }
 
-/// What the installer is doing.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What the installer is doing. Serialized as `{"event": "<snake_case variant>", ...fields}`
+/// (`{"event": "job_registered", "job": "reviews", "job_modify_index": 12, "eval_id": "..."}`),
+/// the form every binding delivers.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Event {
     /// An operation started.

@@ -92,7 +92,7 @@ pub use events::{Event, EventSink, Operation};
 pub use installer::{Installer, InstallerBuilder, StateBackend};
 #[cfg(feature = "test-util")]
 pub use memory::{dynamic_port, ClusterNomad, InMemoryCluster, NODE_ADDRESS};
-pub use options::{ApplyOptions, ApplyOptionsBuilder};
+pub use options::{ApplyOptions, ApplyOptionsBuilder, ApplySettings};
 pub use report::{
     ApplyReport, Change, DestroyReport, Diff, JobAction, JobChange, JobOutcome, Writes,
 };

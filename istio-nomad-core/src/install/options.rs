@@ -108,3 +108,82 @@ impl ApplyOptionsBuilder {
         Ok(o)
     }
 }
+
+/// Apply and destroy options as data: the JSON the C ABI takes and what the Python keywords
+/// fill in. Every field is optional (the default of [`ApplyOptions`] otherwise); durations
+/// are seconds, fractions allowed.
+///
+/// ```json
+/// {"health_deadline_secs": 600, "query_wait_secs": 30, "lock_ttl_secs": 30,
+///  "lock_wait_secs": 0, "prune": false, "wait_for_health": true}
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApplySettings {
+    /// [`ApplyOptions::health_deadline`] in seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health_deadline_secs: Option<f64>,
+    /// [`ApplyOptions::query_wait`] in seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub query_wait_secs: Option<f64>,
+    /// [`ApplyOptions::lock_ttl`] in seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lock_ttl_secs: Option<f64>,
+    /// [`ApplyOptions::lock_wait`] in seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lock_wait_secs: Option<f64>,
+    /// [`ApplyOptions::prune`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prune: Option<bool>,
+    /// [`ApplyOptions::wait_for_health`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wait_for_health: Option<bool>,
+}
+
+fn seconds(name: &str, v: f64) -> Result<Duration> {
+    Duration::try_from_secs_f64(v).map_err(|_| {
+        Error::field(
+            format!("options.{name}"),
+            "must be a non-negative number of seconds",
+            v,
+        )
+    })
+}
+
+impl ApplySettings {
+    /// The options these settings give, checked like [`ApplyOptionsBuilder::build`]; a bad
+    /// duration is a validation error at `options.<field>`.
+    pub fn to_options(&self) -> Result<ApplyOptions> {
+        let mut b = ApplyOptions::builder();
+        if let Some(v) = self.health_deadline_secs {
+            b = b.health_deadline(seconds("health_deadline_secs", v)?);
+        }
+        if let Some(v) = self.query_wait_secs {
+            b = b.query_wait(seconds("query_wait_secs", v)?);
+        }
+        if let Some(v) = self.lock_ttl_secs {
+            b = b.lock_ttl(seconds("lock_ttl_secs", v)?);
+        }
+        if let Some(v) = self.lock_wait_secs {
+            b = b.lock_wait(seconds("lock_wait_secs", v)?);
+        }
+        if let Some(v) = self.prune {
+            b = b.prune(v);
+        }
+        if let Some(v) = self.wait_for_health {
+            b = b.wait_for_health(v);
+        }
+        b.build()
+    }
+}
+
+impl ApplyOptions {
+    /// Reads [`ApplySettings`] JSON (empty text: the defaults); a value of the wrong type is
+    /// a parse error at `options.<field>`.
+    pub fn from_json(text: &str) -> Result<ApplyOptions> {
+        if text.trim().is_empty() {
+            return Ok(ApplyOptions::default());
+        }
+        crate::error::json::from_json_text::<ApplySettings>(text, "options")?.to_options()
+    }
+}

@@ -5,12 +5,16 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use serde::ser::{SerializeStruct, Serializer};
+use serde::Serialize;
+
 use super::state::MeshState;
 use crate::backend::nomad::DesiredUpdates;
 use crate::plan::Role;
 
 /// What applying would do to one job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Change {
     /// The job does not exist (or is stopped): it is registered.
     Create,
@@ -31,7 +35,7 @@ impl fmt::Display for Change {
 }
 
 /// One job of a [`Diff`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct JobChange {
     /// Job ID.
     pub job_id: String,
@@ -99,7 +103,8 @@ impl Diff {
 }
 
 /// What an apply did to one job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum JobAction {
     /// Registered as a new job.
     Created,
@@ -110,7 +115,7 @@ pub enum JobAction {
 }
 
 /// One job of an [`ApplyReport`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct JobOutcome {
     /// Job ID.
     pub job_id: String,
@@ -221,4 +226,75 @@ pub struct DestroyReport {
     pub warnings: Vec<String>,
     /// Wall time.
     pub elapsed: Duration,
+}
+
+// ---------------------------------------------------------------------------------------
+// The serialized forms: the one document every binding gives (Python dicts, the C ABI's
+// JSON, the command line's --json). Field names are part of the API.
+
+/// `{"registers", "deregisters", "state_writes", "locks", "total"}`.
+impl Serialize for Writes {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_struct("Writes", 5)?;
+        m.serialize_field("registers", &self.registers)?;
+        m.serialize_field("deregisters", &self.deregisters)?;
+        m.serialize_field("state_writes", &self.state_writes)?;
+        m.serialize_field("locks", &self.locks)?;
+        m.serialize_field("total", &self.total())?;
+        m.end()
+    }
+}
+
+/// `{"mesh", "spec_hash", "recorded_spec_hash", "in_sync", "stages", "jobs": [{"job_id",
+/// "role", "stage", "change", "job_modify_index", "desired_updates", "changed_fields",
+/// "recorded", "content_hash"}], "removed"}`; the state read is not part of it.
+impl Serialize for Diff {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_struct("Diff", 7)?;
+        m.serialize_field("mesh", &self.mesh)?;
+        m.serialize_field("spec_hash", &self.spec_hash)?;
+        m.serialize_field("recorded_spec_hash", &self.recorded_spec_hash)?;
+        m.serialize_field("in_sync", &self.in_sync())?;
+        m.serialize_field("stages", &self.stages)?;
+        m.serialize_field("jobs", &self.jobs)?;
+        m.serialize_field("removed", &self.removed)?;
+        m.end()
+    }
+}
+
+/// `{"mesh", "spec_hash", "jobs": [{"job_id", "action", "version", "job_modify_index",
+/// "state_written"}], "created", "updated", "unchanged", "removed", "writes", "warnings",
+/// "elapsed_ms"}`.
+impl Serialize for ApplyReport {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_struct("ApplyReport", 10)?;
+        m.serialize_field("mesh", &self.mesh)?;
+        m.serialize_field("spec_hash", &self.spec_hash)?;
+        m.serialize_field("jobs", &self.jobs)?;
+        m.serialize_field("created", &self.created())?;
+        m.serialize_field("updated", &self.updated())?;
+        m.serialize_field("unchanged", &self.unchanged())?;
+        m.serialize_field("removed", &self.removed)?;
+        m.serialize_field("writes", &self.writes)?;
+        m.serialize_field("warnings", &self.warnings)?;
+        m.serialize_field("elapsed_ms", &millis(self.elapsed))?;
+        m.end()
+    }
+}
+
+/// `{"mesh", "deregistered", "writes", "warnings", "elapsed_ms"}`.
+impl Serialize for DestroyReport {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_struct("DestroyReport", 5)?;
+        m.serialize_field("mesh", &self.mesh)?;
+        m.serialize_field("deregistered", &self.deregistered)?;
+        m.serialize_field("writes", &self.writes)?;
+        m.serialize_field("warnings", &self.warnings)?;
+        m.serialize_field("elapsed_ms", &millis(self.elapsed))?;
+        m.end()
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }

@@ -411,7 +411,7 @@ impl MeshContext {
             region: "global".into(),
             datacenters: vec!["dc1".into()],
             namespace: "default".into(),
-            hub: "docker.io/istio".into(),
+            hub: crate::istio::DEFAULT_HUB.into(),
             istio_version: IstioVersion::default(),
         }
     }

@@ -174,7 +174,7 @@ fn default_istio_version() -> IstioVersion {
     IstioVersion::default()
 }
 fn default_hub() -> String {
-    "docker.io/istio".into()
+    crate::istio::DEFAULT_HUB.into()
 }
 fn default_protocol() -> String {
     "http".into()

@@ -227,7 +227,7 @@ impl SidecarOptions {
     pub fn new(mesh: impl Into<String>) -> Self {
         SidecarOptions {
             mesh: mesh.into(),
-            hub: "docker.io/istio".into(),
+            hub: crate::istio::DEFAULT_HUB.into(),
             istio_version: IstioVersion::default(),
             spec: SidecarSpec::default(),
             selection: Selection::WithServices,

@@ -388,14 +388,14 @@ class _ApplyReport(TypedDict):
     removed: list[str]
     writes: _Writes
     warnings: list[str]
-    elapsed: float
+    elapsed_ms: int
 
 class _DestroyReport(TypedDict):
     mesh: str
     deregistered: list[str]
     writes: _Writes
     warnings: list[str]
-    elapsed: float
+    elapsed_ms: int
 
 _Target = Union[MeshSpec, Plan]
 _Progress = Optional[Callable[[dict[str, Any]], object]]
