@@ -206,3 +206,27 @@ fn each_role_has_one_name_everywhere() {
     assert_eq!(err.field_errors()[0].path, "role");
     assert_eq!(err.field_errors()[0].value.as_deref(), Some("api_server"));
 }
+
+#[test]
+fn inject_settings_read_into_the_same_options_as_the_builder() {
+    use istio_nomad_core::error::json::from_json_text;
+    use istio_nomad_core::plan::sidecar::{NetworkMode, Selection, SidecarOptions};
+    use istio_nomad_core::spec::sidecar::InjectSettings;
+    let text = r#"{"mesh": "shop", "istio_version": "1.3.8", "selection": "opt_in",
+        "version": "v2", "sidecar": {"mode": "host", "readiness_gate": false}}"#;
+    let settings: InjectSettings = from_json_text(text, "options").unwrap();
+    let built = SidecarOptions::new("shop")
+        .istio_version("1.3.8")
+        .selection(Selection::OptIn)
+        .version("v2")
+        .mode(NetworkMode::Host)
+        .readiness_gate(false)
+        .build()
+        .unwrap();
+    assert_eq!(settings.to_options().unwrap(), built);
+    // A misspelt key is refused with its path.
+    let e =
+        from_json_text::<InjectSettings>(r#"{"mesh": "m", "hubb": "x"}"#, "options").unwrap_err();
+    assert_eq!(e.path.as_deref(), Some("options.hubb"));
+    assert!(e.message.starts_with("unknown field `hubb`"), "{e}");
+}

@@ -5,57 +5,13 @@ use crate::format::DocFormat;
 use crate::job::{parse_job, render_job};
 use crate::string::{input_str, out_slot, put_string, IstioNomadString};
 use istio_nomad_core::error::json::from_json_text;
-use istio_nomad_core::plan::sidecar::{
-    inject, remove_sidecar, Selection, SidecarOptions, SidecarSpec,
-};
+use istio_nomad_core::plan::sidecar::{inject, remove_sidecar, SidecarOptions};
+use istio_nomad_core::spec::sidecar::InjectSettings;
 use istio_nomad_core::Result;
-use serde::Deserialize;
 
-/// The JSON form of the injection options (see `istio_nomad_sidecar_inject`).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct OptionsArg {
-    mesh: String,
-    #[serde(default)]
-    hub: Option<String>,
-    #[serde(default)]
-    istio_version: Option<String>,
-    #[serde(default)]
-    selection: Option<Selection>,
-    #[serde(default)]
-    version: Option<String>,
-    #[serde(default)]
-    protocol: Option<String>,
-    #[serde(default)]
-    extra_bridge_drivers: Vec<String>,
-    #[serde(default)]
-    sidecar: Option<SidecarSpec>,
-}
-
-/// Reads and validates injection options from JSON.
+/// Reads injection options ([`istio_nomad_core::spec::sidecar::InjectSettings`] JSON).
 pub fn parse_options(text: &str) -> Result<SidecarOptions> {
-    let arg: OptionsArg = from_json_text(text, "options")?;
-    let mut opts = SidecarOptions::new(arg.mesh);
-    if let Some(hub) = arg.hub {
-        opts = opts.hub(hub);
-    }
-    if let Some(v) = arg.istio_version {
-        opts = opts.istio_version(v);
-    }
-    if let Some(s) = arg.selection {
-        opts = opts.selection(s);
-    }
-    if let Some(v) = arg.version {
-        opts = opts.version(v);
-    }
-    if let Some(p) = arg.protocol {
-        opts = opts.protocol(p);
-    }
-    if let Some(spec) = arg.sidecar {
-        opts.spec = spec;
-    }
-    opts.extra_bridge_drivers = arg.extra_bridge_drivers;
-    opts.build()
+    from_json_text::<InjectSettings>(text, "options")?.to_options()
 }
 
 /// Injects the Istio sidecar (proxy, iptables init task, readiness gate) into every selected

@@ -4,7 +4,8 @@ use crate::errors::{parse_error, IntoPy};
 use crate::iptables::PyInterceptConfig;
 use crate::job::PyJob;
 use istio_nomad_core::error::json::from_json_value;
-use istio_nomad_core::plan::sidecar::{self, Selection, SidecarOptions, SidecarSpec};
+use istio_nomad_core::plan::sidecar;
+use istio_nomad_core::spec::sidecar::InjectSettings;
 use pyo3::prelude::*;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -76,10 +77,12 @@ pub fn inject(
     protocol: Option<String>,
     extra_bridge_drivers: Option<Vec<String>>,
 ) -> PyResult<PyJob> {
-    let mut m = Map::new();
+    // The keywords as the core's InjectSettings (the C ABI's options JSON): the sidecar
+    // keywords form its `sidecar` object.
+    let mut side = Map::new();
     let mut put = |k: &str, v: Option<Value>| {
         if let Some(v) = v {
-            m.insert(k.to_string(), v);
+            side.insert(k.to_string(), v);
         }
     };
     put("mode", mode.map(Value::from));
@@ -95,37 +98,31 @@ pub fn inject(
     put("memory", memory.map(Value::from));
     put("expose_admin", expose_admin.map(Value::from));
     put("replace_connect", replace_connect.map(Value::from));
-    let mut spec: SidecarSpec = read(py, Value::Object(m), "sidecar")?;
-    if let Some(cfg) = intercept {
+    let mut doc = Map::new();
+    doc.insert("mesh".into(), Value::from(mesh));
+    let mut top = |k: &str, v: Option<Value>| {
+        if let Some(v) = v {
+            doc.insert(k.to_string(), v);
+        }
+    };
+    top("hub", hub.map(Value::from));
+    top("istio_version", istio_version.map(Value::from));
+    top("selection", selection.map(Value::from));
+    top("version", version.map(Value::from));
+    top("protocol", protocol.map(Value::from));
+    top(
+        "extra_bridge_drivers",
+        extra_bridge_drivers.map(Value::from),
+    );
+    doc.insert("sidecar".into(), Value::Object(side));
+    let mut settings: InjectSettings = read(py, Value::Object(doc), "")?;
+    if let (Some(cfg), Some(spec)) = (intercept, settings.sidecar.as_mut()) {
         spec.intercept = cfg.inner.clone();
     }
-    let mut opts = SidecarOptions::new(mesh);
-    opts.spec = spec;
-    if let Some(h) = hub {
-        opts = opts.hub(h);
-    }
-    if let Some(v) = istio_version {
-        opts = opts.istio_version(v);
-    }
-    if let Some(s) = selection {
-        opts = opts.selection(read::<Selection>(
-            py,
-            Value::String(s),
-            "sidecar.selection",
-        )?);
-    }
-    if let Some(v) = version {
-        opts = opts.version(v);
-    }
-    if let Some(p) = protocol {
-        opts = opts.protocol(p);
-    }
-    if let Some(d) = extra_bridge_drivers {
-        opts.extra_bridge_drivers = d;
-    }
+    let opts = settings.to_options();
     let src = job.job();
     let out = py
-        .detach(|| opts.build().and_then(|o| sidecar::inject(src, &o)))
+        .detach(|| opts.and_then(|o| sidecar::inject(src, &o)))
         .py_err(py)?;
     Ok(PyJob::new(out))
 }

@@ -214,7 +214,7 @@ def test_connect_sidecar_is_refused_unless_replaced() -> None:
     ("kwargs", "path", "message"),
     [
         ({"mode": "bogus"}, "sidecar.mode", "unknown variant `bogus`, expected `bridge` or `host`"),
-        ({"selection": "all"}, "sidecar.selection", "unknown variant `all`, expected `with_services` or `opt_in`"),
+        ({"selection": "all"}, "selection", "unknown variant `all`, expected `with_services` or `opt_in`"),
         ({"ready_timeout": -1}, "sidecar.ready_timeout", "invalid value: integer `-1`, expected u32"),
     ],
 )

@@ -613,3 +613,82 @@ pub(crate) fn address_rule(e: &mut ValidationErrors, path: &str, v: &str) {
         );
     }
 }
+
+/// Injection options as data: the JSON the C ABI takes and what the Python keywords and the
+/// command line's flags fill in, read into [`SidecarOptions`] by [`InjectSettings::to_options`].
+///
+/// ```json
+/// {"mesh": "bookinfo", "hub": "docker.io/istio", "istio_version": "1.3.8",
+///  "selection": "with_services", "version": "v1", "protocol": "http",
+///  "extra_bridge_drivers": [], "sidecar": {"mode": "bridge", "readiness_gate": true}}
+/// ```
+///
+/// Only `mesh` is required; `sidecar` holds the fields of a spec's `sidecar { ... }` block.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InjectSettings {
+    /// The mesh's name (Pilot is found at `<mesh>-pilot-grpc.service.consul`).
+    pub mesh: String,
+    /// Image registry of the Istio images ([`crate::istio::DEFAULT_HUB`] when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hub: Option<String>,
+    /// Istio release ([`crate::istio::DEFAULT_VERSION`] when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub istio_version: Option<String>,
+    /// Which groups are meshed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selection: Option<Selection>,
+    /// The `version` label of the proxies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// The protocol Pilot is told for the meshed services.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+    /// Task drivers besides the built-in ones whose tasks join the group's bridge network.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_bridge_drivers: Vec<String>,
+    /// The sidecar settings (a spec's `sidecar { ... }` block).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sidecar: Option<SidecarSpec>,
+}
+
+impl InjectSettings {
+    /// Settings for the mesh `mesh`, everything else at its default.
+    pub fn new(mesh: impl Into<String>) -> Self {
+        InjectSettings {
+            mesh: mesh.into(),
+            hub: None,
+            istio_version: None,
+            selection: None,
+            version: None,
+            protocol: None,
+            extra_bridge_drivers: Vec::new(),
+            sidecar: None,
+        }
+    }
+
+    /// The checked [`SidecarOptions`] ([`SidecarOptions::build`]).
+    pub fn to_options(&self) -> Result<SidecarOptions> {
+        let mut opts = SidecarOptions::new(self.mesh.clone());
+        if let Some(spec) = &self.sidecar {
+            opts.spec = spec.clone();
+        }
+        if let Some(hub) = &self.hub {
+            opts = opts.hub(hub.clone());
+        }
+        if let Some(v) = &self.istio_version {
+            opts = opts.istio_version(v);
+        }
+        if let Some(s) = &self.selection {
+            opts = opts.selection(*s);
+        }
+        if let Some(v) = &self.version {
+            opts = opts.version(v.clone());
+        }
+        if let Some(p) = &self.protocol {
+            opts = opts.protocol(p.clone());
+        }
+        opts.extra_bridge_drivers = self.extra_bridge_drivers.clone();
+        opts.build()
+    }
+}
