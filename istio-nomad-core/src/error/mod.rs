@@ -481,7 +481,9 @@ pub enum ConflictError {
         holder: Option<String>,
     },
     /// The previous holder's Consul session ended moments ago and Consul holds the lock back
-    /// for its lock delay (`api/lock.go`, `DefaultLockRetryTime`; the session's `LockDelay`).
+    /// for the session's `LockDelay` (Consul `agent/consul/state/session.go`
+    /// `deleteSessionTxn` sets it; `agent/consul/kvs_endpoint.go` `kvsPreApply` refuses an
+    /// acquire within it).
     #[error("conflict: {}", match previous { Some(h) => format!("mesh {mesh} was locked by {h}; its session ended moments ago and Consul holds the lock back for the lock delay"), None => format!("mesh {mesh}: the lock is held back by Consul's lock delay after the previous holder's session ended; try again shortly") })]
     LockDelay {
         /// The mesh.

@@ -144,6 +144,7 @@ pub(crate) mod functions;
 mod names;
 mod schema;
 mod syntax;
+mod values;
 mod vars;
 
 use std::path::{Path, PathBuf};

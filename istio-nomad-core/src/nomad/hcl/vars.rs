@@ -535,7 +535,7 @@ impl<'s> Variables<'s> {
             };
             let v = self.convert(
                 i,
-                super::decode::json_to_hcl(v),
+                super::values::json_to_hcl(v),
                 &format!("var file {shown}"),
             )?;
             self.decls[i].value = Some((v, Source::VarFile));
