@@ -5,7 +5,7 @@
 //! * an HTTP client ([`HttpNomad`], [`HttpConsul`], [`HttpEtcd`]) configured from the tool's
 //!   standard environment variables (`NOMAD_ADDR`, `CONSUL_HTTP_ADDR`, `ETCDCTL_ENDPOINTS`, ...)
 //!   or from an explicit builder;
-//! * an in-memory server ([`MemoryNomad`], [`MemoryConsul`], [`MemoryEtcd`]) that keeps the
+//! * an in-memory server (`MemoryNomad`, `MemoryConsul`, `MemoryEtcd`; feature `test-util`) that keeps the
 //!   rules of the real one: indexes only grow, check-and-set is enforced, blocking queries wake
 //!   on change, jobs get versions and deployments, missing objects give 404.
 //!

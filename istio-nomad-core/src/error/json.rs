@@ -35,7 +35,7 @@ pub fn from_json_text<T: DeserializeOwned>(text: &str, root: &str) -> Result<T, 
 
 /// Reads a document given as data (a Python `dict` turned into a [`Value`]) as a `T`. A bad
 /// value is a [`Format::Value`] parse error at `root.<path>` ("invalid value in
-/// intercept.inbound_ports[1]: ...").
+/// intercept.inbound_ports\[1\]: ...").
 pub fn from_json_value<T: DeserializeOwned>(value: Value, root: &str) -> Result<T, ParseError> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let mut p = ParseError::new(Format::Value, e.inner().to_string());

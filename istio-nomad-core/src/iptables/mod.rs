@@ -5,7 +5,7 @@
 //! * [`InterceptConfig`]: every `istio-iptables` setting, with Istio's defaults, loadable from
 //!   `sidecar.env`/`cluster.env` variables ([`InterceptConfig::from_env_files`]) and from
 //!   istio-iptables style flags ([`InterceptConfig::from_flags`]).
-//! * [`IptablesPlan`]: the rule set as typed tables, chains and rules (see [`plan`] for the
+//! * [`IptablesPlan`]: the rule set as typed tables, chains and rules (see [`ruleset`] for the
 //!   exact order), for IPv4 and IPv6, REDIRECT and TPROXY, with the TPROXY policy routing.
 //! * Renderers: `iptables-restore --noflush` text per family ([`IptablesPlan::render_restore`]),
 //!   a POSIX shell script ([`IptablesPlan::render_shell`]) and the exact cleanup in both forms.
@@ -14,7 +14,7 @@
 //! * [`Netfilter`]: applies a plan idempotently (nothing written when the namespace already
 //!   matches) and atomically (one restore transaction per family; on any failure the tables
 //!   touched are put back as they were), with a real implementation ([`SystemNetfilter`],
-//!   optionally inside a named network namespace) and an in-memory one ([`MemoryNetfilter`]).
+//!   optionally inside a named network namespace) and an in-memory one (`MemoryNetfilter`, feature `test-util`).
 //!
 //! ```
 //! use istio_nomad_core::iptables::{Family, InterceptConfig, IptablesPlan, PortSelection};

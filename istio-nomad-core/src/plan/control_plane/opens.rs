@@ -6,7 +6,7 @@
 //! serves, each row with the source it comes from. [`listeners`] applies the table to a rendered
 //! task (its `args` and `env`); [`check_health`] walks a job's Consul checks and says, for each,
 //! whether it probes a port its component opens. The in-memory cluster
-//! ([`crate::install::InMemoryCluster`]) registers checks with that status and fails the
+//! (`install::InMemoryCluster`) registers checks with that status and fails the
 //! deployment of a job with a check on a port nothing opens, as a Nomad deployment with
 //! `health_check = "checks"` fails when a check never passes.
 //!
