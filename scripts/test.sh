@@ -58,7 +58,7 @@ if cargo tree -p istio-nomad-core --no-default-features -e normal --prefix none 
   exit 1
 fi
 say "API docs of istio-nomad-core (broken links fail)"
-RUSTDOCFLAGS="-D warnings" cargo doc -q -p istio-nomad-core --no-deps --no-default-features
+RUSTDOCFLAGS="-D warnings" cargo doc -q -p istio-nomad-core --no-deps
 RUSTDOCFLAGS="-D warnings" cargo doc -q -p istio-nomad-core --no-deps --features test-util
 say "module layers (no module uses a higher layer; no cycle)"
 cargo test -q -p istio-nomad-core --test module_layers

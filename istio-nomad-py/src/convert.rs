@@ -156,35 +156,11 @@ fn map_item(
     Ok(())
 }
 
-/// Converts a JSON value to Python: objects become `dict` (keys in document order), arrays
-/// `list`, numbers `int` or `float`.
-pub fn to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny>> {
-    Ok(match v {
-        Value::Null => py.None().into_bound(py),
-        Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
-        Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                i.into_pyobject(py)?.into_any()
-            } else if let Some(u) = n.as_u64() {
-                u.into_pyobject(py)?.into_any()
-            } else {
-                n.as_f64().unwrap_or(f64::NAN).into_pyobject(py)?.into_any()
-            }
-        }
-        Value::String(s) => PyString::new(py, s).into_any(),
-        Value::Array(a) => {
-            let list = PyList::empty(py);
-            for item in a {
-                list.append(to_py(py, item)?)?;
-            }
-            list.into_any()
-        }
-        Value::Object(m) => {
-            let d = PyDict::new(py);
-            for (k, item) in m {
-                d.set_item(k, to_py(py, item)?)?;
-            }
-            d.into_any()
-        }
-    })
+/// A Rust value (a core report, event or document, or a JSON value) as the Python object its
+/// serde form gives: dicts, lists, `str`, `int`, `float`, `bool` and `None`.
+pub fn to_py<'py, T: serde::Serialize + ?Sized>(
+    py: Python<'py>,
+    v: &T,
+) -> PyResult<Bound<'py, PyAny>> {
+    Ok(pythonize::pythonize(py, v)?)
 }

@@ -17,7 +17,6 @@ use istio_nomad_core::plan::{plan as make_plan, plan_unverified, Plan};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::PyBool;
-use serde_json::Value;
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
@@ -184,8 +183,8 @@ fn installer(
         let failed = failed.clone();
         b = b.on_event(move |e: &Event| {
             Python::attach(|py| {
-                let result = crate::convert::to_py(py, &report_value(e))
-                    .and_then(|d| cb.call1(py, (d,)).map(drop));
+                let result =
+                    crate::convert::to_py(py, e).and_then(|d| cb.call1(py, (d,)).map(drop));
                 if let Err(err) = result {
                     if let Ok(mut slot) = failed.lock() {
                         slot.get_or_insert(err);
@@ -309,7 +308,7 @@ pub fn diff<'py>(
     let b = backends(py, &plan, nomad, consul, etcd, in_memory)?;
     let (inst, failed) = installer(b, store, None, progress);
     let d = run(py, &failed, inst.diff(&plan))?;
-    crate::convert::to_py(py, &report_value(&d))
+    crate::convert::to_py(py, &d)
 }
 
 /// Applies a plan (or the plan of a spec): registers the jobs in dependency order, waits for
@@ -352,7 +351,7 @@ pub fn apply<'py>(
     let b = backends(py, &plan, nomad, consul, etcd, in_memory)?;
     let (inst, failed) = installer(b, store, holder, progress);
     let r = run(py, &failed, inst.apply(&plan, &opts))?;
-    crate::convert::to_py(py, &report_value(&r))
+    crate::convert::to_py(py, &r)
 }
 
 /// Deregisters (purges) the jobs of a plan in reverse dependency order and clears the
@@ -393,11 +392,5 @@ pub fn destroy<'py>(
     let b = backends(py, &plan, nomad, consul, etcd, in_memory)?;
     let (inst, failed) = installer(b, store, holder, progress);
     let r = run(py, &failed, inst.destroy(&plan, &opts))?;
-    crate::convert::to_py(py, &report_value(&r))
-}
-
-/// A report or event of the core as its JSON document (the core's own serialization, the same
-/// the C ABI returns), turned into a dict by the caller.
-fn report_value<T: serde::Serialize>(v: &T) -> Value {
-    serde_json::to_value(v).unwrap_or(Value::Null)
+    crate::convert::to_py(py, &r)
 }
