@@ -9,7 +9,7 @@
 
 use clap::{Args, ValueEnum};
 use istio_nomad_core::plan::sidecar::{
-    inject, remove_sidecar, NetworkMode, Selection, SidecarOptions,
+    inject, remove_sidecar, InjectSettings, NetworkMode, Selection, SidecarSpec,
 };
 use std::path::PathBuf;
 
@@ -75,43 +75,44 @@ pub struct InjectArgs {
     pub read: crate::read::ReadArgs,
 }
 
+/// The flags as the core's [`InjectSettings`] (the C ABI's options JSON, Python's keywords):
+/// one reading of injection options for every face.
+fn settings(args: &InjectArgs) -> InjectSettings {
+    InjectSettings {
+        mesh: args.mesh.clone(),
+        hub: Some(args.hub.clone()),
+        istio_version: Some(args.istio_version.clone()),
+        selection: Some(if args.opt_in {
+            Selection::OptIn
+        } else {
+            Selection::WithServices
+        }),
+        version: args.version_label.clone(),
+        protocol: args.protocol.clone(),
+        extra_bridge_drivers: Vec::new(),
+        sidecar: Some(SidecarSpec {
+            mode: if args.host_mode {
+                NetworkMode::Host
+            } else {
+                NetworkMode::Bridge
+            },
+            cni_network: args.cni_network.clone(),
+            readiness_gate: !args.no_readiness_gate,
+            pilot_address: args.pilot_address.clone(),
+            zipkin_address: args.zipkin_address.clone(),
+            replace_connect: args.replace_connect,
+            ..SidecarSpec::default()
+        }),
+    }
+}
+
 /// Runs `mesh inject`.
 pub fn run(args: InjectArgs) -> Result<(), Box<dyn std::error::Error>> {
     let job = args.read.read(&args.job)?;
     let out = if args.remove {
         remove_sidecar(&job)?
     } else {
-        let mut opts = SidecarOptions::new(args.mesh)
-            .hub(args.hub)
-            .istio_version(args.istio_version)
-            .replace_connect(args.replace_connect)
-            .readiness_gate(!args.no_readiness_gate)
-            .mode(if args.host_mode {
-                NetworkMode::Host
-            } else {
-                NetworkMode::Bridge
-            })
-            .selection(if args.opt_in {
-                Selection::OptIn
-            } else {
-                Selection::WithServices
-            });
-        if let Some(n) = args.cni_network {
-            opts = opts.cni_network(n);
-        }
-        if let Some(a) = args.pilot_address {
-            opts = opts.pilot_address(a);
-        }
-        if let Some(a) = args.zipkin_address {
-            opts = opts.zipkin_address(a);
-        }
-        if let Some(v) = args.version_label {
-            opts = opts.version(v);
-        }
-        if let Some(p) = args.protocol {
-            opts = opts.protocol(p);
-        }
-        inject(&job, &opts.build()?)?
+        inject(&job, &settings(&args).to_options()?)?
     };
     match args.format {
         Format::Hcl => print!("{}", out.to_hcl()?),

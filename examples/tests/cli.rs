@@ -290,6 +290,91 @@ fn inject_puts_groups_on_a_cni_network() {
 }
 
 #[test]
+fn inject_flags_mean_what_the_options_json_of_the_bindings_means() {
+    use istio_nomad_core::error::json::from_json_text;
+    use istio_nomad_core::nomad::Job;
+    use istio_nomad_core::plan::sidecar::{inject, InjectSettings};
+    let dir = tempfile::tempdir().unwrap();
+    let job = dir.path().join("web.json");
+    std::fs::write(
+        &job,
+        r#"{"Job": {"ID": "web", "Datacenters": ["dc1"], "TaskGroups": [
+  {"Name": "web", "Meta": {"istio-nomad.inject": "true"},
+   "Networks": [{"DynamicPorts": [{"Label": "http", "To": 8080}]}],
+   "Services": [{"Name": "web", "PortLabel": "http"}],
+   "Tasks": [{"Name": "app", "Driver": "docker", "Config": {"image": "nginx:1.27"}}]},
+  {"Name": "batch", "Tasks": [{"Name": "t", "Driver": "exec", "Config": {"command": "true"}}]}
+]}}"#,
+    )
+    .unwrap();
+    let o = run(&[
+        "inject",
+        job.to_str().unwrap(),
+        "--format",
+        "json",
+        "--mesh",
+        "shop",
+        "--hub",
+        "registry.example/istio",
+        "--istio-version",
+        "1.3.8",
+        "--opt-in",
+        "--version-label",
+        "v2",
+        "--protocol",
+        "http",
+        "--no-readiness-gate",
+        "--zipkin-address",
+        "zipkin.service.consul:9411",
+        "--cni-network",
+        "meshnet",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    // The same options as the C ABI's options JSON (what Python's keywords fill in).
+    let settings: InjectSettings = from_json_text(
+        r#"{"mesh": "shop", "hub": "registry.example/istio", "istio_version": "1.3.8",
+            "selection": "opt_in", "version": "v2", "protocol": "http",
+            "sidecar": {"readiness_gate": false, "cni_network": "meshnet",
+                        "zipkin_address": "zipkin.service.consul:9411"}}"#,
+        "options",
+    )
+    .unwrap();
+    let src = Job::from_json(&std::fs::read_to_string(&job).unwrap()).unwrap();
+    let want = inject(&src, &settings.to_options().unwrap()).unwrap();
+    assert_eq!(
+        text(&o.stdout),
+        format!("{}\n", want.to_register_json().unwrap())
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let g = &v["Job"]["TaskGroups"][0];
+    assert_eq!(g["Networks"][0]["Mode"], "cni/meshnet");
+    assert_eq!(g["Services"][0]["Tags"][0], "version|v2");
+    assert_eq!(g["Services"][0]["Meta"]["protocol"], "http");
+    let names: Vec<&str> = g["Tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["Name"].as_str().unwrap())
+        .collect();
+    assert!(!names.contains(&"istio-ready"), "{names:?}");
+    let proxy = g["Tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["Name"] == "istio-proxy")
+        .unwrap();
+    assert_eq!(
+        proxy["Config"]["image"],
+        "registry.example/istio/proxy_debug:1.3.8"
+    );
+    // --opt-in leaves the group without the inject meta alone.
+    assert_eq!(
+        v["Job"]["TaskGroups"][1]["Tasks"].as_array().unwrap().len(),
+        1
+    );
+}
+
+#[test]
 fn fmt_and_inject_take_variables_strictness_and_fs_flags() {
     let dir = tempfile::tempdir().unwrap();
     let job = dir.path().join("web.nomad.hcl");

@@ -40,6 +40,15 @@ pub fn to_value_at(obj: &Bound<'_, PyAny>, path: &str) -> PyResult<Value> {
     to_value(obj, &mut path, 0)
 }
 
+/// The keyword arguments that were given, as a JSON object: `(name, None)` pairs are left out,
+/// so the core's defaults apply to them.
+pub fn given<'a>(pairs: impl IntoIterator<Item = (&'a str, Option<Value>)>) -> Map<String, Value> {
+    pairs
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
+        .collect()
+}
+
 fn type_name(obj: &Bound<'_, PyAny>) -> String {
     obj.get_type()
         .qualname()

@@ -1,13 +1,13 @@
 //! `InterceptConfig` and `IptablesPlan`: Istio's interception rules, typed, rendered on demand.
 
-use crate::convert::{mapping_to_value, to_py, to_value_at};
+use crate::convert::{given, mapping_to_value, to_py, to_value_at};
 use crate::errors::{parse_error, value_error, IntoPy};
 use istio_nomad_core::error::json::from_json_value;
 use istio_nomad_core::iptables::{self, Family};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyMapping;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::path::PathBuf;
 
 /// Every setting of Istio's traffic interception (`istio-iptables`), validated.
@@ -69,37 +69,33 @@ impl PyInterceptConfig {
         tproxy_route_table: Option<i64>,
         ipv6: Option<bool>,
     ) -> PyResult<Self> {
-        let mut m = Map::new();
-        let mut put = |k: &str, v: Option<Value>| {
-            if let Some(v) = v {
-                m.insert(k.to_string(), v);
-            }
-        };
-        put("proxy_port", proxy_port.map(Value::from));
-        put(
-            "inbound_capture_port",
-            inbound_capture_port.map(Value::from),
-        );
-        put("proxy_uids", proxy_uids.map(Value::from));
-        put("proxy_gids", proxy_gids.map(Value::from));
-        put("bypass_root", bypass_root.map(Value::from));
-        put("mode", mode.map(Value::from));
-        put(
-            "exclude_inbound_ports",
-            exclude_inbound_ports.map(Value::from),
-        );
-        put(
-            "exclude_outbound_cidrs",
-            exclude_outbound_cidrs.map(Value::from),
-        );
-        put(
-            "exclude_outbound_ports",
-            exclude_outbound_ports.map(Value::from),
-        );
-        put("outbound_interfaces", outbound_interfaces.map(Value::from));
-        put("tproxy_mark", tproxy_mark.map(Value::from));
-        put("tproxy_route_table", tproxy_route_table.map(Value::from));
-        put("ipv6", ipv6.map(Value::from));
+        let mut m = given([
+            ("proxy_port", proxy_port.map(Value::from)),
+            (
+                "inbound_capture_port",
+                inbound_capture_port.map(Value::from),
+            ),
+            ("proxy_uids", proxy_uids.map(Value::from)),
+            ("proxy_gids", proxy_gids.map(Value::from)),
+            ("bypass_root", bypass_root.map(Value::from)),
+            ("mode", mode.map(Value::from)),
+            (
+                "exclude_inbound_ports",
+                exclude_inbound_ports.map(Value::from),
+            ),
+            (
+                "exclude_outbound_cidrs",
+                exclude_outbound_cidrs.map(Value::from),
+            ),
+            (
+                "exclude_outbound_ports",
+                exclude_outbound_ports.map(Value::from),
+            ),
+            ("outbound_interfaces", outbound_interfaces.map(Value::from)),
+            ("tproxy_mark", tproxy_mark.map(Value::from)),
+            ("tproxy_route_table", tproxy_route_table.map(Value::from)),
+            ("ipv6", ipv6.map(Value::from)),
+        ]);
         if let Some(v) = inbound_ports {
             m.insert(
                 "inbound_ports".into(),

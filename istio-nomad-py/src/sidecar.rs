@@ -1,5 +1,6 @@
 //! `inject(job, ...)` and `remove_sidecar(job)`: the Istio proxy added to any Nomad job.
 
+use crate::convert::given;
 use crate::errors::{parse_error, IntoPy};
 use crate::iptables::PyInterceptConfig;
 use crate::job::PyJob;
@@ -8,7 +9,7 @@ use istio_nomad_core::plan::sidecar;
 use istio_nomad_core::spec::sidecar::InjectSettings;
 use pyo3::prelude::*;
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// Reads a value of the core from JSON; a wrong shape is a `SpecError` at `path`.
 fn read<T: DeserializeOwned>(py: Python<'_>, value: Value, path: &str) -> PyResult<T> {
@@ -79,42 +80,34 @@ pub fn inject(
 ) -> PyResult<PyJob> {
     // The keywords as the core's InjectSettings (the C ABI's options JSON): the sidecar
     // keywords form its `sidecar` object.
-    let mut side = Map::new();
-    let mut put = |k: &str, v: Option<Value>| {
-        if let Some(v) = v {
-            side.insert(k.to_string(), v);
-        }
-    };
-    put("mode", mode.map(Value::from));
-    put("cni_network", cni_network.map(Value::from));
-    put("proxy_image", proxy_image.map(Value::from));
-    put("init_image", init_image.map(Value::from));
-    put("ready_image", ready_image.map(Value::from));
-    put("readiness_gate", readiness_gate.map(Value::from));
-    put("ready_timeout", ready_timeout.map(Value::from));
-    put("pilot_address", pilot_address.map(Value::from));
-    put("zipkin_address", zipkin_address.map(Value::from));
-    put("cpu", cpu.map(Value::from));
-    put("memory", memory.map(Value::from));
-    put("expose_admin", expose_admin.map(Value::from));
-    put("replace_connect", replace_connect.map(Value::from));
-    let mut doc = Map::new();
-    doc.insert("mesh".into(), Value::from(mesh));
-    let mut top = |k: &str, v: Option<Value>| {
-        if let Some(v) = v {
-            doc.insert(k.to_string(), v);
-        }
-    };
-    top("hub", hub.map(Value::from));
-    top("istio_version", istio_version.map(Value::from));
-    top("selection", selection.map(Value::from));
-    top("version", version.map(Value::from));
-    top("protocol", protocol.map(Value::from));
-    top(
-        "extra_bridge_drivers",
-        extra_bridge_drivers.map(Value::from),
-    );
-    doc.insert("sidecar".into(), Value::Object(side));
+    let side = given([
+        ("mode", mode.map(Value::from)),
+        ("cni_network", cni_network.map(Value::from)),
+        ("proxy_image", proxy_image.map(Value::from)),
+        ("init_image", init_image.map(Value::from)),
+        ("ready_image", ready_image.map(Value::from)),
+        ("readiness_gate", readiness_gate.map(Value::from)),
+        ("ready_timeout", ready_timeout.map(Value::from)),
+        ("pilot_address", pilot_address.map(Value::from)),
+        ("zipkin_address", zipkin_address.map(Value::from)),
+        ("cpu", cpu.map(Value::from)),
+        ("memory", memory.map(Value::from)),
+        ("expose_admin", expose_admin.map(Value::from)),
+        ("replace_connect", replace_connect.map(Value::from)),
+    ]);
+    let doc = given([
+        ("mesh", Some(Value::from(mesh))),
+        ("hub", hub.map(Value::from)),
+        ("istio_version", istio_version.map(Value::from)),
+        ("selection", selection.map(Value::from)),
+        ("version", version.map(Value::from)),
+        ("protocol", protocol.map(Value::from)),
+        (
+            "extra_bridge_drivers",
+            extra_bridge_drivers.map(Value::from),
+        ),
+        ("sidecar", Some(Value::Object(side))),
+    ]);
     let mut settings: InjectSettings = read(py, Value::Object(doc), "")?;
     if let (Some(cfg), Some(spec)) = (intercept, settings.sidecar.as_mut()) {
         spec.intercept = cfg.inner.clone();

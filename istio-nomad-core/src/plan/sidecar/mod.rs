@@ -46,8 +46,9 @@ pub mod tasks;
 mod undo;
 
 pub use crate::spec::sidecar::{
-    NetworkMode, Selection, SidecarOptions, SidecarSpec, CONSUL_SEARCH_DOMAIN, DEFAULT_PROXY_CPU,
-    DEFAULT_PROXY_MEMORY, DEFAULT_READY_IMAGE, DEFAULT_READY_TIMEOUT, PILOT_DISCOVERY_PORT,
+    InjectSettings, NetworkMode, Selection, SidecarOptions, SidecarSpec, CONSUL_SEARCH_DOMAIN,
+    DEFAULT_PROXY_CPU, DEFAULT_PROXY_MEMORY, DEFAULT_READY_IMAGE, DEFAULT_READY_TIMEOUT,
+    PILOT_DISCOVERY_PORT,
 };
 pub use rules::GroupRules;
 
