@@ -142,6 +142,12 @@ impl IstioVersion {
         self.patch >= self.facts().status_port_from_patch
     }
 
+    /// True when Pilot's mesh config has `policyCheckFailOpen` (from 1.0.3; see
+    /// [`ReleaseFacts::policy_fail_open_from_patch`]).
+    pub fn has_policy_fail_open(&self) -> bool {
+        self.patch >= self.facts().policy_fail_open_from_patch
+    }
+
     /// True when the VM package's `istio-start.sh` reads `PILOT_ADDRESS` (and accepts the
     /// `run` argument that skips its own iptables step): from 1.0.1 (`tools/deb/istio-start.sh`
     /// at 1.0.0 builds the address from `ISTIO_SYSTEM_NAMESPACE` and `ISTIO_PILOT_PORT` only).
@@ -290,6 +296,10 @@ pub struct ReleaseFacts {
     pub status_port_from_patch: u32,
     /// First patch release whose VM package reads `PILOT_ADDRESS` (1.0.1; 0 for later lines).
     pub vm_pilot_address_from_patch: u32,
+    /// First patch release whose mesh config has `policyCheckFailOpen` (1.0.3; 0 for later
+    /// lines): `MeshConfig` in `vendor/istio.io/api/mesh/v1alpha1/config.pb.go` has no such
+    /// field at 1.0.0 to 1.0.2, and Pilot refuses a mesh config with a field it does not know.
+    pub policy_fail_open_from_patch: u32,
     /// Pilot's mesh defaults turn the sidecars' telemetry reports to Mixer off
     /// (`DisableMixerHttpReports: true` in `DefaultMeshConfig`, `pkg/config/mesh/mesh.go` at
     /// 1.6.0 and 1.7.8; the field is not set, so false, at 1.3.8), so a mesh that runs Mixer
@@ -359,6 +369,7 @@ const fn row(
         standalone_citadel: minor <= 5,
         status_port_from_patch: if one_zero { 3 } else { 0 },
         vm_pilot_address_from_patch: if one_zero { 1 } else { 0 },
+        policy_fail_open_from_patch: if one_zero { 3 } else { 0 },
         mixer_reports_off_by_default: minor >= 6,
         vm_proxy_config_env: minor >= 6,
     }

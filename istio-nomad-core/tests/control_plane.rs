@@ -481,7 +481,7 @@ fn ha_pilot_mixer_citadel_flags_and_ports_match_the_facts() {
         "# Mesh configuration of bookinfo for Istio 1.0.0 (pilot-discovery --meshConfig).\n\
          mixerCheckServer: bookinfo-mixer.service.consul:9091\n\
          mixerReportServer: bookinfo-mixer.service.consul:9091\n\
-         policyCheckFailOpen: true\n\
+         disablePolicyChecks: true\n\
          defaultConfig:\n  discoveryAddress: bookinfo-pilot-grpc.service.consul:15010\n  \
          controlPlaneAuthPolicy: NONE\n  zipkinAddress: bookinfo-zipkin.service.consul:9411\n"
     );

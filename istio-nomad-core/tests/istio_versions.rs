@@ -176,6 +176,219 @@ fn dns_servers_come_from_the_spec_and_user_dns_is_kept() {
     );
 }
 
+/// The fields of Pilot's mesh config (`MeshConfig`) and of its `defaultConfig`
+/// (`ProxyConfig`) at a tag, from `vendor/istio.io/api/mesh/v1alpha1/config.pb.go` (and
+/// `proxy.pb.go` from 1.1) at that tag. Pilot reads the file strictly
+/// (`pilot/pkg/model/context.go` `ApplyMeshConfigDefaults` at 1.0.x, `pkg/config/mesh/mesh.go`
+/// `ApplyMeshConfig` at 1.3.8): one unknown field and it drops the whole file and runs on its
+/// defaults (measured with pilot-discovery 1.0.0: "unknown field \"policyCheckFailOpen\" in
+/// v1alpha1.MeshConfig").
+const MESH_FIELDS: [(&str, &[&str], &[&str]); 3] = [
+    (
+        "1.0.0",
+        &[
+            "mixerCheckServer",
+            "mixerReportServer",
+            "disablePolicyChecks",
+            "proxyListenPort",
+            "proxyHttpPort",
+            "connectTimeout",
+            "ingressClass",
+            "ingressService",
+            "ingressControllerMode",
+            "authPolicy",
+            "rdsRefreshDelay",
+            "enableTracing",
+            "accessLogFile",
+            "defaultConfig",
+            "mixerAddress",
+            "outboundTrafficPolicy",
+            "enableClientSidePolicyCheck",
+            "sdsUdsPath",
+            "sdsRefreshDelay",
+        ],
+        &[
+            "configPath",
+            "binaryPath",
+            "serviceCluster",
+            "drainDuration",
+            "parentShutdownDuration",
+            "discoveryAddress",
+            "discoveryRefreshDelay",
+            "zipkinAddress",
+            "connectTimeout",
+            "statsdUdpAddress",
+            "proxyAdminPort",
+            "availabilityZone",
+            "controlPlaneAuthPolicy",
+            "customConfigFile",
+            "statNameLength",
+            "concurrency",
+            "proxyBootstrapTemplatePath",
+            "interceptionMode",
+        ],
+    ),
+    (
+        // 1.0.3 adds policyCheckFailOpen to MeshConfig; ProxyConfig is unchanged.
+        "1.0.3",
+        &[
+            "mixerCheckServer",
+            "mixerReportServer",
+            "disablePolicyChecks",
+            "policyCheckFailOpen",
+            "proxyListenPort",
+            "proxyHttpPort",
+            "connectTimeout",
+            "ingressClass",
+            "ingressService",
+            "ingressControllerMode",
+            "authPolicy",
+            "rdsRefreshDelay",
+            "enableTracing",
+            "accessLogFile",
+            "defaultConfig",
+            "mixerAddress",
+            "outboundTrafficPolicy",
+            "enableClientSidePolicyCheck",
+            "sdsUdsPath",
+            "sdsRefreshDelay",
+        ],
+        &[
+            "configPath",
+            "binaryPath",
+            "serviceCluster",
+            "drainDuration",
+            "parentShutdownDuration",
+            "discoveryAddress",
+            "discoveryRefreshDelay",
+            "zipkinAddress",
+            "connectTimeout",
+            "statsdUdpAddress",
+            "proxyAdminPort",
+            "availabilityZone",
+            "controlPlaneAuthPolicy",
+            "customConfigFile",
+            "statNameLength",
+            "concurrency",
+            "proxyBootstrapTemplatePath",
+            "interceptionMode",
+        ],
+    ),
+    (
+        "1.3.8",
+        &[
+            "mixerCheckServer",
+            "mixerReportServer",
+            "disablePolicyChecks",
+            "policyCheckFailOpen",
+            "sidecarToTelemetrySessionAffinity",
+            "proxyListenPort",
+            "proxyHttpPort",
+            "connectTimeout",
+            "protocolDetectionTimeout",
+            "tcpKeepalive",
+            "ingressClass",
+            "ingressService",
+            "ingressControllerMode",
+            "authPolicy",
+            "rdsRefreshDelay",
+            "enableTracing",
+            "accessLogFile",
+            "accessLogFormat",
+            "accessLogEncoding",
+            "enableEnvoyAccessLogService",
+            "defaultConfig",
+            "mixerAddress",
+            "outboundTrafficPolicy",
+            "enableClientSidePolicyCheck",
+            "sdsUdsPath",
+            "sdsRefreshDelay",
+            "configSources",
+            "enableSdsTokenMount",
+            "sdsUseK8sSaJwt",
+            "trustDomain",
+            "defaultServiceExportTo",
+            "defaultVirtualServiceExportTo",
+            "defaultDestinationRuleExportTo",
+            "rootNamespace",
+            "localityLbSetting",
+            "dnsRefreshRate",
+            "disableReportBatch",
+            "reportBatchMaxEntries",
+            "reportBatchMaxTime",
+            "h2UpgradePolicy",
+        ],
+        &[
+            "configPath",
+            "binaryPath",
+            "serviceCluster",
+            "drainDuration",
+            "parentShutdownDuration",
+            "discoveryAddress",
+            "discoveryRefreshDelay",
+            "zipkinAddress",
+            "connectTimeout",
+            "statsdUdpAddress",
+            "envoyMetricsServiceAddress",
+            "proxyAdminPort",
+            "availabilityZone",
+            "controlPlaneAuthPolicy",
+            "customConfigFile",
+            "statNameLength",
+            "concurrency",
+            "proxyBootstrapTemplatePath",
+            "interceptionMode",
+            "tracing",
+            "sds",
+            "envoyAccessLogService",
+            "envoyMetricsService",
+        ],
+    ),
+];
+
+#[test]
+fn pilot_mesh_config_names_only_fields_its_release_knows() {
+    // Each version with the field table of the newest tag above at or before it.
+    for (version, table) in [
+        ("1.0.0", "1.0.0"),
+        ("1.0.2", "1.0.0"),
+        ("1.0.3", "1.0.3"),
+        ("1.0.6", "1.0.3"),
+        ("1.3.8", "1.3.8"),
+    ] {
+        let (_, mesh_fields, proxy_fields) =
+            MESH_FIELDS.iter().find(|(t, _, _)| *t == table).unwrap();
+        let p = plan(&bookinfo(version)).unwrap();
+        let t = task(job(&p, "bookinfo-pilot"), "pilot", "pilot");
+        let text = t
+            .templates
+            .iter()
+            .find(|x| x.dest_path.as_deref() == Some("local/mesh"))
+            .unwrap()
+            .embedded_tmpl
+            .clone()
+            .unwrap();
+        let mut seen = 0;
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let key = line.trim_start().split(':').next().unwrap();
+            let indent = line.len() - line.trim_start().len();
+            match indent {
+                0 => assert!(
+                    mesh_fields.contains(&key),
+                    "{version}: MeshConfig has no {key}"
+                ),
+                2 => assert!(
+                    proxy_fields.contains(&key),
+                    "{version}: ProxyConfig has no {key}"
+                ),
+                _ => continue,
+            }
+            seen += 1;
+        }
+        assert!(seen >= 5, "{version}: {text}");
+    }
+}
+
 #[test]
 fn pilot_mixer_citadel_per_release() {
     let expected_pilot = |version: &str, extra: &[&str]| {
@@ -205,6 +418,22 @@ fn pilot_mixer_citadel_per_release() {
         t
     };
     for (version, secure, interval, mesh_tail, mixer_meta, citadel) in [
+        (
+            "1.0.2",
+            Some("--secureGrpcAddr"),
+            true,
+            "disablePolicyChecks: true\ndefaultConfig:\n  discoveryAddress: bookinfo-pilot-grpc.service.consul:15010\n  controlPlaneAuthPolicy: NONE\n  zipkinAddress: bookinfo-zipkin.service.consul:9411\n",
+            None,
+            true,
+        ),
+        (
+            "1.0.3",
+            Some("--secureGrpcAddr"),
+            true,
+            "policyCheckFailOpen: true\ndefaultConfig:\n  discoveryAddress: bookinfo-pilot-grpc.service.consul:15010\n  controlPlaneAuthPolicy: NONE\n  zipkinAddress: bookinfo-zipkin.service.consul:9411\n",
+            None,
+            true,
+        ),
         (
             "1.0.6",
             Some("--secureGrpcAddr"),

@@ -155,8 +155,12 @@ pub(crate) fn apiserver_job(ctx: &MeshContext, r: &ResolvedControlPlane) -> Resu
 ///   (`pilot/pkg/networking/plugin/mixer/mixer.go` `buildUpstreamName`), the cluster of Mixer's
 ///   Consul service. Istio 1.0 reads that service's protocol from the node meta (default http),
 ///   so its cluster speaks HTTP/1.1 and Mixer's gRPC cannot answer: for 1.0 the policy check
-///   fails open, so a mesh without `node_meta { protocol = "grpc" }` on Mixer's nodes still
-///   carries traffic. From 1.6, whose defaults turn the sidecars' reports to Mixer off
+///   fails open (`policyCheckFailOpen: true`), so a mesh without
+///   `node_meta { protocol = "grpc" }` on Mixer's nodes still carries traffic. 1.0.0 to 1.0.2
+///   have no `policyCheckFailOpen` (Pilot 1.0.0 refuses the whole file: "unknown field
+///   \"policyCheckFailOpen\" in v1alpha1.MeshConfig", then runs on its defaults, without Mixer
+///   or Zipkin), so for them the checks are turned off (`disablePolicyChecks: true`); reports
+///   still go to Mixer. From 1.6, whose defaults turn the sidecars' reports to Mixer off
 ///   (`DisableMixerHttpReports: true`, `pkg/config/mesh/mesh.go` at 1.6.0), the text turns them
 ///   back on. Policy checks keep each release's default (on in 1.0, off from 1.1:
 ///   `DisablePolicyChecks` in `DefaultMeshConfig`).
@@ -173,7 +177,11 @@ pub(crate) fn pilot_mesh_config(ctx: &MeshContext, r: &ResolvedControlPlane) -> 
     if let Some(m) = &ep.mixer_address {
         text.push_str(&format!("mixerCheckServer: {m}\nmixerReportServer: {m}\n"));
         if !facts.protocol_in_service_meta() {
-            text.push_str("policyCheckFailOpen: true\n");
+            if ctx.istio_version.has_policy_fail_open() {
+                text.push_str("policyCheckFailOpen: true\n");
+            } else {
+                text.push_str("disablePolicyChecks: true\n");
+            }
         }
         if facts.mixer_reports_off_by_default {
             text.push_str("disableMixerHttpReports: false\n");

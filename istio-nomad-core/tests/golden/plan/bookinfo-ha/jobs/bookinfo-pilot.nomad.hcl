@@ -187,7 +187,7 @@ EOT
 # Mesh configuration of bookinfo for Istio 1.0.0 (pilot-discovery --meshConfig).
 mixerCheckServer: bookinfo-mixer.service.consul:9091
 mixerReportServer: bookinfo-mixer.service.consul:9091
-policyCheckFailOpen: true
+disablePolicyChecks: true
 defaultConfig:
   discoveryAddress: bookinfo-pilot-grpc.service.consul:15010
   controlPlaneAuthPolicy: NONE
