@@ -1,6 +1,6 @@
 # Istio's Bookinfo sample as an istio-nomad mesh: four services, reviews in three versions.
 #
-#   cargo run --example mesh -- plan examples/bookinfo.mesh.hcl --out out/bookinfo
+#   cargo run -q -p istio-nomad-examples -- plan examples/bookinfo.mesh.hcl --out out/bookinfo
 mesh "bookinfo" {
   region        = "global"
   datacenters   = ["dc1"]
