@@ -176,6 +176,59 @@ fn dns_servers_come_from_the_spec_and_user_dns_is_kept() {
     );
 }
 
+/// `MeshConfig` fields at 1.0.0 (1.0.3 adds `policyCheckFailOpen`).
+const MESH_1_0_0: &[&str] = &[
+    "mixerCheckServer",
+    "mixerReportServer",
+    "disablePolicyChecks",
+    "proxyListenPort",
+    "proxyHttpPort",
+    "connectTimeout",
+    "ingressClass",
+    "ingressService",
+    "ingressControllerMode",
+    "authPolicy",
+    "rdsRefreshDelay",
+    "enableTracing",
+    "accessLogFile",
+    "defaultConfig",
+    "mixerAddress",
+    "outboundTrafficPolicy",
+    "enableClientSidePolicyCheck",
+    "sdsUdsPath",
+    "sdsRefreshDelay",
+];
+
+/// `ProxyConfig` fields at 1.0.0 (the same at 1.0.3 and 1.0.6).
+const PROXY_1_0: &[&str] = &[
+    "configPath",
+    "binaryPath",
+    "serviceCluster",
+    "drainDuration",
+    "parentShutdownDuration",
+    "discoveryAddress",
+    "discoveryRefreshDelay",
+    "zipkinAddress",
+    "connectTimeout",
+    "statsdUdpAddress",
+    "proxyAdminPort",
+    "availabilityZone",
+    "controlPlaneAuthPolicy",
+    "customConfigFile",
+    "statNameLength",
+    "concurrency",
+    "proxyBootstrapTemplatePath",
+    "interceptionMode",
+];
+
+/// (tag, MeshConfig fields, MeshConfig fields added to them, ProxyConfig fields).
+type FieldTable = (
+    &'static str,
+    &'static [&'static str],
+    &'static [&'static str],
+    &'static [&'static str],
+);
+
 /// The fields of Pilot's mesh config (`MeshConfig`) and of its `defaultConfig`
 /// (`ProxyConfig`) at a tag, from `vendor/istio.io/api/mesh/v1alpha1/config.pb.go` (and
 /// `proxy.pb.go` from 1.1) at that tag. Pilot reads the file strictly
@@ -183,97 +236,9 @@ fn dns_servers_come_from_the_spec_and_user_dns_is_kept() {
 /// `ApplyMeshConfig` at 1.3.8): one unknown field and it drops the whole file and runs on its
 /// defaults (measured with pilot-discovery 1.0.0: "unknown field \"policyCheckFailOpen\" in
 /// v1alpha1.MeshConfig").
-const MESH_FIELDS: [(&str, &[&str], &[&str]); 3] = [
-    (
-        "1.0.0",
-        &[
-            "mixerCheckServer",
-            "mixerReportServer",
-            "disablePolicyChecks",
-            "proxyListenPort",
-            "proxyHttpPort",
-            "connectTimeout",
-            "ingressClass",
-            "ingressService",
-            "ingressControllerMode",
-            "authPolicy",
-            "rdsRefreshDelay",
-            "enableTracing",
-            "accessLogFile",
-            "defaultConfig",
-            "mixerAddress",
-            "outboundTrafficPolicy",
-            "enableClientSidePolicyCheck",
-            "sdsUdsPath",
-            "sdsRefreshDelay",
-        ],
-        &[
-            "configPath",
-            "binaryPath",
-            "serviceCluster",
-            "drainDuration",
-            "parentShutdownDuration",
-            "discoveryAddress",
-            "discoveryRefreshDelay",
-            "zipkinAddress",
-            "connectTimeout",
-            "statsdUdpAddress",
-            "proxyAdminPort",
-            "availabilityZone",
-            "controlPlaneAuthPolicy",
-            "customConfigFile",
-            "statNameLength",
-            "concurrency",
-            "proxyBootstrapTemplatePath",
-            "interceptionMode",
-        ],
-    ),
-    (
-        // 1.0.3 adds policyCheckFailOpen to MeshConfig; ProxyConfig is unchanged.
-        "1.0.3",
-        &[
-            "mixerCheckServer",
-            "mixerReportServer",
-            "disablePolicyChecks",
-            "policyCheckFailOpen",
-            "proxyListenPort",
-            "proxyHttpPort",
-            "connectTimeout",
-            "ingressClass",
-            "ingressService",
-            "ingressControllerMode",
-            "authPolicy",
-            "rdsRefreshDelay",
-            "enableTracing",
-            "accessLogFile",
-            "defaultConfig",
-            "mixerAddress",
-            "outboundTrafficPolicy",
-            "enableClientSidePolicyCheck",
-            "sdsUdsPath",
-            "sdsRefreshDelay",
-        ],
-        &[
-            "configPath",
-            "binaryPath",
-            "serviceCluster",
-            "drainDuration",
-            "parentShutdownDuration",
-            "discoveryAddress",
-            "discoveryRefreshDelay",
-            "zipkinAddress",
-            "connectTimeout",
-            "statsdUdpAddress",
-            "proxyAdminPort",
-            "availabilityZone",
-            "controlPlaneAuthPolicy",
-            "customConfigFile",
-            "statNameLength",
-            "concurrency",
-            "proxyBootstrapTemplatePath",
-            "interceptionMode",
-        ],
-    ),
+const MESH_FIELDS: [FieldTable; 3] = [
+    ("1.0.0", MESH_1_0_0, &[], PROXY_1_0),
+    ("1.0.3", MESH_1_0_0, &["policyCheckFailOpen"], PROXY_1_0),
     (
         "1.3.8",
         &[
@@ -318,6 +283,7 @@ const MESH_FIELDS: [(&str, &[&str], &[&str]); 3] = [
             "reportBatchMaxTime",
             "h2UpgradePolicy",
         ],
+        &[],
         &[
             "configPath",
             "binaryPath",
@@ -356,8 +322,8 @@ fn pilot_mesh_config_names_only_fields_its_release_knows() {
         ("1.0.6", "1.0.3"),
         ("1.3.8", "1.3.8"),
     ] {
-        let (_, mesh_fields, proxy_fields) =
-            MESH_FIELDS.iter().find(|(t, _, _)| *t == table).unwrap();
+        let (_, mesh_fields, added, proxy_fields) =
+            MESH_FIELDS.iter().find(|(t, ..)| *t == table).unwrap();
         let p = plan(&bookinfo(version)).unwrap();
         let t = task(job(&p, "bookinfo-pilot"), "pilot", "pilot");
         let text = t
@@ -374,7 +340,7 @@ fn pilot_mesh_config_names_only_fields_its_release_knows() {
             let indent = line.len() - line.trim_start().len();
             match indent {
                 0 => assert!(
-                    mesh_fields.contains(&key),
+                    mesh_fields.contains(&key) || added.contains(&key),
                     "{version}: MeshConfig has no {key}"
                 ),
                 2 => assert!(
