@@ -60,16 +60,42 @@ fn entry(
     port: u16,
     tags: &[&str],
 ) -> Value {
+    entry_with(node, id, name, address, port, tags, Some("http"))
+}
+
+/// A catalog entry with the given `protocol` service meta (none when `None`).
+fn entry_with(
+    node: (&str, &str),
+    id: &str,
+    name: &str,
+    address: &str,
+    port: u16,
+    tags: &[&str],
+    protocol: Option<&str>,
+) -> Value {
+    let mut meta = json!({"external-source": "nomad"});
+    if let Some(p) = protocol {
+        meta["protocol"] = json!(p);
+    }
     json!({
         "ID": "node-id", "Node": node.0, "Address": node.1, "Datacenter": "dc1",
         "NodeMeta": {"consul-network-segment": ""},
         "ServiceID": id, "ServiceName": name, "ServiceAddress": address, "ServicePort": port,
-        "ServiceTags": tags, "ServiceMeta": {"external-source": "nomad", "protocol": "http"},
+        "ServiceTags": tags, "ServiceMeta": meta,
         "ServiceKind": "", "CreateIndex": 10, "ModifyIndex": 10
     })
 }
 
 async fn servers(cni_on_b: bool, b_subnet: &str) -> (MockServer, MockServer) {
+    servers_with(cni_on_b, b_subnet, Some("http")).await
+}
+
+/// The mock servers; the apps' catalog entries carry `protocol` as their service meta.
+async fn servers_with(
+    cni_on_b: bool,
+    b_subnet: &str,
+    protocol: Option<&str>,
+) -> (MockServer, MockServer) {
     let nomad = MockServer::start().await;
     let consul = MockServer::start().await;
     let a = node("1a2b-a", "node-a", "10.0.0.11", true);
@@ -107,13 +133,14 @@ async fn servers(cni_on_b: bool, b_subnet: &str) -> (MockServer, MockServer) {
         };
         let id =
             format!("_nomad-task-0000000{i}-1111-2222-3333-444444444444-group-{group}-{job}-http");
-        by_service.entry(job).or_default().push(entry(
+        by_service.entry(job).or_default().push(entry_with(
             n,
             &id,
             job,
             &addr,
             9080,
             &[&format!("version|{version}")],
+            protocol,
         ));
     }
     for (name, entries) in by_service {
@@ -217,5 +244,55 @@ async fn routed_per_node_subnets_carry_traffic_and_missing_cni_plugins_are_named
         cni[0].message.contains("1 of 2 node(s) lack them (node-b)"),
         "{}",
         cni[0].message
+    );
+}
+
+#[tokio::test]
+async fn services_sharing_a_port_without_the_protocol_meta_are_reported_from_the_catalog() {
+    // Istio 1.3 reads the protocol from the service meta (default tcp): with none in the
+    // catalog, the four Bookinfo services on 9080 would share one TCP listener.
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/bookinfo.mesh.hcl"
+    ))
+    .unwrap()
+    .replace("istio_version = \"1.0.0\"", "istio_version = \"1.3.8\"");
+    let spec = MeshSpec::from_hcl(&text).unwrap();
+    let plan = plan(&spec).unwrap();
+    let (nomad, consul) = servers_with(false, "172.26.80", None).await;
+    let report = verify_live(&plan, &backends(&spec, &nomad, &consul))
+        .await
+        .unwrap();
+    let shared: BTreeSet<String> = report
+        .errors()
+        .filter(|f| f.kind == FindingKind::SharedPort)
+        .map(|f| f.path.clone())
+        .collect();
+    // Reported once per service and port, at the first group that registers it.
+    let expected: BTreeSet<String> = [
+        ("details", "details"),
+        ("productpage", "productpage"),
+        ("ratings", "ratings"),
+        ("reviews", "reviews-v1"),
+    ]
+    .iter()
+    .map(|(j, g)| format!("job[{j}].group[{g}].service[0]"))
+    .collect();
+    assert_eq!(shared, expected, "{report}");
+    let f = report
+        .errors()
+        .find(|f| f.path == "job[reviews].group[reviews-v1].service[0]")
+        .unwrap();
+    assert!(
+        f.message.starts_with(
+            "port 9080 is registered by details (tcp), productpage (tcp), ratings (tcp), reviews (tcp); Pilot shares one 0.0.0.0:9080 listener among HTTP services only"
+        ),
+        "{}",
+        f.message
+    );
+    assert!(
+        f.message.contains("traffic for \"reviews\""),
+        "{}",
+        f.message
     );
 }

@@ -11,7 +11,9 @@ use crate::nomad::registration::{
 };
 use crate::plan::sidecar::PROXY_TASK;
 use crate::plan::verify::pilot::Protocol;
-use crate::plan::verify::{consul_service_of, proxy_arg, FindingKind, Report, Severity, Verifier};
+use crate::plan::verify::{
+    consul_service_of, proxy_arg, shared_port_message, FindingKind, Report, Severity, Verifier,
+};
 use crate::plan::Plan;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
@@ -158,20 +160,16 @@ pub async fn verify_live(plan: &Plan, backends: &Backends) -> Result<Report> {
                     ));
                 }
                 if let Some(services) = by_port.get(&dialed) {
-                    if services.len() > 1
-                        && !services.values().all(|p| p.is_http())
-                        && reported_ports.insert((dialed, r.name.clone()))
-                    {
-                        let list: Vec<String> = services
-                            .iter()
-                            .map(|(n, p)| format!("{n} ({})", p.as_str()))
-                            .collect();
-                        out.push((
-                            Severity::Error,
-                            FindingKind::SharedPort,
-                            r.path.clone(),
-                            format!("port {dialed} is registered by {}; Pilot shares a 0.0.0.0:{dialed} listener among HTTP services only, so traffic for {:?} can reach another service; give every service on the port an HTTP protocol or its own port", list.join(", "), r.name),
-                        ));
+                    let services = services.iter().map(|(n, p)| (n.as_str(), *p));
+                    if let Some(msg) = shared_port_message(dialed, services, &r.name, &model) {
+                        if reported_ports.insert((dialed, r.name.clone())) {
+                            out.push((
+                                Severity::Error,
+                                FindingKind::SharedPort,
+                                r.path.clone(),
+                                msg,
+                            ));
+                        }
                     }
                 }
             }

@@ -241,6 +241,36 @@ fn job_path(job: &Job) -> String {
 
 /// The Consul service name in a `[tag.]<name>.service[.<dc>].consul` DNS name (the form
 /// Istio's `serviceHostname` comment gives, `pilot/pkg/serviceregistry/consul/conversion.go`).
+/// The finding for services that share a registered port while one of them is not HTTP
+/// (`pilot/pkg/networking/core/v1alpha3/listener.go` `buildSidecarOutboundListeners`, 1.0.6
+/// and 1.3.8: HTTP services share 0.0.0.0:port, a TCP service takes the listener or loses it),
+/// or `None` when the port is not shared or every service on it is HTTP. `name` is the
+/// service whose traffic can go astray.
+pub(crate) fn shared_port_message<'a>(
+    port: u16,
+    services: impl IntoIterator<Item = (&'a str, pilot::Protocol)>,
+    name: &str,
+    model: &pilot::PilotModel,
+) -> Option<String> {
+    let services: Vec<(&str, pilot::Protocol)> = services.into_iter().collect();
+    if services.len() < 2 || services.iter().all(|(_, p)| p.is_http()) {
+        return None;
+    }
+    let list: Vec<String> = services
+        .iter()
+        .map(|(n, p)| format!("{n} ({})", p.as_str()))
+        .collect();
+    let source = if model.protocol_source() == pilot::ProtocolSource::NodeMeta {
+        ", read from node meta by Istio 1.0"
+    } else {
+        ""
+    };
+    Some(format!(
+        "port {port} is registered by {}; Pilot shares one 0.0.0.0:{port} listener among HTTP services only, and a non-HTTP service there takes the listener (or loses it), so traffic for {name:?} can reach another service; give every service on a shared port an HTTP protocol (service meta \"protocol\"{source}) or its own port",
+        list.join(", "),
+    ))
+}
+
 pub(crate) fn consul_service_of(host: &str) -> Option<&str> {
     let labels: Vec<&str> = host.trim_end_matches('.').split('.').collect();
     if labels.last() != Some(&"consul") {
@@ -546,24 +576,15 @@ impl<'a> Verifier<'a> {
             let Some(services) = by_port.get(&port) else {
                 continue;
             };
-            if services.len() < 2 || services.values().all(|p| p.is_http()) {
-                continue;
+            let services = services.iter().map(|(n, p)| (*n, *p));
+            if let Some(msg) = shared_port_message(port, services, &r.name, &model) {
+                out.push((
+                    Severity::Error,
+                    FindingKind::SharedPort,
+                    r.path.clone(),
+                    msg,
+                ));
             }
-            let list: Vec<String> = services
-                .iter()
-                .map(|(n, p)| format!("{n} ({})", p.as_str()))
-                .collect();
-            out.push((
-                Severity::Error,
-                FindingKind::SharedPort,
-                r.path.clone(),
-                format!(
-                    "port {port} is registered by {}; Pilot shares one 0.0.0.0:{port} listener among HTTP services only, and a non-HTTP service there takes the listener (or loses it), so traffic for {:?} can reach another service; give every service on a shared port an HTTP protocol (service meta \"protocol\"{}) or its own port",
-                    list.join(", "),
-                    r.name,
-                    if model.protocol_source() == pilot::ProtocolSource::NodeMeta { ", read from node meta by Istio 1.0" } else { "" }
-                ),
-            ));
         }
         for (s, k, p, msg) in out {
             self.push(s, k, p, msg);
