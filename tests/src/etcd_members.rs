@@ -21,7 +21,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use serde_json::{json, Value};
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -43,12 +43,9 @@ pub fn etcd_binary() -> Option<PathBuf> {
     found
 }
 
-/// A free TCP port on 127.0.0.1 (bound once and released).
+/// A TCP port on 127.0.0.1 for a member ([`crate::ports::loopback_port`]).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("no free loopback port: {e}"))
+    crate::ports::loopback_port().unwrap_or_else(|e| panic!("no free loopback port: {e}"))
 }
 
 /// An ordered list of literal replacements standing in for Nomad's and Consul's run-time values.

@@ -4,3 +4,4 @@ pub mod etcd;
 pub mod etcd_members;
 pub mod mock_cluster;
 pub mod netns;
+pub mod ports;
